@@ -1,0 +1,60 @@
+/**
+ * Error catalogue: every error courtd raises on purpose carries a stable `COURT_E_*` code.
+ *
+ * Messages and details never carry secret material (seeds, private keys, unrevealed preimages, per-commitment
+ * secrets): callers pass only names, sizes, indexes and amounts into them.
+ */
+
+/** Stable error codes with a one-line meaning each. Codes are never renamed once landed. */
+export const ERROR_CODES = Object.freeze({
+  COURT_E_INVALID_ARGUMENT: 'an argument has the wrong shape or size',
+  COURT_E_INVALID_PUBKEY: 'a public key is not a valid compressed secp256k1 point',
+  COURT_E_INVALID_PRIVKEY: 'a private key or tweak is not a valid secp256k1 scalar',
+  COURT_E_INVALID_AMOUNT: 'an amount is negative, above 21M BTC, or the channel balances do not add up',
+  COURT_E_COMMITMENT_NUMBER: 'a commitment number is outside 0 .. 2^48-1',
+  COURT_E_TOO_MANY_HTLCS: 'more than 483 HTLCs in one direction on a commitment',
+  COURT_E_FUNDER_CANNOT_PAY: 'the funder balance cannot pay the commitment fee (and anchors) at this feerate',
+  COURT_E_INVALID_FEERATE: 'a feerate is negative or absurd',
+  COURT_E_INVALID_LOCKTIME: 'a CSV or CLTV value is outside its allowed range',
+  COURT_E_SHACHAIN_INDEX: 'a per-commitment secret arrived out of order',
+  COURT_E_SHACHAIN_MISMATCH: 'a per-commitment secret is inconsistent with those already stored',
+  COURT_E_SHACHAIN_UNKNOWN: 'the per-commitment secret for that index is not derivable from the store',
+  COURT_E_SHACHAIN_CORRUPT: 'a serialised shachain store does not decode',
+  COURT_E_INVALID_SEED: 'a keyring seed has the wrong size or yields an invalid master key',
+  COURT_E_INVALID_KEY_LOCATOR: 'a key family or index is outside its allowed range',
+  COURT_E_INVALID_SIGNATURE: 'a signature does not verify',
+  COURT_E_CRYPTO_BACKEND: 'the secp256k1 backend failed its self-test',
+} as const);
+
+export type CourtErrorCode = keyof typeof ERROR_CODES;
+
+/** Primitive values that may appear in error details (never key material). */
+export type ErrorDetail = string | number | bigint | boolean;
+
+/** The one error class courtd throws for expected bad input. `code` is what callers branch on. */
+export class CourtError extends Error {
+  readonly code: CourtErrorCode;
+  readonly details: Readonly<Record<string, ErrorDetail>>;
+
+  constructor(code: CourtErrorCode, message: string, details: Record<string, ErrorDetail> = {}) {
+    super(`${code}: ${message}`);
+    this.name = 'CourtError';
+    this.code = code;
+    this.details = Object.freeze({ ...details });
+  }
+}
+
+/** Throws a CourtError with `code` unless `cond` holds. */
+export function ensure(
+  cond: boolean,
+  code: CourtErrorCode,
+  message: string,
+  details?: Record<string, ErrorDetail>,
+): asserts cond {
+  if (!cond) throw new CourtError(code, message, details);
+}
+
+/** Exhaustiveness guard for switches over closed unions. */
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(x)}`);
+}
