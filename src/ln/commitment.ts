@@ -24,7 +24,7 @@ import {
   toLocalScript,
   toRemoteAnchorScript,
 } from './scripts.js';
-import { secp } from './secp.js';
+import { secp } from '../keys/secp.js';
 import { encodeStateHint } from './statehint.js';
 import {
   ANCHOR_OUTPUT_SAT,

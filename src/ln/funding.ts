@@ -6,7 +6,7 @@ import type { Sat } from '../util/amount.js';
 import { checkSat } from '../util/amount.js';
 import { CourtError } from '../util/errors.js';
 import { fundingScript, p2wsh } from './scripts.js';
-import { secp } from './secp.js';
+import { secp } from '../keys/secp.js';
 
 /** The funding output of a channel between the two funding pubkeys. */
 export interface FundingOutput {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fromHex } from '../../src/util/bytes.js';
-import { derivePrivkey, derivePubkey, deriveRevocationPubkey } from '../../src/ln/keyderiv.js';
+import { derivePrivkey, derivePubkey, deriveRevocationPubkey } from '../../src/keys/derive.js';
 import type { CommitmentHtlc, CommitmentKeys } from '../../src/ln/commitment.js';
 import { obscuringFactor } from '../../src/ln/statehint.js';
 import { sha256 } from '../../src/util/bytes.js';

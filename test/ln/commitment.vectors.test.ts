@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildCommitment, type CommitmentFormat, type CommitmentSpec } from '../../src/ln/commitment.js';
 import { buildHtlcTxs, commitmentSighash, htlcTxSighash } from '../../src/ln/htlc.js';
-import { secp } from '../../src/ln/secp.js';
+import { secp } from '../../src/keys/secp.js';
 import { encodeSig, derToCompact } from '../../src/ln/signature.js';
 import { SIGHASH_ALL } from '../../src/ln/sighash.js';
 import { fundingWitness, htlcSuccessWitness, htlcTimeoutWitness } from '../../src/ln/witness.js';

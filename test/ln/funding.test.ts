@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { fundingOutput } from '../../src/ln/funding.js';
 import { feeForWeight } from '../../src/ln/weights.js';
-import { secp } from '../../src/ln/secp.js';
+import { secp } from '../../src/keys/secp.js';
 import { encodeSig } from '../../src/ln/signature.js';
 import { SIGHASH_ALL } from '../../src/ln/sighash.js';
 import { concat, fromHex, hash160, reversed, toHex } from '../../src/util/bytes.js';

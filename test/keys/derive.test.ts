@@ -7,8 +7,8 @@ import {
   deriveRevocationPrivkey,
   deriveRevocationPubkey,
   perCommitmentPoint,
-} from '../../src/ln/keyderiv.js';
-import { secp, useSecp } from '../../src/ln/secp.js';
+} from '../../src/keys/derive.js';
+import { secp, useSecp } from '../../src/keys/secp.js';
 import { fromHex, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
 import { loadVector } from '../helpers/bolt3.js';

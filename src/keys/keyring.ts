@@ -1,0 +1,115 @@
+/**
+ * The keyring: every private key courtd holds, derived from one 32-byte seed with lnd's layout
+ * m/1017'/coin_type'/key_family'/0/index, so the node and courtd can share a seed and name keys by locator.
+ *
+ * The seed and private keys live in private fields; the keyring renders as "[KeyRing redacted]" in logs,
+ * util.inspect and JSON, and no error it raises carries key material.
+ */
+import { inspect } from 'node:util';
+import { CourtError } from '../util/errors.js';
+import { derivePath, HARDENED, masterFromSeed, type HdNode } from './bip32.js';
+import { secp } from './secp.js';
+
+/** lnd's key families (keychain.KeyFamily). */
+export const KeyFamily = Object.freeze({
+  MultiSig: 0,
+  RevocationBase: 1,
+  HtlcBase: 2,
+  PaymentBase: 3,
+  DelayBase: 4,
+  RevocationRoot: 5,
+  NodeKey: 6,
+} as const);
+export type KeyFamilyName = keyof typeof KeyFamily;
+
+/** Names a key: its family and index within it. */
+export interface KeyLocator {
+  readonly family: number;
+  readonly index: number;
+}
+
+/** The purpose field of lnd's derivation path. */
+export const LND_PURPOSE = 1017;
+/** SLIP-44 coin types: 0 on mainnet, 1 on testnet, signet and regtest. */
+export type CoinType = 0 | 1;
+
+/** Throws COURT_E_INVALID_KEY_LOCATOR unless family and index are non-hardened 31-bit integers. */
+export function checkLocator(loc: KeyLocator): KeyLocator {
+  const ok = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < HARDENED;
+  if (typeof loc !== 'object' || loc === null || !ok(loc.family) || !ok(loc.index)) {
+    throw new CourtError('COURT_E_INVALID_KEY_LOCATOR', 'key locator needs integer family and index in 0..2^31-1');
+  }
+  return loc;
+}
+
+/** The BIP32 path of a locator. */
+export function locatorPath(coinType: CoinType, loc: KeyLocator): number[] {
+  checkLocator(loc);
+  return [LND_PURPOSE + HARDENED, coinType + HARDENED, loc.family + HARDENED, 0, loc.index];
+}
+
+export class KeyRing {
+  readonly coinType: CoinType;
+  readonly #master: HdNode;
+  /** m/1017'/coin'/family'/0 per family: every index is then one normal derivation. */
+  readonly #branches = new Map<number, HdNode>();
+  readonly #privCache = new Map<string, Uint8Array>();
+  readonly #pubCache = new Map<string, Uint8Array>();
+
+  private constructor(master: HdNode, coinType: CoinType) {
+    this.#master = master;
+    this.coinType = coinType;
+  }
+
+  /** A keyring from a 32-byte seed. */
+  static fromSeed(seed: Uint8Array, coinType: CoinType = 0): KeyRing {
+    if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new CourtError('COURT_E_INVALID_SEED', 'seed must be 32 bytes');
+    if (coinType !== 0 && coinType !== 1) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'coin type must be 0 or 1');
+    return new KeyRing(masterFromSeed(seed), coinType);
+  }
+
+  #branch(family: number): HdNode {
+    let b = this.#branches.get(family);
+    if (b === undefined) {
+      b = derivePath(this.#master, [LND_PURPOSE + HARDENED, this.coinType + HARDENED, family + HARDENED, 0]);
+      this.#branches.set(family, b);
+    }
+    return b;
+  }
+
+  /** The private key at a locator. Only the Signer calls this; never log what it returns. */
+  privateKey(loc: KeyLocator): Uint8Array {
+    checkLocator(loc);
+    const id = `${loc.family}/${loc.index}`;
+    let k = this.#privCache.get(id);
+    if (k === undefined) {
+      k = derivePath(this.#branch(loc.family), [loc.index]).privateKey;
+      this.#privCache.set(id, k);
+    }
+    return k;
+  }
+
+  /** The public key at a locator. */
+  publicKey(loc: KeyLocator): Uint8Array {
+    checkLocator(loc);
+    const id = `${loc.family}/${loc.index}`;
+    let p = this.#pubCache.get(id);
+    if (p === undefined) {
+      p = secp().pointFromScalar(this.privateKey(loc));
+      this.#pubCache.set(id, p);
+    }
+    return p;
+  }
+
+  toJSON(): string {
+    return '[KeyRing redacted]';
+  }
+
+  toString(): string {
+    return '[KeyRing redacted]';
+  }
+
+  [inspect.custom](): string {
+    return '[KeyRing redacted]';
+  }
+}

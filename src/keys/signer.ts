@@ -1,0 +1,105 @@
+/**
+ * The Signer port: the only way anything in courtd obtains a signature. A key is named by its locator plus,
+ * for BOLT #3 commitment keys, either a single tweak (SHA256(per_commitment_point || basepoint)) or the
+ * revocation "double tweak" (the counterparty's revealed per-commitment secret). A remote signer implements
+ * the same interface; the port is asynchronous and batched so that one round trip can carry a whole
+ * commitment's signatures.
+ */
+import { inspect } from 'node:util';
+import { CourtError } from '../util/errors.js';
+import { deriveRevocationPrivkey } from './derive.js';
+import { checkLocator, type KeyLocator, type KeyRing } from './keyring.js';
+import { scalarAdd, secp } from './secp.js';
+
+/** Names the key to sign with. At most one of the tweaks may be present. */
+export interface KeyDescriptor {
+  readonly locator: KeyLocator;
+  /** Sign with basepoint secret + tweak (BOLT #3 localprivkey/htlcprivkey/delayedprivkey). */
+  readonly singleTweak?: Uint8Array;
+  /** Sign with the revocation private key for this per-commitment secret (justice transactions). */
+  readonly doubleTweak?: Uint8Array;
+}
+
+/** One digest to sign with one key. */
+export interface SignRequest {
+  readonly key: KeyDescriptor;
+  /** 32-byte sighash. */
+  readonly digest: Uint8Array;
+}
+
+/** The port. Signatures are 64-byte compact (r || s), low-S, RFC6979. */
+export interface Signer {
+  /** The public key a descriptor signs for (tweaks applied). */
+  publicKey(key: KeyDescriptor): Promise<Uint8Array>;
+  /** Signs every request, in order. */
+  signDigests(requests: readonly SignRequest[]): Promise<Uint8Array[]>;
+}
+
+function check32(b: Uint8Array | undefined, what: string): void {
+  if (b !== undefined && (!(b instanceof Uint8Array) || b.length !== 32)) {
+    throw new CourtError('COURT_E_INVALID_ARGUMENT', `${what} must be 32 bytes`);
+  }
+}
+
+/** The Signer over a local keyring. Its sync methods serve hot loops in the same process. */
+export class LocalSigner implements Signer {
+  readonly #ring: KeyRing;
+
+  constructor(ring: KeyRing) {
+    this.#ring = ring;
+  }
+
+  /** The private key of a descriptor. Stays inside this class. */
+  #privateKey(key: KeyDescriptor): Uint8Array {
+    checkLocator(key.locator);
+    check32(key.singleTweak, 'single tweak');
+    check32(key.doubleTweak, 'double tweak');
+    if (key.singleTweak !== undefined && key.doubleTweak !== undefined) {
+      throw new CourtError('COURT_E_INVALID_ARGUMENT', 'a key descriptor takes a single tweak or a double tweak, not both');
+    }
+    const base = this.#ring.privateKey(key.locator);
+    if (key.singleTweak !== undefined) return scalarAdd(base, key.singleTweak);
+    if (key.doubleTweak !== undefined) return deriveRevocationPrivkey(base, key.doubleTweak);
+    return base;
+  }
+
+  publicKeySync(key: KeyDescriptor): Uint8Array {
+    if (key.singleTweak === undefined && key.doubleTweak === undefined) return this.#ring.publicKey(key.locator);
+    return secp().pointFromScalar(this.#privateKey(key));
+  }
+
+  /** Signs in order; consecutive requests with the same descriptor reuse one derived key. */
+  signDigestsSync(requests: readonly SignRequest[]): Uint8Array[] {
+    const s = secp();
+    const out: Uint8Array[] = [];
+    let lastKey: KeyDescriptor | undefined;
+    let lastPriv: Uint8Array | undefined;
+    for (const r of requests) {
+      if (r.key !== lastKey || lastPriv === undefined) {
+        lastPriv = this.#privateKey(r.key);
+        lastKey = r.key;
+      }
+      if (!(r.digest instanceof Uint8Array) || r.digest.length !== 32) {
+        throw new CourtError('COURT_E_INVALID_ARGUMENT', 'digest must be 32 bytes');
+      }
+      out.push(s.sign(r.digest, lastPriv));
+    }
+    return out;
+  }
+
+  publicKey(key: KeyDescriptor): Promise<Uint8Array> {
+    return Promise.resolve().then(() => this.publicKeySync(key));
+  }
+
+  signDigests(requests: readonly SignRequest[]): Promise<Uint8Array[]> {
+    return Promise.resolve().then(() => this.signDigestsSync(requests));
+  }
+
+  toJSON(): string {
+    return '[LocalSigner redacted]';
+  }
+
+  [inspect.custom](): string {
+    return '[LocalSigner redacted]';
+  }
+}
