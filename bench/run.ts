@@ -1,0 +1,4 @@
+/** `npm run bench`: every benchmark, JSON lines on stdout. */
+import { runLnBenches } from './ln.bench.js';
+
+runLnBenches();
