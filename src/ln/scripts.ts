@@ -1,7 +1,8 @@
 /**
  * BOLT #3 scripts ("Transaction Output" sections), assembled directly as bytes: these run once per HTLC per
  * commitment, and hand assembly is several times cheaper than a generic compiler. Every template is checked
- * byte for byte against the spec vectors in test/ln/scripts.test.ts.
+ * byte for byte against the scripts the vectors list (test/ln/commitment.test.ts) and, through their P2WSH
+ * hashes, against every vector transaction (test/ln/commitment.vectors.test.ts).
  *
  * Keys are checked for being valid compressed points by the callers that take them from outside
  * (commitment.ts validates once per commitment); these builders check sizes only.

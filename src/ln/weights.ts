@@ -3,7 +3,8 @@
  *
  * Witness weights are the serialised witness size (item count, then length-prefixed items) with signatures
  * counted at their 73-byte maximum (72 DER + sighash byte); fee estimation uses these upper bounds, and
- * test/ln/weights.test.ts checks that every real witness is at most this heavy and matches Appendix A.
+ * test/ln/weights.test.ts checks the formulas against Appendix A and test/ln/witness.exec.test.ts
+ * checks that every real witness is at most this heavy (and at most 2 bytes lighter per signature).
  */
 import type { Sat } from '../util/amount.js';
 

@@ -78,7 +78,8 @@ export function htlcSuccessWitness(
 
 /**
  * Direct timeout claim, from their commitment, of an HTLC we offered (a received HTLC in their script):
- * <our htlc sig> <> <script>. Locktime = cltv_expiry; nSequence 1 on anchor channels.
+ * <our htlc sig> <> <script>. Locktime = cltv_expiry, and the input's nSequence must not be final (0xffffffff
+ * disables the locktime): 1 on anchor channels, below 0xffffffff otherwise.
  */
 export function htlcTimeoutDirectWitness(sig: Uint8Array, script: Uint8Array): Uint8Array[] {
   return [sig, EMPTY, script];
