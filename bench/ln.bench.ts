@@ -83,10 +83,21 @@ function signRate(b: Secp256k1): number {
   });
 }
 
+/** BOLT #3 revocationpubkey derivations per second (two variable-base multiplications) on the active backend. */
+function revocationRate(): number {
+  const base = local.publicKey(loc(KeyFamily.RevocationBase));
+  const points = Array.from({ length: 64 }, (_, i) => perCommitmentPoint(sha256(Uint8Array.of(i, 3))));
+  return opsPerSecond((i) => {
+    deriveRevocationPubkey(base, points[i & 63] as Uint8Array);
+  }, { warmMs: 300, roundMs: 300 });
+}
+
 export function runLnBenches(): void {
   const backend = secp().name;
   for (const name of ['noble', 'tiny'] as const) {
     emit({ bench: `sign_per_s_${name}`, value: Math.round(signRate(SECP_BACKENDS[name])), unit: 'sig/s' });
+    useSecp(name);
+    emit({ bench: `revocation_derive_per_s_${name}`, value: Math.round(revocationRate()), unit: 'derivation/s' });
   }
   useSecp(backend);
   const signPerS = signRate(secp());
