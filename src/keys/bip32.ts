@@ -6,6 +6,7 @@
  * formats them.
  */
 import { createHmac } from 'node:crypto';
+import { inspect } from 'node:util';
 import { bigIntToBytes, bytesToBigInt } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 import { CURVE_N, secp } from './secp.js';
@@ -17,6 +18,16 @@ export const HARDENED = 0x80000000;
 export interface HdNode {
   readonly privateKey: Uint8Array;
   readonly chainCode: Uint8Array;
+}
+
+/** Builds a node that renders as redacted in util.inspect and JSON (it holds a private key). */
+function makeNode(privateKey: Uint8Array, chainCode: Uint8Array): HdNode {
+  return Object.defineProperties({} as HdNode, {
+    privateKey: { value: privateKey, enumerable: false },
+    chainCode: { value: chainCode, enumerable: false },
+    toJSON: { value: () => '[HdNode redacted]', enumerable: false },
+    [inspect.custom]: { value: () => '[HdNode redacted]', enumerable: false },
+  });
 }
 
 function hmac512(key: Uint8Array | string, data: Uint8Array): Uint8Array {
@@ -31,7 +42,7 @@ export function masterFromSeed(seed: Uint8Array): HdNode {
   const i = hmac512('Bitcoin seed', seed);
   const k = bytesToBigInt(i.subarray(0, 32));
   if (k === 0n || k >= CURVE_N) throw new CourtError('COURT_E_INVALID_SEED', 'seed yields an invalid master key');
-  return { privateKey: i.slice(0, 32), chainCode: i.slice(32) };
+  return makeNode(i.slice(0, 32), i.slice(32));
 }
 
 /** CKDpriv: the child at `index` (>= HARDENED for hardened children). */
@@ -48,7 +59,7 @@ export function deriveChild(node: HdNode, index: number): HdNode {
   const child = (il + bytesToBigInt(node.privateKey)) % CURVE_N;
   // Probability below 2^-127; BIP32 says to skip the index, we refuse it loudly instead.
   if (il >= CURVE_N || child === 0n) throw new CourtError('COURT_E_INVALID_KEY_LOCATOR', 'BIP32 child key is invalid', { index });
-  return { privateKey: bigIntToBytes(child, 32), chainCode: i.slice(32) };
+  return makeNode(bigIntToBytes(child, 32), i.slice(32));
 }
 
 /** Derives along a path of indexes. */

@@ -86,7 +86,7 @@ export class KeyRing {
       k = derivePath(this.#branch(loc.family), [loc.index]).privateKey;
       this.#privCache.set(id, k);
     }
-    return k;
+    return k.slice();
   }
 
   /** The public key at a locator. */
@@ -98,7 +98,7 @@ export class KeyRing {
       p = secp().pointFromScalar(this.privateKey(loc));
       this.#pubCache.set(id, p);
     }
-    return p;
+    return p.slice();
   }
 
   toJSON(): string {

@@ -135,12 +135,32 @@ export interface Commitment {
 
 function checkKeys(keys: CommitmentKeys): void {
   const s = secp();
-  for (const [name, k] of Object.entries(keys) as Array<[string, Uint8Array]>) {
+  const names: Array<keyof CommitmentKeys> = [
+    'localFundingPubkey',
+    'remoteFundingPubkey',
+    'revocationPubkey',
+    'localDelayedPubkey',
+    'localHtlcPubkey',
+    'remoteHtlcPubkey',
+    'remotePaymentPubkey',
+  ];
+  for (const name of names) {
+    const k = keys[name];
     if (!s.isPoint(k)) throw new CourtError('COURT_E_INVALID_PUBKEY', `${name} is not a valid compressed point`, { key: name });
   }
 }
 
+/** BOLT #2's lowest dust_limit_satoshis: below it outputs would be non-standard (or zero-valued). */
+export const MIN_DUST_LIMIT_SAT: Sat = 354n;
+
 function checkSpec(spec: CommitmentSpec): void {
+  if (typeof spec !== 'object' || spec === null) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'commitment spec must be an object');
+  if (typeof spec.keys !== 'object' || spec.keys === null) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'keys must be an object');
+  if (!Array.isArray(spec.htlcs)) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'htlcs must be an array');
+  if (typeof spec.holderIsFunder !== 'boolean') throw new CourtError('COURT_E_INVALID_ARGUMENT', 'holderIsFunder must be a boolean');
+  if (spec.funderShortfall !== undefined && spec.funderShortfall !== 'reject' && spec.funderShortfall !== 'allow') {
+    throw new CourtError('COURT_E_INVALID_ARGUMENT', "funderShortfall must be 'reject' or 'allow'");
+  }
   if (spec.format !== 'static_remotekey' && spec.format !== 'anchors') {
     throw new CourtError('COURT_E_INVALID_ARGUMENT', 'unknown commitment format');
   }
@@ -160,6 +180,9 @@ function checkSpec(spec: CommitmentSpec): void {
   }
   checkSat('fundingSat', spec.fundingSat);
   checkSat('dustLimitSat', spec.dustLimitSat);
+  if (spec.dustLimitSat < MIN_DUST_LIMIT_SAT) {
+    throw new CourtError('COURT_E_INVALID_AMOUNT', 'dust limit below the BOLT #2 minimum of 354 sat', { dustLimitSat: spec.dustLimitSat });
+  }
   checkMsat('toLocalMsat', spec.toLocalMsat);
   checkMsat('toRemoteMsat', spec.toRemoteMsat);
   checkCsvDelay(spec.toSelfDelay);
@@ -234,7 +257,10 @@ export function buildCommitment(spec: CommitmentSpec): Commitment {
   let toLocal = spec.toLocalMsat / 1000n;
   let toRemote = spec.toRemoteMsat / 1000n;
   const funderSat = spec.holderIsFunder ? toLocal : toRemote;
-  if (funderSat < funderCost && (spec.funderShortfall ?? 'reject') === 'reject') {
+  // Even when told to build a shortfall commitment, the anchors must be paid for: they are outputs, and
+  // without the funder's 660 sat they would spend more than the funding output holds.
+  const mustReject = (spec.funderShortfall ?? 'reject') === 'reject' || (anchors && funderSat < 2n * ANCHOR_OUTPUT_SAT);
+  if (funderSat < funderCost && mustReject) {
     throw new CourtError('COURT_E_FUNDER_CANNOT_PAY', 'funder balance cannot pay the commitment fee and anchors', {
       funderSat,
       feeSat: baseFee,
@@ -286,6 +312,12 @@ export function buildCommitment(spec: CommitmentSpec): Commitment {
       outs.push({ kind: 'remote_anchor', amountSat: ANCHOR_OUTPUT_SAT, scriptPubKey: p2wsh(ws), witnessScript: ws, htlcIndex: undefined, cltvExpiry: undefined });
     }
   }
+  if (outs.length === 0) {
+    throw new CourtError('COURT_E_INVALID_AMOUNT', 'every output of this commitment is below the dust limit', {
+      fundingSat: spec.fundingSat,
+      dustLimitSat,
+    });
+  }
   outs.sort(bip69);
 
   const tx = new Transaction();
@@ -299,6 +331,10 @@ export function buildCommitment(spec: CommitmentSpec): Commitment {
     outSum += o.amountSat;
     return { ...o, index };
   });
+  if (outSum > spec.fundingSat) {
+    // Unreachable given the checks above; a transaction creating value must never leave this function.
+    throw new Error('commitment outputs exceed the funding amount');
+  }
   const fScript = fundingScript(keys.localFundingPubkey, keys.remoteFundingPubkey);
   return {
     spec,

@@ -75,6 +75,9 @@ export function buildHtlcTxs(c: Commitment): HtlcTx[] {
 
 /** The second-level transaction for one HTLC output of a commitment. */
 export function buildHtlcTx(c: Commitment, out: CommitmentOutput): HtlcTx {
+  if (c.outputs[out.index] !== out) {
+    throw new CourtError('COURT_E_INVALID_ARGUMENT', 'the output does not belong to this commitment', { index: out.index });
+  }
   const outScript = secondLevelScript(c);
   return buildOne(c, out, c.tx.getHash(), outScript, p2wsh(outScript));
 }

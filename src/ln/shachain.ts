@@ -8,6 +8,7 @@
  *
  * Indexes are numbers below 2^48 (exact in a JS number); bit operations run on bigint.
  */
+import { inspect } from 'node:util';
 import { fromHex, sha256, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 
@@ -108,15 +109,22 @@ export class ShachainStore {
     this.#next = idx - 1n;
   }
 
-  /** The secret for `index` if it was received (directly or derivable), else throws COURT_E_SHACHAIN_UNKNOWN. */
-  lookup(index: number): Uint8Array {
-    const idx = checkIndex(index);
+  /** The stored entry from which `idx` derives, with its slot. */
+  #cover(idx: bigint): { index: bigint; slot: number; secret: Uint8Array } | undefined {
     for (let i = 0; i < SLOTS; i++) {
       const k = this.#known[i];
       if (k === undefined) continue;
       const mask = ~((1n << BigInt(i)) - 1n) & ((1n << 48n) - 1n);
-      if ((idx & mask) === k.index) return derive(k.secret, i, idx);
+      if ((idx & mask) === k.index) return { index: k.index, slot: i, secret: k.secret };
     }
+    return undefined;
+  }
+
+  /** The secret for `index` if it was received (directly or derivable), else throws COURT_E_SHACHAIN_UNKNOWN. */
+  lookup(index: number): Uint8Array {
+    const idx = checkIndex(index);
+    const c = this.#cover(idx);
+    if (c !== undefined) return derive(c.secret, c.slot, idx);
     throw new CourtError('COURT_E_SHACHAIN_UNKNOWN', 'no per-commitment secret for that index', { index });
   }
 
@@ -130,8 +138,8 @@ export class ShachainStore {
     }
   }
 
-  /** Versioned JSON for the briefcase. */
-  toJSON(): ShachainStoreJson {
+  /** Versioned JSON for the briefcase (holds the secrets: store it, never log it). */
+  serialize(): ShachainStoreJson {
     const entries: Array<{ slot: number; index: string; secret: string }> = [];
     this.#known.forEach((k, slot) => {
       if (k !== undefined) entries.push({ slot, index: k.index.toString(), secret: toHex(k.secret) });
@@ -139,8 +147,17 @@ export class ShachainStore {
     return { v: 1, next: this.#next.toString(), entries };
   }
 
-  /** Rebuilds a store from its JSON, re-checking every invariant; COURT_E_SHACHAIN_CORRUPT if any fails. */
-  static fromJSON(json: unknown): ShachainStore {
+  /** Logs and JSON.stringify see a summary only; serialize() is the briefcase form. */
+  toJSON(): { received: number; nextIndex: number | null } {
+    return { received: this.received, nextIndex: this.nextIndex ?? null };
+  }
+
+  [inspect.custom](): string {
+    return `ShachainStore { received: ${this.received} }`;
+  }
+
+  /** Rebuilds a store from serialize()'s output, re-checking every invariant; COURT_E_SHACHAIN_CORRUPT if any fails. */
+  static deserialize(json: unknown): ShachainStore {
     const bad = (why: string): never => {
       throw new CourtError('COURT_E_SHACHAIN_CORRUPT', `shachain store does not decode: ${why}`);
     };
@@ -155,6 +172,7 @@ export class ShachainStore {
         if (typeof e?.index !== 'string' || !/^\d+$/.test(e.index) || typeof e.secret !== 'string') {
           return bad('bad entry');
         }
+        if (!/^[0-9a-fA-F]{64}$/.test(e.secret)) return bad('bad secret');
         return { slot: e.slot, index: BigInt(e.index), secret: fromHex(e.secret, 'secret') };
       })
       .sort((a, b) => (a.index > b.index ? -1 : a.index < b.index ? 1 : 0));
@@ -173,6 +191,13 @@ export class ShachainStore {
     }
     const lowest = entries.length === 0 ? BigInt(MAX_SHACHAIN_INDEX) + 1n : (entries[entries.length - 1]?.index ?? 0n);
     if (next !== lowest - 1n) return bad('next index does not follow the stored secrets');
+    // Every index from the lowest received up to 2^48-1 must be derivable: walk the covering entries.
+    let at = lowest;
+    while (at <= BigInt(MAX_SHACHAIN_INDEX)) {
+      const cover = s.#cover(at);
+      if (cover === undefined) return bad('a received secret is missing');
+      at = cover.index + (1n << BigInt(cover.slot));
+    }
     s.#next = next;
     return s;
   }

@@ -8,6 +8,7 @@
  *    (timeout after the CLTV for HTLCs we offered, preimage for HTLCs they offered), our anchor;
  *  - a revoked commitment: to_local, every HTLC output and every second-level output with the revocation key.
  */
+import { equal, ripemd160, sha256 } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 import { witnessSize } from './weights.js';
 
@@ -17,6 +18,17 @@ const TRUE = Uint8Array.of(1);
 function need(b: Uint8Array, len: number, what: string): Uint8Array {
   if (!(b instanceof Uint8Array) || b.length !== len) throw new CourtError('COURT_E_INVALID_ARGUMENT', `${what} must be ${len} bytes`);
   return b;
+}
+
+/** Refuses a preimage whose RIPEMD160(SHA256(.)) is not the one the HTLC script commits to. */
+function checkPreimage(preimage: Uint8Array, script: Uint8Array): Uint8Array {
+  need(preimage, 32, 'preimage');
+  const h = ripemd160(sha256(preimage));
+  // The script pushes the 20-byte hash right after OP_HASH160 (0xa9 0x14 <h>).
+  for (let i = 0; i + 22 <= script.length; i++) {
+    if (script[i] === 0xa9 && script[i + 1] === 0x14 && equal(script.subarray(i + 2, i + 22), h)) return preimage;
+  }
+  throw new CourtError('COURT_E_INVALID_ARGUMENT', 'preimage does not match the HTLC script');
 }
 
 /** Commitment input: 0 <sig for the first key> <sig for the second key> <2-of-2 script>. */
@@ -73,7 +85,7 @@ export function htlcSuccessWitness(
   preimage: Uint8Array,
   script: Uint8Array,
 ): Uint8Array[] {
-  return [EMPTY, remoteSig, localSig, need(preimage, 32, 'preimage'), script];
+  return [EMPTY, remoteSig, localSig, checkPreimage(preimage, script), script];
 }
 
 /**
@@ -90,7 +102,7 @@ export function htlcTimeoutDirectWitness(sig: Uint8Array, script: Uint8Array): U
  * <our htlc sig> <preimage> <script>. nSequence 1 on anchor channels.
  */
 export function htlcSuccessDirectWitness(sig: Uint8Array, preimage: Uint8Array, script: Uint8Array): Uint8Array[] {
-  return [sig, need(preimage, 32, 'preimage'), script];
+  return [sig, checkPreimage(preimage, script), script];
 }
 
 /** Revocation spend of an HTLC output of a revoked commitment: <revocation_sig> <revocationpubkey> <script>. */

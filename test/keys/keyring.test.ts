@@ -74,6 +74,21 @@ describe('KeyRing', () => {
     assert.throws(() => ring.publicKey({ family: 0, index: 1.5 }), isCode('COURT_E_INVALID_KEY_LOCATOR'));
   });
 
+  it('hands out copies: a caller zeroing its key does not change what the keyring signs with', () => {
+    const loc = { family: KeyFamily.HtlcBase, index: 9 };
+    const before = toHex(ring.privateKey(loc));
+    ring.privateKey(loc).fill(0x11);
+    ring.publicKey(loc).fill(0x22);
+    assert.equal(toHex(ring.privateKey(loc)), before);
+    assert.equal(toHex(ring.publicKey(loc)).slice(0, 4) === '2222', false);
+  });
+
+  it('BIP32 nodes render as redacted', () => {
+    const m = masterFromSeed(seed);
+    const priv = toHex(m.privateKey);
+    for (const text of [inspect(m, { showHidden: true }), JSON.stringify({ m })]) assert.ok(!text.includes(priv) && text.includes('redacted'));
+  });
+
   it('renders as redacted in inspect, JSON and string form', () => {
     const priv = toHex(ring.privateKey({ family: 0, index: 0 }));
     for (const text of [inspect(ring, { showHidden: true, depth: 10 }), JSON.stringify({ ring }), String(ring)]) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildCommitment, type CommitmentHtlc, type CommitmentSpec } from '../../src/ln/commitment.js';
-import { buildHtlcTxs } from '../../src/ln/htlc.js';
+import { buildHtlcTx, buildHtlcTxs } from '../../src/ln/htlc.js';
 import { fromHex, sha256, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
 import { channel, htlcsForCase, staticVectors, toCommitmentHtlc } from '../helpers/bolt3.js';
@@ -129,6 +129,61 @@ describe('buildCommitment', () => {
     assert.throws(() => buildCommitment(baseSpec({ feeratePerKw: max + 1 })), isCode('COURT_E_FUNDER_CANNOT_PAY'));
     assert.throws(() => buildCommitment(baseSpec({ feeratePerKw: -1 })), isCode('COURT_E_INVALID_FEERATE'));
     assert.throws(() => buildCommitment(baseSpec({ feeratePerKw: 1.5 })), isCode('COURT_E_INVALID_FEERATE'));
+  });
+
+  it('refuses a commitment whose every output would be dust (a transaction with no outputs)', () => {
+    const tiny = baseSpec({ format: 'static_remotekey', fundingSat: 1000n, toLocalMsat: 1_000_000n, toRemoteMsat: 0n, dustLimitSat: 2000n, feeratePerKw: 0 });
+    assert.throws(() => buildCommitment(tiny), isCode('COURT_E_INVALID_AMOUNT'));
+    const allTrimmed = baseSpec({
+      fundingSat: 3000n,
+      toLocalMsat: 1_000_000n,
+      toRemoteMsat: 1_000_000n,
+      dustLimitSat: 1500n,
+      feeratePerKw: 0,
+      htlcs: [htlc(1, 'offered', 1_000_000n)],
+    });
+    assert.throws(() => buildCommitment(allTrimmed), isCode('COURT_E_INVALID_AMOUNT'));
+  });
+
+  it('never builds anchors the funder cannot pay for, even when a shortfall is allowed', () => {
+    for (const holderIsFunder of [true, false]) {
+      const funder = 100_000n; // 100 sat: less than the two anchors
+      const spec = baseSpec({
+        fundingSat: 100_000n,
+        toLocalMsat: holderIsFunder ? funder : 99_900_000n,
+        toRemoteMsat: holderIsFunder ? 99_900_000n : funder,
+        holderIsFunder,
+        funderShortfall: 'allow',
+      });
+      assert.throws(() => buildCommitment(spec), isCode('COURT_E_FUNDER_CANNOT_PAY'));
+    }
+    // With 660 sat the anchors are paid and the fee shortfall is absorbed: outputs never exceed the input.
+    const c = buildCommitment(baseSpec({ fundingSat: 100_000n, toLocalMsat: 660_000n, toRemoteMsat: 99_340_000n, funderShortfall: 'allow' }));
+    assert.ok(c.feeSat >= 0n);
+  });
+
+  it('refuses a dust limit below 354 sat (zero-value outputs)', () => {
+    assert.throws(() => buildCommitment(baseSpec({ dustLimitSat: 0n })), isCode('COURT_E_INVALID_AMOUNT'));
+    assert.throws(() => buildCommitment(baseSpec({ dustLimitSat: 353n })), isCode('COURT_E_INVALID_AMOUNT'));
+    assert.ok(buildCommitment(baseSpec({ dustLimitSat: 354n })));
+  });
+
+  it('refuses flags and collections of the wrong type instead of guessing', () => {
+    const isArg = isCode('COURT_E_INVALID_ARGUMENT');
+    assert.throws(() => buildCommitment(baseSpec({ funderShortfall: 'REJECT' as never })), isArg);
+    assert.throws(() => buildCommitment(baseSpec({ holderIsFunder: 'false' as never })), isArg);
+    assert.throws(() => buildCommitment(baseSpec({ htlcs: undefined as never })), isArg);
+    assert.throws(() => buildCommitment(baseSpec({ keys: undefined as never })), isArg);
+  });
+
+  it('builds a second-level transaction only for an output of the same commitment', () => {
+    const c1 = buildCommitment(withHtlcs(1, 1));
+    const c2 = buildCommitment({ ...withHtlcs(1, 1), commitmentNumber: 43 });
+    const out = c1.outputs.find((o) => o.kind === 'offered_htlc');
+    assert.ok(out);
+    assert.ok(buildHtlcTx(c1, out));
+    assert.throws(() => buildHtlcTx(c2, out), isCode('COURT_E_INVALID_ARGUMENT'));
+    assert.throws(() => buildHtlcTx(c1, { ...out, index: 7 }), isCode('COURT_E_INVALID_ARGUMENT'));
   });
 
   it('refuses bad timelocks and hashes', () => {

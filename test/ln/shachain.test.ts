@@ -1,6 +1,7 @@
 /** BOLT #3 Appendix D: per-commitment secret generation and the receiver's compact store. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { MAX_SHACHAIN_INDEX, secretFromSeed, ShachainStore } from '../../src/ln/shachain.js';
 import { fromHex, toHex } from '../../src/util/bytes.js';
@@ -32,14 +33,14 @@ describe('compact secret storage (insert_secret)', () => {
       let failedAt: number | null = null;
       t.steps.forEach((step: any, i: number) => {
         if (failedAt !== null) return;
-        const before = JSON.stringify(s.toJSON());
+        const before = JSON.stringify(s.serialize());
         try {
           s.insert(fromHex(step.secret), step.index);
           assert.equal(step.expected, 'OK', `step ${i} should have failed`);
         } catch (e) {
           assert.ok(isCode('COURT_E_SHACHAIN_MISMATCH')(e), `step ${i}: ${String(e)}`);
           assert.equal(step.expected, 'ERROR', `step ${i} should have passed`);
-          assert.equal(JSON.stringify(s.toJSON()), before, 'a refused secret leaves the store unchanged');
+          assert.equal(JSON.stringify(s.serialize()), before, 'a refused secret leaves the store unchanged');
           failedAt = i;
         }
       });
@@ -56,8 +57,8 @@ describe('ShachainStore', () => {
     const n = 1000;
     for (let i = 0; i < n; i++) s.insert(secretFromSeed(seed, MAX_SHACHAIN_INDEX - i), MAX_SHACHAIN_INDEX - i);
     assert.equal(s.received, n);
-    assert.ok(s.toJSON().entries.length <= 49);
-    const back = ShachainStore.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
+    assert.ok(s.serialize().entries.length <= 49);
+    const back = ShachainStore.deserialize(JSON.parse(JSON.stringify(s.serialize())));
     for (let i = 0; i < n; i += 37) {
       const idx = MAX_SHACHAIN_INDEX - i;
       assert.equal(toHex(back.lookup(idx)), toHex(secretFromSeed(seed, idx)));
@@ -77,12 +78,34 @@ describe('ShachainStore', () => {
   it('refuses corrupt serialisations', () => {
     const s = new ShachainStore();
     for (let i = 0; i < 8; i++) s.insert(secretFromSeed(seed, MAX_SHACHAIN_INDEX - i), MAX_SHACHAIN_INDEX - i);
-    const good = s.toJSON();
+    const good = s.serialize();
     const tampered = { ...good, entries: good.entries.map((e, i) => (i === 0 ? { ...e, secret: '00'.repeat(32) } : e)) };
-    assert.throws(() => ShachainStore.fromJSON(tampered), isCode('COURT_E_SHACHAIN_CORRUPT'));
-    assert.throws(() => ShachainStore.fromJSON({ ...good, v: 2 }), isCode('COURT_E_SHACHAIN_CORRUPT'));
-    assert.throws(() => ShachainStore.fromJSON({ ...good, next: '5' }), isCode('COURT_E_SHACHAIN_CORRUPT'));
-    assert.throws(() => ShachainStore.fromJSON(null), isCode('COURT_E_SHACHAIN_CORRUPT'));
+    assert.throws(() => ShachainStore.deserialize(tampered), isCode('COURT_E_SHACHAIN_CORRUPT'));
+    assert.throws(() => ShachainStore.deserialize({ ...good, v: 2 }), isCode('COURT_E_SHACHAIN_CORRUPT'));
+    assert.throws(() => ShachainStore.deserialize({ ...good, next: '5' }), isCode('COURT_E_SHACHAIN_CORRUPT'));
+    assert.throws(() => ShachainStore.deserialize(null), isCode('COURT_E_SHACHAIN_CORRUPT'));
+    const notHex = { ...good, entries: good.entries.map((e, i) => (i === 0 ? { ...e, secret: 'zz'.repeat(32) } : e)) };
+    assert.throws(() => ShachainStore.deserialize(notHex), isCode('COURT_E_SHACHAIN_CORRUPT'));
+  });
+
+  it('refuses a serialisation with an entry missing (a received secret would be lost)', () => {
+    const s = new ShachainStore();
+    for (let i = 0; i < 3; i++) s.insert(secretFromSeed(seed, MAX_SHACHAIN_INDEX - i), MAX_SHACHAIN_INDEX - i);
+    const good = s.serialize();
+    assert.equal(ShachainStore.deserialize(good).received, 3);
+    // Drop the slot-1 entry (index 2^48-2): 2^48-2 and 2^48-1 could no longer be derived.
+    const holed = { ...good, entries: good.entries.filter((e) => e.slot !== 1) };
+    assert.throws(() => ShachainStore.deserialize(holed), isCode('COURT_E_SHACHAIN_CORRUPT'));
+  });
+
+  it('does not reveal stored secrets through JSON.stringify or util.inspect', () => {
+    const s = new ShachainStore();
+    const secret = secretFromSeed(seed, MAX_SHACHAIN_INDEX);
+    s.insert(secret, MAX_SHACHAIN_INDEX);
+    for (const text of [JSON.stringify({ s }), inspect(s, { showHidden: true })]) {
+      assert.ok(!text.includes(toHex(secret)), text);
+      assert.ok(text.includes('1'));
+    }
   });
 
   it('property: any secret other than the true one is refused once the store holds an earlier secret it must derive', () => {

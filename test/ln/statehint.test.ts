@@ -49,6 +49,12 @@ describe('state hint', () => {
     }
   });
 
+  it('refuses payment basepoints that are not points', () => {
+    const isKey = (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_PUBKEY';
+    assert.throws(() => obscuringFactor(new Uint8Array(0), new Uint8Array(0)), isKey);
+    assert.throws(() => obscuringFactor(fromHex(c.local_payment_basepoint), fromHex('02' + '00'.repeat(32))), isKey);
+  });
+
   it('does not read a hint from a transaction without one', () => {
     const tx = new Transaction();
     tx.addInput(new Uint8Array(32), 0, 0xffffffff);

@@ -34,6 +34,7 @@ import { encodeSig } from '../../src/ln/signature.js';
 import { obscuringFactor } from '../../src/ln/statehint.js';
 import { ANCHOR_ANYONE_CSV, WITNESS_WEIGHT } from '../../src/ln/weights.js';
 import * as W from '../../src/ln/witness.js';
+import { CourtError } from '../../src/util/errors.js';
 import { equal, hash160, sha256, toHex } from '../../src/util/bytes.js';
 import { channel as bolt3Channel, staticVectors } from '../helpers/bolt3.js';
 import { execInput, hasFlag, VERIFY_FLAGS, type SpentOutput } from '../helpers/script-exec.js';
@@ -516,8 +517,13 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
         expectWeight(witnessOf(tx), WITNESS_WEIGHT.htlcSuccessSecondLevel(success.inputScript.length), 2);
       });
 
-      it('rejects HTLC-success with a wrong preimage', () => {
-        const w = W.htlcSuccessWitness(remoteSig(success), localSig(success), WRONG_PREIMAGE, success.inputScript);
+      it('rejects HTLC-success with a wrong preimage (the builder refuses it; a hand-made stack fails the script)', () => {
+        assert.throws(
+          () => W.htlcSuccessWitness(remoteSig(success), localSig(success), WRONG_PREIMAGE, success.inputScript),
+          (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT',
+        );
+        const w = W.htlcSuccessWitness(remoteSig(success), localSig(success), Y.preimage, success.inputScript);
+        w[3] = WRONG_PREIMAGE;
         expectRejected(withWitness(success.tx, w), spent(success), 'EQUALVERIFY');
       });
 
@@ -627,9 +633,17 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
         expectWeight(witnessOf(tx), WITNESS_WEIGHT.htlcSuccessDirect(prev.scriptCode.length), 1);
       });
 
-      it('rejects the preimage claim with a wrong preimage', () => {
+      it('rejects the preimage claim with a wrong preimage (the builder refuses it; a hand-made stack fails the script)', () => {
         const prev = htlcOutput(theirs.commit, theirs.yIndex);
-        const tx = sweep(prev, { sequence: htlcSequence }, (sign) => W.htlcSuccessDirectWitness(sign(ourHtlcKey), WRONG_PREIMAGE, prev.scriptCode));
+        assert.throws(
+          () => sweep(prev, { sequence: htlcSequence }, (sign) => W.htlcSuccessDirectWitness(sign(ourHtlcKey), WRONG_PREIMAGE, prev.scriptCode)),
+          (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT',
+        );
+        const tx = sweep(prev, { sequence: htlcSequence }, (sign) => {
+          const w = W.htlcSuccessDirectWitness(sign(ourHtlcKey), Y.preimage, prev.scriptCode);
+          w[1] = WRONG_PREIMAGE;
+          return w;
+        });
         expectRejected(tx, prev, 'EQUALVERIFY');
       });
 
