@@ -13,7 +13,7 @@ import { derivePubkey, deriveRevocationPubkey, perCommitmentPoint, singleTweak }
 import { KeyFamily, KeyRing } from '../src/keys/keyring.js';
 import { SECP_BACKENDS, secp, useSecp, type Secp256k1 } from '../src/keys/secp.js';
 import { LocalSigner, type SignRequest } from '../src/keys/signer.js';
-import { SIGHASH_ALL } from '../src/ln/sighash.js';
+import { SIGHASH_ALL } from '../src/keys/sighash.js';
 import { sha256 } from '../src/util/bytes.js';
 import { emit, opsPerSecond } from './harness.js';
 

@@ -1,12 +1,15 @@
 /**
  * The Signer port: the only way anything in courtd obtains a signature. A key is named by its locator plus,
  * for BOLT #3 commitment keys, either a single tweak (SHA256(per_commitment_point || basepoint)) or the
- * revocation "double tweak" (the counterparty's revealed per-commitment secret). A remote signer implements
- * the same interface; the port is asynchronous and batched so that one round trip can carry a whole
- * commitment's signatures.
+ * revocation "double tweak" (the counterparty's revealed per-commitment secret). `signInputs` is the form a
+ * remote signer prefers: it sees the transaction and the spent output and computes the digest itself.
+ * The port is asynchronous and batched so that one round trip can carry a whole commitment's signatures.
  */
 import { inspect } from 'node:util';
+import { script, type Transaction } from 'bitcoinjs-lib';
+import { checkSat } from '../util/amount.js';
 import { CourtError } from '../util/errors.js';
+import { segwitV0Sighash } from './sighash.js';
 import { deriveRevocationPrivkey } from './derive.js';
 import { checkLocator, type KeyLocator, type KeyRing } from './keyring.js';
 import { scalarAdd, secp } from './secp.js';
@@ -27,12 +30,26 @@ export interface SignRequest {
   readonly digest: Uint8Array;
 }
 
-/** The port. Signatures are 64-byte compact (r || s), low-S, RFC6979. */
+/** One segwit v0 input to sign: the signer computes the BIP143 digest itself from the transaction. */
+export interface InputSignRequest {
+  readonly key: KeyDescriptor;
+  readonly tx: Transaction;
+  readonly inputIndex: number;
+  /** Witness script of the spent P2WSH output (or the P2PKH-form script code of a P2WPKH output). */
+  readonly scriptCode: Uint8Array;
+  /** Value of the spent output. */
+  readonly valueSat: bigint;
+  readonly sighashType: number;
+}
+
+/** The port. Digest signatures are 64-byte compact (r || s), low-S, RFC6979. */
 export interface Signer {
   /** The public key a descriptor signs for (tweaks applied). */
   publicKey(key: KeyDescriptor): Promise<Uint8Array>;
-  /** Signs every request, in order. */
+  /** Signs every digest, in order. */
   signDigests(requests: readonly SignRequest[]): Promise<Uint8Array[]>;
+  /** Signs transaction inputs, in order; returns witness-ready signatures (DER || sighash byte). */
+  signInputs(requests: readonly InputSignRequest[]): Promise<Uint8Array[]>;
 }
 
 function check32(b: Uint8Array | undefined, what: string): void {
@@ -87,8 +104,26 @@ export class LocalSigner implements Signer {
     return out;
   }
 
+  /** Signs inputs: BIP143 digest, signature, DER encoding with the sighash byte. */
+  signInputsSync(requests: readonly InputSignRequest[]): Uint8Array[] {
+    const digests: SignRequest[] = requests.map((r) => {
+      const validType = [1, 2, 3, 0x81, 0x82, 0x83].includes(r.sighashType);
+      if (!validType) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'unsupported sighash type', { sighashType: r.sighashType });
+      if (!Number.isInteger(r.inputIndex) || r.inputIndex < 0 || r.inputIndex >= r.tx.ins.length) {
+        throw new CourtError('COURT_E_INVALID_ARGUMENT', 'input index out of range', { inputIndex: r.inputIndex });
+      }
+      checkSat('valueSat', r.valueSat);
+      return { key: r.key, digest: segwitV0Sighash(r.tx, r.inputIndex, r.scriptCode, r.valueSat, r.sighashType) };
+    });
+    return this.signDigestsSync(digests).map((sig, i) => script.signature.encode(sig, (requests[i] as InputSignRequest).sighashType));
+  }
+
   publicKey(key: KeyDescriptor): Promise<Uint8Array> {
     return Promise.resolve().then(() => this.publicKeySync(key));
+  }
+
+  signInputs(requests: readonly InputSignRequest[]): Promise<Uint8Array[]> {
+    return Promise.resolve().then(() => this.signInputsSync(requests));
   }
 
   signDigests(requests: readonly SignRequest[]): Promise<Uint8Array[]> {

@@ -11,7 +11,7 @@ import type { Sat } from '../util/amount.js';
 import { CourtError } from '../util/errors.js';
 import type { Commitment, CommitmentOutput } from './commitment.js';
 import { p2wsh, toLocalScript } from './scripts.js';
-import { SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY, segwitV0Sighash } from './sighash.js';
+import { SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY, segwitV0Sighash } from '../keys/sighash.js';
 import { htlcSuccessFee, htlcTimeoutFee } from './weights.js';
 
 /** A second-level HTLC transaction for one HTLC output of a commitment. */

@@ -7,6 +7,9 @@ import { KeyFamily, KeyRing } from '../../src/keys/keyring.js';
 import { secp } from '../../src/keys/secp.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
+import { Transaction } from 'bitcoinjs-lib';
+import { segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
+import { decodeSig } from '../../src/ln/signature.js';
 import { CourtError } from '../../src/util/errors.js';
 
 const ring = KeyRing.fromSeed(sha256(Uint8Array.of(1, 2, 3)), 1);
@@ -52,6 +55,29 @@ describe('LocalSigner', () => {
     await assert.rejects(
       signer.publicKey({ locator: { family: 1, index: -3 } }),
       (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_KEY_LOCATOR',
+    );
+  });
+
+  it('signs a transaction input with a tweaked key: the digest is its own BIP143, the signature DER + sighash byte', async () => {
+    const loc = { family: KeyFamily.DelayBase, index: 1 };
+    const basepoint = ring.publicKey(loc);
+    const key = { locator: loc, singleTweak: singleTweak(pcp, basepoint) };
+    const tx = new Transaction();
+    tx.version = 2;
+    tx.addInput(new Uint8Array(32).fill(7), 1, 144);
+    tx.addOutput(Uint8Array.of(0x00, 0x14, ...new Uint8Array(20)), 50_000n);
+    const scriptCode = Uint8Array.of(0x51);
+    const [der] = await signer.signInputs([{ key, tx, inputIndex: 0, scriptCode, valueSat: 60_000n, sighashType: SIGHASH_ALL }]);
+    const { compact, hashType } = decodeSig(der as Uint8Array);
+    assert.equal(hashType, SIGHASH_ALL);
+    const digest = segwitV0Sighash(tx, 0, scriptCode, 60_000n, SIGHASH_ALL);
+    assert.ok(secp().verify(digest, derivePubkey(basepoint, pcp), compact));
+    const isArg = (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT';
+    await assert.rejects(signer.signInputs([{ key, tx, inputIndex: 1, scriptCode, valueSat: 1n, sighashType: SIGHASH_ALL }]), isArg);
+    await assert.rejects(signer.signInputs([{ key, tx, inputIndex: 0, scriptCode, valueSat: 1n, sighashType: 0x04 }]), isArg);
+    await assert.rejects(
+      signer.signInputs([{ key, tx, inputIndex: 0, scriptCode, valueSat: -1n, sighashType: SIGHASH_ALL }]),
+      (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_AMOUNT',
     );
   });
 

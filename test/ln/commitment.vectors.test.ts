@@ -8,7 +8,7 @@ import { buildCommitment, type CommitmentFormat, type CommitmentSpec } from '../
 import { buildHtlcTxs, commitmentSighash, htlcTxSighash } from '../../src/ln/htlc.js';
 import { secp } from '../../src/keys/secp.js';
 import { encodeSig, derToCompact } from '../../src/ln/signature.js';
-import { SIGHASH_ALL } from '../../src/ln/sighash.js';
+import { SIGHASH_ALL } from '../../src/keys/sighash.js';
 import { fundingWitness, htlcSuccessWitness, htlcTimeoutWitness } from '../../src/ln/witness.js';
 import { fromHex, toHex } from '../../src/util/bytes.js';
 import { anchorVectors, channel, htlcsForCase, staticVectors, toCommitmentHtlc, type VectorHtlc } from '../helpers/bolt3.js';

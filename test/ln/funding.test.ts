@@ -6,7 +6,7 @@ import { fundingOutput } from '../../src/ln/funding.js';
 import { feeForWeight } from '../../src/ln/weights.js';
 import { secp } from '../../src/keys/secp.js';
 import { encodeSig } from '../../src/ln/signature.js';
-import { SIGHASH_ALL } from '../../src/ln/sighash.js';
+import { SIGHASH_ALL } from '../../src/keys/sighash.js';
 import { concat, fromHex, hash160, reversed, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
 import { loadVector } from '../helpers/bolt3.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Transaction } from 'bitcoinjs-lib';
-import { segwitV0Sighash } from '../../src/ln/sighash.js';
+import { segwitV0Sighash } from '../../src/keys/sighash.js';
 import { toHex } from '../../src/util/bytes.js';
 
 const HASH_TYPES = [0x01, 0x02, 0x03, 0x81, 0x82, 0x83];
