@@ -53,8 +53,7 @@ export class KeyRing {
   readonly #master: HdNode;
   /** m/1017'/coin'/family'/0 per family: every index is then one normal derivation. */
   readonly #branches = new Map<number, HdNode>();
-  readonly #privCache = new Map<string, Uint8Array>();
-  readonly #pubCache = new Map<string, Uint8Array>();
+  readonly #cache = new Map<string, { readonly priv: Uint8Array; readonly pub: Uint8Array }>();
 
   private constructor(master: HdNode, coinType: CoinType) {
     this.#master = master;
@@ -77,28 +76,27 @@ export class KeyRing {
     return b;
   }
 
-  /** The private key at a locator. Only the Signer calls this; never log what it returns. */
-  privateKey(loc: KeyLocator): Uint8Array {
+  /** The key pair at a locator, derived once and cached. */
+  #entry(loc: KeyLocator): { readonly priv: Uint8Array; readonly pub: Uint8Array } {
     checkLocator(loc);
     const id = `${loc.family}/${loc.index}`;
-    let k = this.#privCache.get(id);
-    if (k === undefined) {
-      k = derivePath(this.#branch(loc.family), [loc.index]).privateKey;
-      this.#privCache.set(id, k);
+    let e = this.#cache.get(id);
+    if (e === undefined) {
+      const priv = derivePath(this.#branch(loc.family), [loc.index]).privateKey;
+      e = { priv, pub: secp().pointFromScalar(priv) };
+      this.#cache.set(id, e);
     }
-    return k.slice();
+    return e;
   }
 
-  /** The public key at a locator. */
+  /** The private key at a locator (a copy). Only the Signer calls this; never log what it returns. */
+  privateKey(loc: KeyLocator): Uint8Array {
+    return this.#entry(loc).priv.slice();
+  }
+
+  /** The public key at a locator (a copy). */
   publicKey(loc: KeyLocator): Uint8Array {
-    checkLocator(loc);
-    const id = `${loc.family}/${loc.index}`;
-    let p = this.#pubCache.get(id);
-    if (p === undefined) {
-      p = secp().pointFromScalar(this.privateKey(loc));
-      this.#pubCache.set(id, p);
-    }
-    return p.slice();
+    return this.#entry(loc).pub.slice();
   }
 
   toJSON(): string {

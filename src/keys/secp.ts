@@ -232,6 +232,12 @@ export function scalarMul(a: Uint8Array, b: Uint8Array): Uint8Array {
   return bigIntToBytes(r, 32);
 }
 
+/** Throws COURT_E_INVALID_PUBKEY, naming `what`, unless `k` is a valid compressed point. */
+export function checkPubkey(k: Uint8Array, what: string): Uint8Array {
+  if (!active.isPoint(k)) throw new CourtError('COURT_E_INVALID_PUBKEY', `${what} is not a valid compressed point`, { key: what });
+  return k;
+}
+
 /** True for a 32-byte scalar in 1 .. n-1. */
 export function isValidScalar(d: Uint8Array): boolean {
   if (!(d instanceof Uint8Array) || d.length !== 32) return false;

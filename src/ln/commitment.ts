@@ -24,7 +24,7 @@ import {
   toLocalScript,
   toRemoteAnchorScript,
 } from './scripts.js';
-import { secp } from '../keys/secp.js';
+import { checkPubkey } from '../keys/secp.js';
 import { encodeStateHint } from './statehint.js';
 import {
   ANCHOR_OUTPUT_SAT,
@@ -134,7 +134,6 @@ export interface Commitment {
 }
 
 function checkKeys(keys: CommitmentKeys): void {
-  const s = secp();
   const names: Array<keyof CommitmentKeys> = [
     'localFundingPubkey',
     'remoteFundingPubkey',
@@ -144,10 +143,7 @@ function checkKeys(keys: CommitmentKeys): void {
     'remoteHtlcPubkey',
     'remotePaymentPubkey',
   ];
-  for (const name of names) {
-    const k = keys[name];
-    if (!s.isPoint(k)) throw new CourtError('COURT_E_INVALID_PUBKEY', `${name} is not a valid compressed point`, { key: name });
-  }
+  for (const name of names) checkPubkey(keys[name], name);
 }
 
 /** BOLT #2's lowest dust_limit_satoshis: below it outputs would be non-standard (or zero-valued). */

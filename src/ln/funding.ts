@@ -6,7 +6,7 @@ import type { Sat } from '../util/amount.js';
 import { checkSat } from '../util/amount.js';
 import { CourtError } from '../util/errors.js';
 import { fundingScript, p2wsh } from './scripts.js';
-import { secp } from '../keys/secp.js';
+import { checkPubkey } from '../keys/secp.js';
 
 /** The funding output of a channel between the two funding pubkeys. */
 export interface FundingOutput {
@@ -17,9 +17,8 @@ export interface FundingOutput {
 
 /** Builds the funding output; both keys must be valid compressed points, the amount in range and non-zero. */
 export function fundingOutput(pubkeyA: Uint8Array, pubkeyB: Uint8Array, amountSat: Sat): FundingOutput {
-  for (const k of [pubkeyA, pubkeyB]) {
-    if (!secp().isPoint(k)) throw new CourtError('COURT_E_INVALID_PUBKEY', 'funding pubkey is not a valid compressed point');
-  }
+  checkPubkey(pubkeyA, 'funding pubkey');
+  checkPubkey(pubkeyB, 'funding pubkey');
   checkSat('funding amount', amountSat);
   if (amountSat === 0n) throw new CourtError('COURT_E_INVALID_AMOUNT', 'funding amount must be positive');
   const witnessScript = fundingScript(pubkeyA, pubkeyB);

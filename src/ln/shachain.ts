@@ -9,7 +9,7 @@
  * Indexes are numbers below 2^48 (exact in a JS number); bit operations run on bigint.
  */
 import { inspect } from 'node:util';
-import { fromHex, sha256, toHex } from '../util/bytes.js';
+import { equal, fromHex, sha256, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 
 /** Largest per-commitment index (the first one used). */
@@ -95,18 +95,24 @@ export class ShachainStore {
       });
     }
     const slot = slotOf(idx);
-    for (let i = 0; i < slot; i++) {
-      const k = this.#known[i];
-      if (k === undefined) continue;
-      if (toHex(derive(secret, slot, k.index)) !== toHex(k.secret)) {
-        throw new CourtError('COURT_E_SHACHAIN_MISMATCH', 'per-commitment secret cannot derive an earlier one', {
-          index,
-          conflictsWithIndex: Number(k.index),
-        });
-      }
+    const conflict = this.#conflict(secret, slot);
+    if (conflict !== undefined) {
+      throw new CourtError('COURT_E_SHACHAIN_MISMATCH', 'per-commitment secret cannot derive an earlier one', {
+        index,
+        conflictsWithIndex: Number(conflict.index),
+      });
     }
     this.#known[slot] = { index: idx, secret: secret.slice() };
     this.#next = idx - 1n;
+  }
+
+  /** A stored entry in a slot below `slot` that `secret` (for that slot) fails to re-derive (insert_secret's check). */
+  #conflict(secret: Uint8Array, slot: number): Entry | undefined {
+    for (let i = 0; i < slot; i++) {
+      const k = this.#known[i];
+      if (k !== undefined && !equal(derive(secret, slot, k.index), k.secret)) return k;
+    }
+    return undefined;
   }
 
   /** The stored entry from which `idx` derives, with its slot. */
@@ -183,10 +189,7 @@ export class ShachainStore {
       const slot = slotOf(e.index);
       if (slot !== e.slot || e.secret.length !== 32 || e.index > BigInt(MAX_SHACHAIN_INDEX)) return bad('bad entry');
       if (s.#known[slot] !== undefined) return bad('duplicate slot');
-      for (let i = 0; i < slot; i++) {
-        const k = s.#known[i];
-        if (k !== undefined && toHex(derive(e.secret, slot, k.index)) !== toHex(k.secret)) return bad('inconsistent');
-      }
+      if (s.#conflict(e.secret, slot) !== undefined) return bad('inconsistent');
       s.#known[slot] = { index: e.index, secret: e.secret };
     }
     const lowest = entries.length === 0 ? BigInt(MAX_SHACHAIN_INDEX) + 1n : (entries[entries.length - 1]?.index ?? 0n);

@@ -7,7 +7,7 @@
 import type { Transaction } from 'bitcoinjs-lib';
 import { sha256 } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
-import { secp } from '../keys/secp.js';
+import { checkPubkey } from '../keys/secp.js';
 
 /** Largest commitment number (2^48 - 1). */
 export const MAX_COMMITMENT_NUMBER = 2 ** 48 - 1;
@@ -23,9 +23,8 @@ export function checkCommitmentNumber(n: number): number {
 
 /** The 48-bit obscuring factor from the two payment basepoints (opener's first). */
 export function obscuringFactor(openerPaymentBasepoint: Uint8Array, accepterPaymentBasepoint: Uint8Array): number {
-  for (const p of [openerPaymentBasepoint, accepterPaymentBasepoint]) {
-    if (!secp().isPoint(p)) throw new CourtError('COURT_E_INVALID_PUBKEY', 'payment basepoint is not a valid compressed point');
-  }
+  checkPubkey(openerPaymentBasepoint, 'payment basepoint');
+  checkPubkey(accepterPaymentBasepoint, 'payment basepoint');
   const h = sha256(openerPaymentBasepoint, accepterPaymentBasepoint);
   let v = 0;
   for (let i = 26; i < 32; i++) v = v * 256 + (h[i] as number);
