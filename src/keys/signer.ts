@@ -6,10 +6,11 @@
  * The port is asynchronous and batched so that one round trip can carry a whole commitment's signatures.
  */
 import { inspect } from 'node:util';
-import { script, type Transaction } from 'bitcoinjs-lib';
+import type { Transaction } from 'bitcoinjs-lib';
 import { checkSat } from '../util/amount.js';
 import { CourtError } from '../util/errors.js';
 import { segwitV0Sighash } from './sighash.js';
+import { encodeSig } from './signature.js';
 import { deriveRevocationPrivkey } from './derive.js';
 import { checkLocator, type KeyLocator, type KeyRing } from './keyring.js';
 import { scalarAdd, secp } from './secp.js';
@@ -115,7 +116,7 @@ export class LocalSigner implements Signer {
       checkSat('valueSat', r.valueSat);
       return { key: r.key, digest: segwitV0Sighash(r.tx, r.inputIndex, r.scriptCode, r.valueSat, r.sighashType) };
     });
-    return this.signDigestsSync(digests).map((sig, i) => script.signature.encode(sig, (requests[i] as InputSignRequest).sighashType));
+    return this.signDigestsSync(digests).map((sig, i) => encodeSig(sig, (requests[i] as InputSignRequest).sighashType));
   }
 
   publicKey(key: KeyDescriptor): Promise<Uint8Array> {

@@ -39,7 +39,7 @@ import {
 
 export type { CommitmentFormat } from './weights.js';
 
-/** The keys of one commitment, already derived for its per-commitment point (see keyderiv.ts). */
+/** The keys of one commitment, already derived for its per-commitment point (see keys/derive.ts). */
 export interface CommitmentKeys {
   readonly localFundingPubkey: Uint8Array;
   readonly remoteFundingPubkey: Uint8Array;

@@ -9,7 +9,7 @@ import { LocalSigner } from '../../src/keys/signer.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { Transaction } from 'bitcoinjs-lib';
 import { segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
-import { decodeSig } from '../../src/ln/signature.js';
+import { decodeSig } from '../../src/keys/signature.js';
 import { CourtError } from '../../src/util/errors.js';
 
 const ring = KeyRing.fromSeed(sha256(Uint8Array.of(1, 2, 3)), 1);

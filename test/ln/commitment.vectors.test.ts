@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { buildCommitment, type CommitmentFormat, type CommitmentSpec } from '../../src/ln/commitment.js';
 import { buildHtlcTxs, commitmentSighash, htlcTxSighash } from '../../src/ln/htlc.js';
 import { secp } from '../../src/keys/secp.js';
-import { encodeSig, derToCompact } from '../../src/ln/signature.js';
+import { encodeSig, derToCompact } from '../../src/keys/signature.js';
 import { SIGHASH_ALL } from '../../src/keys/sighash.js';
 import { fundingWitness, htlcSuccessWitness, htlcTimeoutWitness } from '../../src/ln/witness.js';
 import { fromHex, toHex } from '../../src/util/bytes.js';

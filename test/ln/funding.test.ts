@@ -5,7 +5,7 @@ import { Transaction } from 'bitcoinjs-lib';
 import { fundingOutput } from '../../src/ln/funding.js';
 import { feeForWeight } from '../../src/ln/weights.js';
 import { secp } from '../../src/keys/secp.js';
-import { encodeSig } from '../../src/ln/signature.js';
+import { encodeSig } from '../../src/keys/signature.js';
 import { SIGHASH_ALL } from '../../src/keys/sighash.js';
 import { concat, fromHex, hash160, reversed, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';

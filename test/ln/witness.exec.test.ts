@@ -26,11 +26,11 @@ import {
   deriveRevocationPrivkey,
   deriveRevocationPubkey,
   perCommitmentPoint,
-} from '../../src/ln/keyderiv.js';
+} from '../../src/keys/derive.js';
 import { fundingScript, p2wpkh, p2wsh } from '../../src/ln/scripts.js';
 import { secp } from '../../src/keys/secp.js';
 import { p2wpkhScriptCode, segwitV0Sighash, SIGHASH_ALL, SIGHASH_SINGLE_ANYONECANPAY } from '../../src/keys/sighash.js';
-import { encodeSig } from '../../src/ln/signature.js';
+import { encodeSig } from '../../src/keys/signature.js';
 import { obscuringFactor } from '../../src/ln/statehint.js';
 import { ANCHOR_ANYONE_CSV, WITNESS_WEIGHT } from '../../src/ln/weights.js';
 import * as W from '../../src/ln/witness.js';
