@@ -24,6 +24,14 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_INVALID_KEY_LOCATOR: 'a key family or index is outside its allowed range',
   COURT_E_INVALID_SIGNATURE: 'a signature does not verify',
   COURT_E_CRYPTO_BACKEND: 'the secp256k1 backend failed its self-test',
+  COURT_E_CHAIN_UNREACHABLE: 'the bitcoind RPC endpoint cannot be reached (connection refused, reset or timed out)',
+  COURT_E_CHAIN_AUTH: 'bitcoind refused the RPC credentials (HTTP 401/403)',
+  COURT_E_CHAIN_BAD_REPLY: 'bitcoind replied with something that is not the expected JSON-RPC answer',
+  COURT_E_CHAIN_RPC: 'bitcoind answered a call with an RPC error',
+  COURT_E_CHAIN_NOT_FOUND: 'a block or transaction the chain layer needs is not known to bitcoind',
+  COURT_E_CHAIN_STOPPED: 'the chain layer was stopped while a call was in flight',
+  COURT_E_REGTEST: 'the regtest node could not be started or driven',
+  COURT_E_SIMULATOR: 'the channel simulator was asked for something its channel state does not allow',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;
