@@ -169,6 +169,24 @@ describe('regtest node: Core-compatible policy and RPC', () => {
     assert.equal(await chain.inMempool(stay.getId()), true, 'the unrelated mempool tx stayed');
   });
 
+  it('reconsiderblock of a longer kept branch reorganises back and re-queues the losing branch txs', async () => {
+    const a = await chain.fund(script, 30_000n, { confirm: false });
+    const kept = await chain.mine(2); // branch K: a confirmed in K[0]
+    const first = kept[0];
+    assert.ok(first);
+    await chain.call('invalidateblock', first);
+    const b = await chain.fund(script, 30_000n, { confirm: false });
+    const [competitor] = await chain.call<string[]>('generatetoaddress', 1, chain.addressOf(script)); // holds a and b
+    assert.ok(competitor);
+    assert.equal(await chain.confirmationHeight(b.txid), await chain.height());
+    await chain.call('reconsiderblock', first); // K has 2 blocks > 1: reorg back to K
+    assert.equal(await chain.tipHash(), kept[1]);
+    assert.equal(await chain.confirmationHeight(a.txid), (await chain.height()) - 1);
+    assert.equal(await chain.inMempool(b.txid), true, 'b (only in the losing block) is back in the mempool');
+    const c = await chain.call<{ confirmations: number }>('getblockheader', competitor);
+    assert.equal(c.confirmations, -1);
+  });
+
   it('generateblock mines exactly the given transactions', async () => {
     const coin = await chain.fund(script, 25_000n);
     const tx = spend(coin, 300n);
