@@ -103,7 +103,9 @@ export class NodeProcess {
   }
 
   private spawnChild(cmd: string, args: string[]): ChildProcess {
-    const child = spawn(cmd, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdin stays an open pipe: the embedded daemon exits when it closes, so a parent killed by a signal
+    // (where no 'exit' handler runs) leaves no orphaned node behind.
+    const child = spawn(cmd, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(child);
     child.once('exit', () => live.delete(child));
     child.stderr?.on('data', (d: Buffer) => {

@@ -5,7 +5,8 @@
  *
  * Listens for JSON-RPC on 127.0.0.1:port with HTTP basic auth (any user name, the given password). Without
  * `datadir` the chain lives in memory and is lost on exit; with it, the chain survives a restart. Prints one line
- * `READY {"port":..,"pid":..,"height":..}` on stdout once it answers RPC; exits 0 on SIGTERM or SIGINT.
+ * `READY {"port":..,"pid":..,"height":..}` on stdout once it answers RPC; exits 0 on SIGTERM or SIGINT, or
+ * when its stdin closes (the parent died).
  */
 import { createRequire } from 'node:module';
 import { configureCoreRegtest } from './network.js';
@@ -77,6 +78,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // The parent holds our stdin open; when it dies (even by SIGKILL) the pipe closes and we follow.
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.resume();
   process.stdout.write(`READY ${JSON.stringify({ port: config.port, pid: process.pid, height: node.chain.height })}\n`);
 }
 

@@ -13,6 +13,9 @@ import { secp } from '../../src/keys/secp.js';
 import { p2wpkh } from '../../src/ln/scripts.js';
 import { fromHex, hash160, reversed, sha256 } from '../../src/util/bytes.js';
 
+/** Core <= 29 says mandatory-script-verify-flag-failed; Core 30 renamed it mempool-script-verify-flag-failed. */
+const SCRIPT_FAILURE = /^(mandatory|mempool)-script-verify-flag-failed \(/;
+
 const key = sha256(new TextEncoder().encode('node.test key'));
 const pub = secp().pointFromScalar(key);
 const script = p2wpkh(pub);
@@ -82,7 +85,7 @@ describe('regtest node: Core-compatible policy and RPC', () => {
     const r = await chain.trySend(spend(coin, 500n, { badSig: true }).toHex());
     assert.ok('error' in r);
     assert.equal(r.error.code, -26);
-    assert.match(r.error.message, /^mandatory-script-verify-flag-failed \(/);
+    assert.match(r.error.message, SCRIPT_FAILURE);
   });
 
   it('rejects missing inputs (-25) and already-confirmed transactions (-27)', async () => {
@@ -140,7 +143,7 @@ describe('regtest node: Core-compatible policy and RPC', () => {
     assert.equal(await chain.inMempool(tx.getId()), false);
     const bad = await chain.testAccept(spend(coin, 400n, { badSig: true }).toHex());
     assert.equal(bad.allowed, false);
-    assert.match(bad.reason ?? '', /^mandatory-script-verify-flag-failed/);
+    assert.match(bad.reason ?? '', SCRIPT_FAILURE);
   });
 
   it('gettxout is null for an output spent in the mempool', async () => {
