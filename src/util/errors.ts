@@ -30,6 +30,8 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_CHAIN_RPC: 'bitcoind answered a call with an RPC error',
   COURT_E_CHAIN_NOT_FOUND: 'a block or transaction the chain layer needs is not known to bitcoind',
   COURT_E_CHAIN_STOPPED: 'the chain layer was stopped while a call was in flight',
+  COURT_E_CHAIN_DEEP_REORG: 'the node reorganised deeper than the retained block log: cannot unwind safely',
+  COURT_E_STORE_SCHEMA: 'the database schema is newer than this courtd or does not match its migrations',
   COURT_E_REGTEST: 'the regtest node could not be started or driven',
   COURT_E_SIMULATOR: 'the channel simulator was asked for something its channel state does not allow',
 } as const);
