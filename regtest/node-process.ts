@@ -5,7 +5,7 @@
  * Both expose the same JSON-RPC surface; callers only talk to them through the `bitcoin-core` client.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,12 @@ export interface NodeProcessOptions {
   readonly persistent?: boolean;
   /** Path of a bitcoind binary; defaults to the BITCOIND environment variable; empty = embedded bcoin. */
   readonly bitcoind?: string;
+}
+
+/** bitcoind's -rpcauth value (salted HMAC-SHA256), so the password itself never appears on a command line. */
+function rpcAuth(user: string, password: string): string {
+  const salt = randomBytes(16).toString('hex');
+  return `${user}:${salt}$${createHmac('sha256', salt).update(password).digest('hex')}`;
 }
 
 /** Asks the OS for a free loopback TCP port. */
@@ -102,10 +108,10 @@ export class NodeProcess {
     else await this.startBitcoind();
   }
 
-  private spawnChild(cmd: string, args: string[]): ChildProcess {
+  private spawnChild(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
     // stdin stays an open pipe: the embedded daemon exits when it closes, so a parent killed by a signal
     // (where no 'exit' handler runs) leaves no orphaned node behind.
-    const child = spawn(cmd, args, { cwd: PROJECT_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: PROJECT_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(child);
     child.once('exit', () => live.delete(child));
     child.stderr?.on('data', (d: Buffer) => {
@@ -116,8 +122,12 @@ export class NodeProcess {
   }
 
   private async startBcoin(): Promise<void> {
+    // The password travels in the environment (readable only by our user), not on the command line (ps).
     const config = JSON.stringify({ port: this.endpoint.port, password: this.endpoint.password, datadir: this.datadir });
-    const child = this.spawnChild(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'regtest/bcoin/daemon.ts'), config]);
+    const child = this.spawnChild(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'regtest/bcoin/daemon.ts')], {
+      ...process.env,
+      COURTD_REGTEST_NODE: config,
+    });
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => fail(new Error('no READY line within 30 s')), 30_000);
@@ -145,8 +155,7 @@ export class NodeProcess {
       `-rpcport=${e.port}`,
       '-rpcbind=127.0.0.1',
       '-rpcallowip=127.0.0.1',
-      `-rpcuser=${e.username}`,
-      `-rpcpassword=${e.password}`,
+      `-rpcauth=${rpcAuth(e.username, e.password)}`,
       '-txindex=1',
       '-server=1',
       '-listen=0',

@@ -1,7 +1,9 @@
 /**
  * The embedded regtest node: bcoin 1.0.2 made Bitcoin Core-compatible, run as its own process.
  *
- *   node --import tsx regtest/bcoin/daemon.ts '{"port":18443,"password":"...","datadir":"/tmp/x"}'
+ *   COURTD_REGTEST_NODE='{"port":18443,"password":"...","datadir":"/tmp/x"}' node --import tsx regtest/bcoin/daemon.ts
+ *
+ * (The configuration comes from the environment so the RPC password is not visible to other users in `ps`.)
  *
  * Listens for JSON-RPC on 127.0.0.1:port with HTTP basic auth (any user name, the given password). Without
  * `datadir` the chain lives in memory and is lost on exit; with it, the chain survives a restart. Prints one line
@@ -28,7 +30,7 @@ function parseConfig(arg: string | undefined): DaemonConfig {
 }
 
 async function main(): Promise<void> {
-  const config = parseConfig(process.argv[2]);
+  const config = parseConfig(process.env['COURTD_REGTEST_NODE']);
   const require = createRequire(import.meta.url);
   const bcoin = require('bcoin');
   configureCoreRegtest(bcoin);

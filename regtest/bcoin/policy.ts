@@ -86,6 +86,11 @@ export interface Accepted {
 export interface AcceptOptions {
   /** Sat per kvB; 0 disables the check (Core's maxfeerate=0). */
   readonly maxFeeRateSatPerKvB: number;
+  /**
+   * Core's bypass_limits, used when transactions of disconnected blocks go back to the mempool: no minimum relay
+   * fee (a zero-fee parent mined with its child survives a reorg, as in Core).
+   */
+  readonly bypassLimits?: boolean;
 }
 
 /** The bcoin modules acceptTx needs. */
@@ -142,7 +147,7 @@ export async function checkTx(lib: BcoinLib, mp: any, tx: any, opts: AcceptOptio
   const vsize: number = entry.size;
 
   const minFee = Math.ceil((vsize * MIN_RELAY_SAT_PER_KVB) / 1000);
-  if (fee < minFee) reject(`min relay fee not met, ${fee} < ${minFee}`);
+  if (fee < minFee && opts.bypassLimits !== true) reject(`min relay fee not met, ${fee} < ${minFee}`);
   if (opts.maxFeeRateSatPerKvB > 0) {
     const maxFee = Math.ceil((vsize * opts.maxFeeRateSatPerKvB) / 1000);
     if (fee > maxFee) reject('Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)', RPC_VERIFY_ERROR);
@@ -241,7 +246,7 @@ export async function readdAll(lib: BcoinLib, mp: any, txs: readonly any[]): Pro
   for (const tx of txs) {
     if (tx.isCoinbase() || mp.hasEntry(tx.hash('hex'))) continue;
     try {
-      const accepted = await checkTx(lib, mp, tx, { maxFeeRateSatPerKvB: 0 });
+      const accepted = await checkTx(lib, mp, tx, { maxFeeRateSatPerKvB: 0, bypassLimits: true });
       if (accepted.conflicts.length > 0) continue;
       await mp.addEntry(accepted.entry, accepted.view);
       added++;

@@ -32,6 +32,7 @@ export class KeptBlocks {
   async invalidate(hash: string): Promise<void> {
     const chain = this.node.chain;
     const mp = this.node.mempool;
+    if (this.kept.has(hash)) return; // already invalidated: Core answers null
     let entry = await chain.getEntry(hash);
     if (!entry) throw new Error('Block not found');
     if (entry.height === 0) throw new Error('Cannot invalidate the genesis block');
@@ -56,25 +57,29 @@ export class KeptBlocks {
     }
   }
 
-  /** reconsiderblock: clear the invalid mark of `hash` and its kept descendants and connect them again. */
+  /**
+   * reconsiderblock: clear the invalid mark of `hash`, of its kept ancestors (as Core does) and of its kept
+   * descendants, and connect that whole kept branch again. A block leaves the kept set only once connected.
+   */
   async reconsider(hash: string): Promise<void> {
     const chain = this.node.chain;
-    const branch: KeptBlock[] = [];
     let k = this.kept.get(hash);
     if (!k) {
       if (!(await chain.getEntry(hash))) throw new Error('Block not found');
       chain.removeInvalid(hash);
       return;
     }
-    while (k) {
-      branch.push(k);
-      const child: KeptBlock | undefined = [...this.kept.values()].find((c) => c.block.prevBlock === k?.entry.hash);
-      k = child;
+    for (let parent = this.kept.get(k.block.prevBlock); parent; parent = this.kept.get(parent.block.prevBlock)) k = parent;
+    const branch: KeptBlock[] = [];
+    for (let b: KeptBlock | undefined = k; b; ) {
+      branch.push(b);
+      const prev: string = b.entry.hash;
+      b = [...this.kept.values()].find((c) => c.block.prevBlock === prev);
     }
     for (const b of branch) chain.removeInvalid(b.entry.hash);
     for (const b of branch) {
-      this.kept.delete(b.entry.hash);
       await chain.add(b.block);
+      this.kept.delete(b.entry.hash);
     }
   }
 }

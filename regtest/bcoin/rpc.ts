@@ -385,7 +385,8 @@ async function mineWith(lib: CoreRpcLib, node: any, addr: any, txs: readonly any
   const assemble = miner.assemble;
   miner.assemble = (attempt: any): void => {
     for (const tx of txs) {
-      if (!attempt.addTX(tx, view)) throw rpcError(RPC_MISC_ERROR, `transaction ${tx.txid()} does not fit the block (non-final or too heavy)`);
+      if (!tx.isFinal(attempt.height, attempt.locktime)) throw rpcError(RPC_VERIFY_ERROR, `TestBlockValidity failed: bad-txns-nonfinal, ${tx.txid()}`);
+      if (!attempt.addTX(tx, view)) throw rpcError(RPC_MISC_ERROR, `transaction ${tx.txid()} does not fit the block`);
     }
     attempt.refresh();
   };

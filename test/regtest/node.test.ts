@@ -33,6 +33,19 @@ function spend(coin: Utxo, feeSat: bigint, opts: { sequence?: number; locktime?:
   return tx;
 }
 
+/** A 2-in 1-out spend of two coins of `key`. */
+function spendTwo(coins: readonly Utxo[], feeSat: bigint): Transaction {
+  const tx = new Transaction();
+  tx.version = 2;
+  for (const c of coins) tx.addInput(reversed(fromHex(c.txid)), c.vout, 0xfffffffd);
+  tx.addOutput(script, coins.reduce((a, c) => a + c.amountSat, 0n) - feeSat);
+  coins.forEach((c, i) => {
+    const digest = segwitV0Sighash(tx, i, p2wpkhScriptCode(hash160(pub)), c.amountSat, SIGHASH_ALL);
+    tx.setWitness(i, [encodeSig(secp().sign(digest, key), SIGHASH_ALL), pub]);
+  });
+  return tx;
+}
+
 describe('regtest node: Core-compatible policy and RPC', () => {
   let chain: RegtestChain;
   before(async () => {
@@ -63,12 +76,15 @@ describe('regtest node: Core-compatible policy and RPC', () => {
 
   it('enforces the 1 sat/vB minimum relay fee, exactly', async () => {
     const coin = await chain.fund(script, 100_000n);
-    // A signature's DER length varies by a byte, so search for a fee that is exactly vsize (+ delta).
+    // A signature's DER length varies by a byte, so search (over fees and a few final locktimes, which change the
+    // signature) for a transaction whose fee is exactly its vsize (+ delta).
     const withFee = (delta: bigint): Transaction => {
-      const v = BigInt(spend(coin, 0n).virtualSize());
-      for (let f = v - 2n; f <= v + 2n; f++) {
-        const tx = spend(coin, f + delta);
-        if (BigInt(tx.virtualSize()) === f) return tx;
+      for (let locktime = 0; locktime < 50; locktime++) {
+        const v = BigInt(spend(coin, 0n, { locktime }).virtualSize());
+        for (let f = v - 3n; f <= v + 3n; f++) {
+          const tx = spend(coin, f + delta, { locktime });
+          if (BigInt(tx.virtualSize()) === f) return tx;
+        }
       }
       throw new Error('no fee found');
     };
@@ -120,19 +136,76 @@ describe('regtest node: Core-compatible policy and RPC', () => {
     assert.ok('txid' in (await chain.trySend(spend(coin2, 500n, { sequence: 2 }).toHex())));
   });
 
-  it('replaces by fee under BIP125 rules 3, 4 and 6 (full RBF)', async () => {
+  it('replaces by fee under BIP125 rule 4 (full RBF: no signalling needed)', async () => {
     const coin = await chain.fund(script, 80_000n);
     const first = spend(coin, 1_000n, { sequence: 0xffffffff });
     await chain.send(first.toHex());
     const tooLittle = await chain.trySend(spend(coin, 1_050n).toHex());
     assert.ok('error' in tooLittle);
     assert.equal(tooLittle.error.code, -26);
-    assert.match(tooLittle.error.message, /^insufficient fee/);
+    assert.match(tooLittle.error.message, /^insufficient fee, rejecting replacement .*not enough additional fees/);
     const vsize = BigInt(first.virtualSize());
     const replacement = spend(coin, 1_000n + vsize);
     await chain.send(replacement.toHex());
     assert.equal(await chain.inMempool(first.getId()), false);
     assert.equal(await chain.inMempool(replacement.getId()), true);
+  });
+
+  it('refuses a replacement with a lower feerate than the conflict, even paying more (rule 6)', async () => {
+    const coin = await chain.fund(script, 80_000n);
+    const extra = await chain.fund(script, 80_000n);
+    const first = spend(coin, 3_000n);
+    await chain.send(first.toHex());
+    const bigger = spendTwo([coin, extra], 3_500n); // higher absolute fee, ~1.6x the size: lower feerate
+    const r = await chain.trySend(bigger.toHex());
+    assert.ok('error' in r);
+    assert.equal(r.error.code, -26);
+    assert.match(r.error.message, /^insufficient fee, rejecting replacement .*new feerate/);
+    assert.equal(await chain.inMempool(first.getId()), true);
+  });
+
+  it('refuses a replacement paying less than the conflict and its descendants together (rule 3)', async () => {
+    const coin = await chain.fund(script, 80_000n);
+    const parent = spend(coin, 1_000n);
+    await chain.send(parent.toHex());
+    const child = spend({ txid: parent.getId(), vout: 0, amountSat: coin.amountSat - 1_000n, scriptPubKey: script }, 5_000n);
+    await chain.send(child.toHex());
+    const replacement = spend(coin, 3_000n); // 3x the parent's feerate, but 3000 < 1000 + 5000
+    const r = await chain.trySend(replacement.toHex());
+    assert.ok('error' in r);
+    assert.match(r.error.message, /^insufficient fee, rejecting replacement .*less fees than conflicting txs/);
+    assert.equal(await chain.inMempool(child.getId()), true);
+  });
+
+  it('keeps a zero-fee parent mined with its child when their block is disconnected (bypass limits)', async () => {
+    const coin = await chain.fund(script, 50_000n);
+    const parent = spend(coin, 0n);
+    const child = spend({ txid: parent.getId(), vout: 0, amountSat: coin.amountSat, scriptPubKey: script }, 2_000n);
+    const r = await chain.call<{ hash: string }>('generateblock', chain.addressOf(script), [parent.toHex(), child.toHex()]);
+    await chain.call('invalidateblock', r.hash);
+    assert.equal(await chain.inMempool(parent.getId()), true);
+    assert.equal(await chain.inMempool(child.getId()), true);
+    await chain.call('reconsiderblock', r.hash);
+    assert.equal(await chain.tipHash(), r.hash);
+  });
+
+  it('reconsiderblock of a descendant also restores its invalidated ancestor, as Core does', async () => {
+    const [b1, b2] = await chain.mine(2);
+    assert.ok(b1 && b2);
+    await chain.call('invalidateblock', b1);
+    assert.equal(await chain.call('invalidateblock', b1), null, 'invalidating twice answers null');
+    await chain.call('reconsiderblock', b2);
+    assert.equal(await chain.tipHash(), b2);
+  });
+
+  it('generateblock refuses a non-final transaction with Core\'s code', async () => {
+    const coin = await chain.fund(script, 25_000n);
+    const h = await chain.height();
+    const r = await chain
+      .call('generateblock', chain.addressOf(script), [spend(coin, 300n, { locktime: h + 5, sequence: 0xfffffffe }).toHex()])
+      .then(() => undefined, asRpcFailure);
+    assert.equal(r?.code, -25);
+    assert.match(r?.message ?? '', /bad-txns-nonfinal/);
   });
 
   it('testmempoolaccept answers without changing the mempool', async () => {
