@@ -29,6 +29,21 @@ export default tseslint.config(
     },
   },
   {
+    // The generic runner sits below store/ (ARCHITECTURE.md layers): persistence comes in through its Journal port.
+    files: ['src/fsm/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/store/**', '**/chain/**', '**/keys/**', '**/ln/**', '**/daemon/**', '**/api/**', '**/arbitrator/**', '**/resolvers/**', '**/sweep/**', '**/wallet/**'], message: 'src/fsm depends on util/ only' },
+            { group: ['better-sqlite3', 'bitcoin-core', 'pino', 'node:fs'], message: 'src/fsm reaches storage through the Journal port' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The embedded node's Core-compatibility layer reaches into bcoin's untyped CommonJS internals.
     files: ['regtest/bcoin/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

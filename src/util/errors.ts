@@ -34,6 +34,12 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_STORE_SCHEMA: 'the database schema is newer than this courtd or does not match its migrations',
   COURT_E_REGTEST: 'the regtest node could not be started or driven',
   COURT_E_SIMULATOR: 'the channel simulator was asked for something its channel state does not allow',
+  COURT_E_FSM_REFUSED: 'the machine refused the event in its current state; nothing changed',
+  COURT_E_FSM_CLOSED: 'the machine runner is closed: the event was not processed',
+  COURT_E_FSM_LIFECYCLE: 'a machine runner was used out of order (resumed twice, or read before resume)',
+  COURT_E_FSM_SEQ: 'a transition is not the next one of its machine (two writers on one machine, or a damaged log)',
+  COURT_E_FSM_CORRUPT: "a machine's stored state row and its transition log disagree",
+  COURT_E_FSM_DECODE: 'a stored state, event or effect payload does not decode',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

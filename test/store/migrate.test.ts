@@ -100,3 +100,127 @@ describe('migrate', () => {
     assert.throws(() => loadMigrations(badName), CourtError);
   });
 });
+
+/** Every table of the newest schema with its columns, in order. Changing a landed table needs a new migration. */
+const SCHEMA: Record<string, string[]> = {
+  chain_block_log: ['height', 'hash'],
+  channel: ['chan_point', 'short_channel_id', 'capacity_sat', 'commitment_type', 'initiator', 'funding_height_hint', 'created_height', 'created_at'],
+  channel_snapshot: ['chan_point', 'seq', 'snapshot', 'received_height', 'created_at'],
+  arbitrator_state: ['chan_point', 'state', 'close_type', 'close_height', 'seq', 'updated_height', 'reason', 'detail', 'updated_at'],
+  machine_state: ['machine_id', 'machine', 'state_code', 'state', 'seq', 'updated_height', 'updated_at'],
+  transition_log: ['machine_id', 'seq', 'from_state', 'event_kind', 'to_state', 'height', 'payload', 'created_at'],
+  outbox: ['id', 'machine_id', 'seq', 'idx', 'kind', 'payload', 'status', 'attempts', 'last_error', 'created_height', 'created_at', 'done_at'],
+  resolver: ['id', 'chan_point', 'outpoint', 'kind', 'version', 'state', 'resolved', 'replaces_id', 'created_at', 'updated_at'],
+  resolution_report: ['id', 'chan_point', 'resolver_id', 'outpoint', 'stage', 'report_type', 'outcome', 'amount_sat', 'spend_txid', 'height', 'created_at'],
+  preimage: ['payment_hash', 'preimage', 'source', 'learned_height', 'learned_at'],
+  revocation_store: ['chan_point', 'shachain', 'updated_at'],
+  watch: ['id', 'machine_id', 'kind', 'target', 'height_hint', 'num_confs', 'created_at'],
+  node_event: ['id', 'chan_point', 'kind', 'payload', 'created_height', 'outbox_id', 'created_at'],
+};
+
+/** The schema as SQLite stores it (everything but the migrations bookkeeping), for comparing databases. */
+const schemaSql = (db: ReturnType<typeof openDatabase>) =>
+  (db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT IN ('schema_migrations') ORDER BY type, name").all() as object[]);
+
+describe('migrate: briefcase schema (0002)', () => {
+  it('brings an empty database to 0002 with every briefcase table', () => {
+    const db = openDatabase(':memory:');
+    const r = migrate(db);
+    assert.ok(r.version >= 2);
+    assert.deepEqual(
+      loadMigrations().slice(0, 2).map((m) => `${m.version}:${m.name}`),
+      ['1:chain', '2:briefcase'],
+    );
+    for (const table of Object.keys(SCHEMA)) assert.ok(tables(db).includes(table), table);
+    db.close();
+  });
+
+  it('upgrades from each earlier schema to the same schema a fresh database gets, keeping the data', () => {
+    const all = loadMigrations();
+    const fresh = openDatabase(':memory:');
+    migrate(fresh, all);
+    const want = schemaSql(fresh);
+    fresh.close();
+    for (let k = 1; k < all.length; k++) {
+      const path = join(dir, `upgrade-from-${k}.db`);
+      const db = openDatabase(path);
+      assert.deepEqual(migrate(db, all.slice(0, k)).version, k);
+      db.prepare('INSERT INTO chain_block_log (height, hash) VALUES (7, ?)').run('cd'.repeat(32));
+      db.close();
+      const reopened = openDatabase(path);
+      const r = migrate(reopened, all);
+      assert.deepEqual(r.applied, all.slice(k).map((m) => m.version), `from ${k}`);
+      assert.deepEqual(schemaSql(reopened), want, `from ${k}`);
+      assert.deepEqual(reopened.prepare('SELECT height, hash FROM chain_block_log').all(), [{ height: 7, hash: 'cd'.repeat(32) }]);
+      reopened.close();
+    }
+  });
+
+  it('has every table with its columns, STRICT, with the indexes, triggers and view', () => {
+    const db = openDatabase(':memory:');
+    migrate(db);
+    const list = db.pragma('table_list') as { name: string; type: string; strict: number }[];
+    for (const [table, columns] of Object.entries(SCHEMA)) {
+      const info = db.pragma(`table_info(${table})`) as { name: string }[];
+      assert.deepEqual(info.map((c) => c.name), columns, table);
+      assert.equal(list.find((t) => t.name === table)?.strict, 1, `${table} is STRICT`);
+    }
+    const named = (type: string) => (db.prepare('SELECT name FROM sqlite_master WHERE type = ? ORDER BY name').all(type) as { name: string }[]).map((r) => r.name);
+    assert.ok(named('index').includes('outbox_pending'));
+    assert.ok(named('index').includes('resolver_unresolved'));
+    assert.deepEqual(named('trigger'), ['transition_log_gapless', 'transition_log_no_delete', 'transition_log_no_update']);
+    assert.deepEqual(named('view'), ['channel_snapshot_current']);
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE machine_id = ? AND status = 0 ORDER BY id').all('m') as { detail: string }[];
+    assert.ok(plan.some((p) => /outbox_pending/.test(p.detail)), 'pending rows come from the partial index');
+    assert.deepEqual(db.pragma('foreign_key_check'), []);
+    db.close();
+  });
+
+  it('stores amounts as canonical decimal strings and payloads as versioned JSON', () => {
+    const db = openDatabase(':memory:');
+    migrate(db);
+    const chan = (i: number) => `${'ef'.repeat(32)}:${i}`;
+    const insert = (i: number, capacity: unknown) =>
+      db.prepare('INSERT INTO channel (chan_point, capacity_sat, commitment_type, initiator, funding_height_hint) VALUES (?, ?, 0, 0, 1)').run(chan(i), capacity);
+    insert(0, '0');
+    insert(1, '2100000000000000');
+    for (const [i, bad] of ['01', '-1', '1.5', '', '12345678901234567', '1e6'].entries()) {
+      assert.throws(() => insert(10 + i, bad), /CHECK constraint failed/, `capacity ${JSON.stringify(bad)}`);
+    }
+    assert.throws(() => insert(20, 1.5), /CHECK constraint failed|cannot store REAL/);
+    const snap = (seq: number, json: string) => db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot) VALUES (?, ?, ?)').run(chan(0), seq, json);
+    snap(1, '{"v":1,"a":1}');
+    snap(2, '{"v":1,"a":2}');
+    for (const bad of ['{"a":1}', '{"v":"1"}', 'not json', '[1]']) assert.throws(() => snap(3, bad), /CHECK constraint failed/, bad);
+    assert.deepEqual(db.prepare('SELECT seq FROM channel_snapshot_current').all(), [{ seq: 2 }]);
+    assert.throws(
+      () => db.prepare("INSERT INTO arbitrator_state (chan_point, state, seq, detail) VALUES (?, 0, 0, '{\"v\":1}')").run(`${'00'.repeat(32)}:0`),
+      /FOREIGN KEY constraint failed/,
+    );
+    db.close();
+  });
+
+  it('keeps one unresolved resolver per outpoint and one node event per outbox row', () => {
+    const db = openDatabase(':memory:');
+    migrate(db);
+    const chan = `${'aa'.repeat(32)}:0`;
+    db.prepare("INSERT INTO channel (chan_point, capacity_sat, commitment_type, initiator, funding_height_hint) VALUES (?, '100000', 1, 1, 5)").run(chan);
+    const resolver = db.prepare("INSERT INTO resolver (chan_point, outpoint, kind, version, state, replaces_id) VALUES (?, 'op:1', ?, 1, '{\"v\":1}', ?)");
+    const contest = Number(resolver.run(chan, 2, null).lastInsertRowid);
+    assert.throws(() => resolver.run(chan, 0, contest), /UNIQUE constraint failed/, 'the contest resolver is still unresolved');
+    db.transaction(() => {
+      db.prepare('UPDATE resolver SET resolved = 1 WHERE id = ?').run(contest);
+      resolver.run(chan, 0, contest);
+    })();
+    assert.deepEqual(db.prepare('SELECT kind, resolved, replaces_id FROM resolver ORDER BY id').all(), [
+      { kind: 2, resolved: 1, replaces_id: null },
+      { kind: 0, resolved: 0, replaces_id: contest },
+    ]);
+    db.prepare("INSERT INTO transition_log (machine_id, seq, from_state, event_kind, to_state, height, payload) VALUES (?, 1, 0, 0, 0, 9, '{\"v\":1}')").run(chan);
+    const outboxId = Number(db.prepare("INSERT INTO outbox (machine_id, seq, idx, kind, payload, created_height) VALUES (?, 1, 0, 4, '{\"v\":1}', 9)").run(chan).lastInsertRowid);
+    const event = db.prepare("INSERT INTO node_event (chan_point, kind, payload, created_height, outbox_id) VALUES (?, 5, '{\"v\":1}', 9, ?)");
+    event.run(chan, outboxId);
+    assert.throws(() => event.run(chan, outboxId), /UNIQUE constraint failed/);
+    db.close();
+  });
+});
