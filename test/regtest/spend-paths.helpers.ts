@@ -16,18 +16,35 @@
  * once its parent is in the mempool; its parent is then expected in the next block, which gives the tip at which
  * the node must accept it ("ready", from the Timelock data of spends.ts). A timelocked unit is probed with
  * testmempoolaccept at tip ready - 1 (for a 1-block CSV: while its parent is still unconfirmed in the mempool). At
- * tip ready every fault variant is probed, then the correct spend is broadcast with sendrawtransaction; each tick
+ * tip ready every fault variant is probed, then every in-script lock (see below), then the correct spend is
+ * broadcast with sendrawtransaction; each tick
  * ends by mining up to the next tip something is due at, so whatever was broadcast confirms in the next block.
  * A probe asks sendrawtransaction as well only after testmempoolaccept refused (so it cannot change the state),
  * to get Core's RPC error code.
+ *
+ * In-script locks ("script_early" probes): the early probe only shows the node enforces transaction finality
+ * (nLockTime, BIP68), which holds with OP_CSV / OP_CLTV turned into no-ops. So at tip ready, for each OP_CSV /
+ * OP_CLTV of the spent witness script whose value is a lock spends.ts' Timelock names (the check the path's
+ * branch runs), the same spend is built with SpendOptions.override one below the script's number: nSequence =
+ * csv - 1 (BIP68-final here, the output being old enough for csv - 1, but short of what OP_CSV wants) or
+ * nLockTime = cltv - 1 (final at this tip, short of what OP_CLTV wants), and probed. The holder's second-level
+ * transactions (anchors: the `1 OP_CSV` of the HTLC scripts) carry the counterparty's signature over the
+ * transaction as built, which the override would break (the script then fails on the signature, before the lock):
+ * for the probe the counterparty's key (the simulator holds it) signs the overridden transaction afresh, so only
+ * the lock is wrong.
  */
 import type { Transaction } from 'bitcoinjs-lib';
 import type { AcceptResult, RegtestChain, RpcFailure } from '../../regtest/chain.js';
 import { walletKey, type PartyName } from '../../regtest/sim-keys.js';
-import type { Utxo } from '../../regtest/sim-tx.js';
+import type { Prevout, Utxo } from '../../regtest/sim-tx.js';
 import { ChannelSimulator } from '../../regtest/simulator.js';
-import { spendPaths, type Fault, type SpendPath, type Timelock } from '../../regtest/spends.js';
+import { spendPaths, type Fault, type SpendOptions, type SpendPath, type Timelock } from '../../regtest/spends.js';
+import { secp } from '../../src/keys/secp.js';
+import { segwitV0Sighash } from '../../src/keys/sighash.js';
+import { encodeSig } from '../../src/keys/signature.js';
 import type { CommitmentOutputKind } from '../../src/ln/commitment.js';
+import { OP, p2wsh } from '../../src/ln/scripts.js';
+import { equal } from '../../src/util/bytes.js';
 
 export const FORMATS = ['static_remotekey', 'anchors'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -145,10 +162,32 @@ export interface Probe {
   readonly send: { readonly txid: string } | { readonly error: RpcFailure } | undefined;
 }
 
-/** A transaction as built, and the timelock it needs. */
+/** A transaction as built, what its inputs spend (none listed for a commitment), and the timelock it needs. */
 export interface Built {
   readonly tx: Transaction;
+  readonly prevouts: readonly Prevout[];
   readonly timelock: Timelock;
+}
+
+export type Override = NonNullable<SpendOptions['override']>;
+/** What a unit is built with besides the correct spend: a fault, or an nSequence / nLockTime override. */
+export interface Variant {
+  readonly fault?: Fault;
+  readonly override?: Override;
+}
+
+export type LockKind = 'csv' | 'cltv';
+
+/** A probe of one in-script lock: the spend with nSequence / nLockTime one below the script's number. */
+export interface ScriptProbe {
+  readonly lock: LockKind;
+  /** The number the witness script pushes before its OP_CSV / OP_CLTV. */
+  readonly value: number;
+  readonly override: Override;
+  /** Input 0's nSequence and the nLockTime of the probed transaction. */
+  readonly sequence: number;
+  readonly locktime: number;
+  readonly probe: Probe;
 }
 
 /** Something broadcast on the timeline: a commitment, a catalogued path, or an uncounted parent. */
@@ -158,13 +197,15 @@ export class Unit {
   readonly step: PlannedStep | undefined;
   readonly parent: Unit | undefined;
   readonly faults: readonly Fault[];
-  private readonly builder: (fault: Fault | undefined) => Built;
+  private readonly builder: (v: Variant) => Built;
 
   built: Built | undefined;
   /** The tip at which the node must accept it (from spends.ts' Timelock and the parent's expected block). */
   ready: number | undefined;
   early: Probe | undefined;
   readonly faultProbes: Array<{ readonly fault: Fault; readonly probe: Probe }> = [];
+  /** Counted paths: one per in-script lock its branch checks (see the file comment), at the tip it is sent at. */
+  readonly scriptProbes: ScriptProbe[] = [];
   sent: { readonly tip: number; readonly result: { readonly txid: string } | { readonly error: RpcFailure } } | undefined;
   /** Where the driver saw it confirm (the next block after `sent.tip` is expected). */
   confirmedAt: number | undefined;
@@ -172,7 +213,7 @@ export class Unit {
   done = false;
   readonly problems: string[] = [];
 
-  constructor(label: string, step: PlannedStep | undefined, parent: Unit | undefined, faults: readonly Fault[], builder: (fault: Fault | undefined) => Built) {
+  constructor(label: string, step: PlannedStep | undefined, parent: Unit | undefined, faults: readonly Fault[], builder: (v: Variant) => Built) {
     this.label = label;
     this.step = step;
     this.parent = parent;
@@ -180,8 +221,8 @@ export class Unit {
     this.builder = builder;
   }
 
-  build(fault?: Fault): Built {
-    return this.builder(fault);
+  build(v: Variant = {}): Built {
+    return this.builder(v);
   }
 
   get accepted(): boolean {
@@ -206,6 +247,66 @@ export function readyTip(t: Timelock, parentSeen: number, parentConf: number): n
   if (t.csv !== undefined) ready = Math.max(ready, parentConf + t.csv.blocks - 1);
   if (t.cltv !== undefined) ready = Math.max(ready, t.cltv);
   return ready;
+}
+
+/** The witness script input 0 of `b` reveals, if it spends a P2WSH output (checked against the prevout). */
+export function spentWitnessScript(b: Built): Uint8Array | undefined {
+  const prevout = b.prevouts[0];
+  const ws = b.tx.ins[0]?.witness.at(-1);
+  if (prevout === undefined || ws === undefined) return undefined;
+  return equal(p2wsh(ws), prevout.scriptPubKey) ? ws : undefined;
+}
+
+/**
+ * The OP_CSV / OP_CLTV checks of a script, each with the number pushed just before it (every branch: which one
+ * a spend runs is not read from the bytes). Throws on a truncated push or a check without a number before it.
+ */
+export function scriptLocks(script: Uint8Array): Array<{ readonly lock: LockKind; readonly value: number }> {
+  const out: Array<{ lock: LockKind; value: number }> = [];
+  let last: number | undefined;
+  for (let i = 0; i < script.length; ) {
+    const op = script[i++] as number;
+    let len = -1; // a push of len bytes follows, or an opcode (-1)
+    if (op >= 0x01 && op <= 0x4b) len = op;
+    else if (op === 0x4c) {
+      len = script[i] ?? 0;
+      i += 1;
+    } else if (op === 0x4d) {
+      len = (script[i] ?? 0) | ((script[i + 1] ?? 0) << 8);
+      i += 2;
+    } else if (op === 0x4e) throw new Error('OP_PUSHDATA4 in a BOLT #3 script');
+    if (len >= 0) {
+      if (i + len > script.length) throw new Error(`push of ${len} bytes runs past the end of the script`);
+      last = len <= 4 ? scriptNum(script.subarray(i, i + len)) : undefined;
+      i += len;
+      continue;
+    }
+    if (op === OP.OP_CHECKSEQUENCEVERIFY || op === OP.OP_CHECKLOCKTIMEVERIFY) {
+      if (last === undefined) throw new Error(`opcode 0x${op.toString(16)} without a number before it`);
+      out.push({ lock: op === OP.OP_CHECKSEQUENCEVERIFY ? 'csv' : 'cltv', value: last });
+    }
+    last = op === OP.OP_0 ? 0 : op >= OP.OP_1 && op <= OP.OP_16 ? op - OP.OP_1 + 1 : undefined;
+  }
+  return out;
+}
+
+/** A (non-negative, at most 4-byte) CScriptNum; undefined if negative. */
+function scriptNum(b: Uint8Array): number | undefined {
+  let n = 0;
+  for (let k = b.length - 1; k >= 0; k--) n = n * 256 + (b[k] as number);
+  if (b.length > 0 && ((b[b.length - 1] as number) & 0x80) !== 0) return undefined;
+  return n;
+}
+
+/**
+ * The in-script locks a spend's branch checks: each OP_CSV / OP_CLTV of the spent witness script whose number is
+ * the lock spends.ts' Timelock names (a lock on another branch, or none, gives no probe).
+ */
+export function probedLocks(b: Built): Array<{ readonly lock: LockKind; readonly value: number }> {
+  const ws = spentWitnessScript(b);
+  if (ws === undefined) return [];
+  const t = b.timelock;
+  return scriptLocks(ws).filter((l) => (l.lock === 'csv' ? t.csv?.blocks === l.value : t.cltv === l.value));
 }
 
 /** The reason Core gives one block early: the binding lock; at a tie the nLockTime (Core checks finality first). */
@@ -289,7 +390,7 @@ async function setUp(chain: RegtestChain, plans: Readonly<Record<Format, Plan>>)
     const sim = sims[i] as ChannelSimulator;
     const number = c.revoked ? REVOKED_NUMBER : LATEST_NUMBER;
     const label = `${c.format} channel ${c.index}: ${c.holder}'s ${c.revoked ? 'revoked' : 'latest'} commitment #${number}`;
-    const u = new Unit(label, undefined, undefined, [], () => ({ tx: sim.signedCommitment(c.holder, number), timelock: {} }));
+    const u = new Unit(label, undefined, undefined, [], () => ({ tx: sim.signedCommitment(c.holder, number), prevouts: [], timelock: {} }));
     commitmentUnit.set(c, u);
     units.push(u);
   });
@@ -301,16 +402,23 @@ async function setUp(chain: RegtestChain, plans: Readonly<Record<Format, Plan>>)
     const parent = s.parent === undefined ? commitmentUnit.get(s.channel) : stepUnit.get(s.parent);
     if (parent === undefined) throw new Error(`${s.format} ${s.path.name}: parent unit missing`);
     const feeInput = feeInputs.get(s);
-    const build = (fault: Fault | undefined): Built => {
+    const build = ({ fault, override }: Variant): Built => {
       const outs = sim.commitment(holder, number).commitment.outputs.filter((o) => o.kind === s.path.outputKind);
       const out = outs[s.slot];
       if (out === undefined) throw new Error(`${holder}'s commitment #${number} has ${outs.length} ${s.path.outputKind} output(s), no slot ${s.slot}`);
       const parentTx = s.parent === undefined ? undefined : parent.built?.tx;
       const spend = s.path.build(
         { sim, holder, number, outputIndex: out.index, ...(parentTx === undefined ? {} : { parentTx }) },
-        { destination: DEST, feeSat: SWEEP_FEE_SAT, ...(feeInput === undefined ? {} : { feeInput }), ...(fault === undefined ? {} : { fault }) },
+        {
+          destination: DEST,
+          feeSat: SWEEP_FEE_SAT,
+          ...(feeInput === undefined ? {} : { feeInput }),
+          ...(fault === undefined ? {} : { fault }),
+          ...(override === undefined ? {} : { override }),
+        },
       );
-      return { tx: spend.tx, timelock: spend.timelock };
+      if (override !== undefined && isSecondLevelTx(s.path)) countersign(spend.tx, sim, holder, number, out.index);
+      return { tx: spend.tx, prevouts: spend.prevouts, timelock: spend.timelock };
     };
     const where = `${holder}'s ${revoked ? 'revoked' : 'latest'} commitment #${number} (channel ${s.channel.index}), by the ${s.path.spender}`;
     const label = `${s.format} ${s.path.name}${s.counted ? '' : ' [uncounted parent]'} on ${where}`;
@@ -319,6 +427,24 @@ async function setUp(chain: RegtestChain, plans: Readonly<Record<Format, Plan>>)
     units.push(u);
   }
   return units;
+}
+
+/** The holder's HTLC-timeout / HTLC-success transaction (it carries the counterparty's pre-signed signature). */
+function isSecondLevelTx(path: SpendPath): boolean {
+  return path.name === 'offered_htlc.timeout_tx' || path.name === 'received_htlc.success_tx';
+}
+
+/**
+ * Replaces the counterparty's signature (witness item 1 of both second-level witnesses) of an overridden
+ * second-level transaction by one over the transaction as it now is, with the sighash type it gave.
+ */
+function countersign(tx: Transaction, sim: ChannelSimulator, holder: PartyName, number: number, outputIndex: number): void {
+  const h = sim.htlcTx(holder, number, outputIndex);
+  const key = sim.privkeys(holder, number).counterpartyHtlc;
+  const witness = [...(tx.ins[0]?.witness ?? [])];
+  if (witness.length !== 5) throw new Error(`a second-level witness has 5 items, this one ${witness.length}`);
+  witness[1] = encodeSig(secp().sign(segwitV0Sighash(tx, 0, h.inputScript, h.inputSat, h.remoteSighashType), key), h.remoteSighashType);
+  tx.setWitness(0, witness);
 }
 
 type Advance = 'done' | 'progress' | 'wait';
@@ -360,9 +486,21 @@ async function advance(chain: RegtestChain, u: Unit, tip: number): Promise<Advan
   if (ready > tip) return progressed ? 'progress' : 'wait';
   for (const fault of u.faults) {
     try {
-      u.faultProbes.push({ fault, probe: await probe(chain, u.build(fault).tx, tip) });
+      u.faultProbes.push({ fault, probe: await probe(chain, u.build({ fault }).tx, tip) });
     } catch (err) {
       u.problems.push(`building fault ${fault} failed: ${message(err)}`);
+    }
+  }
+  if (u.step?.counted === true) {
+    try {
+      for (const { lock, value } of probedLocks(u.built)) {
+        const override: Override = lock === 'csv' ? { sequence: value - 1 } : { locktime: value - 1 };
+        const tx = u.build({ override }).tx;
+        const sequence = tx.ins[0]?.sequence as number;
+        u.scriptProbes.push({ lock, value, override, sequence, locktime: tx.locktime, probe: await probe(chain, tx, tip) });
+      }
+    } catch (err) {
+      u.problems.push(`script lock probe failed: ${message(err)}`);
     }
   }
   u.sent = { tip, result: await chain.trySend(u.built.tx.toHex()) };
