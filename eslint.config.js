@@ -14,7 +14,7 @@ export default tseslint.config(
   },
   {
     // Pure layers: no I/O, no clock, no upper layers.
-    files: ['src/ln/**/*.ts', 'src/keys/derive.ts', 'src/keys/bip32.ts'],
+    files: ['src/ln/**/*.ts', 'src/watcher/**/*.ts', 'src/keys/derive.ts', 'src/keys/bip32.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
