@@ -21,7 +21,7 @@ import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { BLOCK_LOG_RETAIN } from './block-log.js';
 import type { BlockHash, BlockLog, BlockRef, BlockSubscriber, ChainBlock, ChainEvent, ChainSource } from './ports.js';
 import { SerialQueue } from './serial-queue.js';
-import { backoffDelay, realSleep, type Backoff, type Sleep } from './timing.js';
+import { backoffDelay, PollLoop, realSleep, type Backoff, type Sleep } from './timing.js';
 
 /** Options of BlockDispatcher. */
 export interface DispatcherOptions {
@@ -64,8 +64,7 @@ export class BlockDispatcher {
   private refs: BlockRef[];
   /** Blocks fetched during a poll but not yet delivered (a fork found mid-way): never fetched twice. */
   private readonly fetched = new Map<BlockHash, ChainBlock>();
-  private abort = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly loop: PollLoop;
 
   constructor(opts: DispatcherOptions) {
     this.source = opts.source;
@@ -75,6 +74,20 @@ export class BlockDispatcher {
     this.backoff = opts.backoff ?? DISPATCHER_BACKOFF;
     this.sleep = opts.sleep ?? realSleep;
     this.logger = opts.logger ?? silentLogger;
+    this.loop = new PollLoop({
+      tick: () => this.poll(),
+      pollMs: this.pollMs,
+      backoff: this.backoff,
+      sleep: this.sleep,
+      onFailure: (err, failures, retryInMs) => {
+        const fields = { err: errFields(err), failures, retryInMs };
+        if (err instanceof CourtError && err.code.startsWith('COURT_E_CHAIN_')) {
+          this.logger.warn(fields, 'block dispatcher: node unavailable, backing off');
+        } else {
+          this.logger.error(fields, 'block dispatcher: poll failed, backing off');
+        }
+      },
+    });
     this.refs = opts.blockLog.load();
     for (let i = 1; i < this.refs.length; i++) {
       if ((this.refs[i] as BlockRef).height !== (this.refs[i - 1] as BlockRef).height + 1) {
@@ -114,46 +127,19 @@ export class BlockDispatcher {
 
   /** Starts polling every `pollMs`. Idempotent. */
   start(): void {
-    if (this.loop) return;
-    this.abort = new AbortController();
-    this.loop = this.run(this.abort.signal);
+    this.loop.start();
   }
 
   /**
    * Stops polling: ends any wait at once, lets a subscriber call in progress finish, and resolves when the loop
    * has exited. Leaves no timer. Idempotent.
    */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    const loop = this.loop;
-    this.loop = undefined;
-    await loop;
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    while (!signal.aborted) {
-      let wait = this.pollMs;
-      try {
-        await this.poll();
-        failures = 0;
-      } catch (err) {
-        if (signal.aborted) break;
-        failures++;
-        wait = backoffDelay(failures, this.backoff);
-        const fields = { err: errFields(err), failures, retryInMs: wait };
-        if (err instanceof CourtError && err.code.startsWith('COURT_E_CHAIN_')) {
-          this.logger.warn(fields, 'block dispatcher: node unavailable, backing off');
-        } else {
-          this.logger.error(fields, 'block dispatcher: poll failed, backing off');
-        }
-      }
-      await this.sleep(wait, signal);
-    }
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private get stopped(): boolean {
-    return this.abort.signal.aborted;
+    return this.loop.signal.aborted;
   }
 
   private async syncOnce(): Promise<void> {
@@ -232,7 +218,7 @@ export class BlockDispatcher {
           await subscriber(event);
           break;
         } catch (err) {
-          if (this.abort.signal.aborted) {
+          if (this.loop.signal.aborted) {
             throw new CourtError('COURT_E_CHAIN_STOPPED', 'dispatcher stopped while a subscriber was failing');
           }
           const wait = backoffDelay(attempt, this.backoff);
@@ -240,8 +226,8 @@ export class BlockDispatcher {
             { err: errFields(err), event: event.type, height: event.height, hash: event.hash, attempt, retryInMs: wait },
             'block dispatcher: subscriber failed, redelivering after back-off',
           );
-          await this.sleep(wait, this.abort.signal);
-          if (this.abort.signal.aborted) {
+          await this.sleep(wait, this.loop.signal);
+          if (this.loop.signal.aborted) {
             throw new CourtError('COURT_E_CHAIN_STOPPED', 'dispatcher stopped while a subscriber was failing');
           }
         }

@@ -17,7 +17,7 @@ import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { checkOutpoint, inputKey, outpointKey } from './outpoint.js';
 import type { MempoolSource, MempoolSpend, Outpoint, Txid } from './ports.js';
 import { SerialQueue } from './serial-queue.js';
-import { backoffDelay, realSleep, type Backoff, type Sleep } from './timing.js';
+import { PollLoop, realSleep, type Backoff, type Sleep } from './timing.js';
 
 /** Options of MempoolWatcher. */
 export interface MempoolWatcherOptions {
@@ -54,8 +54,7 @@ export class MempoolWatcher {
   private readonly sleep: Sleep;
   private readonly logger: Logger;
   private readonly queue = new SerialQueue();
-  private abort = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly loop: PollLoop;
 
   private readonly watches = new Map<string, Set<MempoolWatch>>();
   /** Watches registered since the last poll: checked against the whole index once. */
@@ -72,6 +71,14 @@ export class MempoolWatcher {
     this.backoff = opts.backoff ?? { baseDelayMs: 500, maxDelayMs: 30_000 };
     this.sleep = opts.sleep ?? realSleep;
     this.logger = opts.logger ?? silentLogger;
+    this.loop = new PollLoop({
+      tick: () => this.poll(),
+      pollMs: this.pollMs,
+      backoff: this.backoff,
+      sleep: this.sleep,
+      onFailure: (err, failures, retryInMs) =>
+        this.logger.warn({ err: errFields(err), failures, retryInMs }, 'mempool watcher: poll failed'),
+    });
   }
 
   /** Reports every mempool transaction (seen from the next poll on) that spends `outpoint`. */
@@ -107,34 +114,12 @@ export class MempoolWatcher {
 
   /** Starts polling every `pollMs`. Idempotent. */
   start(): void {
-    if (this.loop) return;
-    this.abort = new AbortController();
-    this.loop = this.run(this.abort.signal);
+    this.loop.start();
   }
 
   /** Stops polling; resolves once the loop has exited. Leaves no timer. Idempotent. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    const loop = this.loop;
-    this.loop = undefined;
-    await loop;
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    let failures = 0;
-    while (!signal.aborted) {
-      let wait = this.pollMs;
-      try {
-        await this.poll();
-        failures = 0;
-      } catch (err) {
-        if (signal.aborted) break;
-        failures++;
-        wait = backoffDelay(failures, this.backoff);
-        this.logger.warn({ err: errFields(err), failures, retryInMs: wait }, 'mempool watcher: poll failed');
-      }
-      await this.sleep(wait, signal);
-    }
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async pollOnce(): Promise<void> {
@@ -152,7 +137,7 @@ export class MempoolWatcher {
       for (const k of keys) if (this.spentBy.get(k) === txid) this.spentBy.delete(k);
     }
     for (const txid of ids) {
-      if (this.known.has(txid) || this.abort.signal.aborted) continue;
+      if (this.known.has(txid) || this.loop.signal.aborted) continue;
       const tx = await this.source.getMempoolTransaction(txid);
       if (tx === undefined) continue; // left the mempool since the listing
       const keys = tx.ins.map((_, j) => inputKey(tx, j));
