@@ -9,12 +9,11 @@
  */
 import { address as btcAddress, networks, Transaction } from 'bitcoinjs-lib';
 import Client from 'bitcoin-core';
-import { p2wpkhScriptCode, segwitV0Sighash, SIGHASH_ALL } from '../src/keys/sighash.js';
-import { encodeSig } from '../src/keys/signature.js';
 import { secp } from '../src/keys/secp.js';
 import { p2wpkh } from '../src/ln/scripts.js';
-import { fromHex, hash160, reversed, sha256, toHex } from '../src/util/bytes.js';
+import { fromHex, reversed, sha256, toHex } from '../src/util/bytes.js';
 import { CourtError } from '../src/util/errors.js';
+import { signUtxoInput } from './sim-tx.js';
 import { NodeProcess, type BackendKind, type NodeProcessOptions, type RpcEndpoint } from './node-process.js';
 
 /** An output the caller can spend. */
@@ -170,8 +169,9 @@ export class RegtestChain {
 
   /** Signs input `index` of `tx`, which spends a faucet P2WPKH output worth `valueSat`. */
   signFaucetInput(tx: Transaction, index: number, valueSat: bigint): void {
-    const digest = segwitV0Sighash(tx, index, p2wpkhScriptCode(hash160(this.faucetPubkey)), valueSat, SIGHASH_ALL);
-    tx.setWitness(index, [encodeSig(secp().sign(digest, FAUCET_SECRET), SIGHASH_ALL), this.faucetPubkey]);
+    const input = tx.ins[index];
+    if (input === undefined) throw new CourtError('COURT_E_REGTEST', 'no such input');
+    signUtxoInput(tx, index, { txid: toHex(reversed(input.hash)), vout: input.index, amountSat: valueSat, privkey: FAUCET_SECRET });
   }
 
   /** sendrawtransaction; RPC rejections are thrown as the client raises them (see asRpcFailure). */

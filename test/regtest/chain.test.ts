@@ -12,42 +12,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
-import { startChain, type RegtestChain, type Utxo } from '../../regtest/chain.js';
+import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import { freePort } from '../../regtest/node-process.js';
 import { createChain, SqliteBlockLog, type Chain, type ChainEvent, type ConfEvent, type MempoolSpend, type SpendEvent } from '../../src/chain/index.js';
 import { RpcClient } from '../../src/chain/rpc.js';
 import { openDatabase } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
-import { p2wpkhScriptCode, segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
-import { encodeSig } from '../../src/keys/signature.js';
-import { secp } from '../../src/keys/secp.js';
-import { p2wpkh } from '../../src/ln/scripts.js';
-import { fromHex, hash160, reversed, sha256 } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
+import { eventually } from '../helpers/async.js';
+import { p2wpkhSpender } from '../helpers/p2wpkh-spend.js';
 
-const key = sha256(new TextEncoder().encode('chain.test key'));
-const pub = secp().pointFromScalar(key);
-const script = p2wpkh(pub);
+const { script, spend } = p2wpkhSpender('chain.test key');
 
-function spend(coin: Utxo, feeSat: bigint, opts: { sequence?: number; locktime?: number; badSig?: boolean } = {}): Transaction {
-  const tx = new Transaction();
-  tx.version = 2;
-  tx.locktime = opts.locktime ?? 0;
-  tx.addInput(reversed(fromHex(coin.txid)), coin.vout, opts.sequence ?? 0xfffffffd);
-  tx.addOutput(script, coin.amountSat - feeSat);
-  const digest = segwitV0Sighash(tx, 0, p2wpkhScriptCode(hash160(pub)), coin.amountSat, SIGHASH_ALL);
-  tx.setWitness(0, [encodeSig(secp().sign(digest, opts.badSig === true ? sha256(key) : key), SIGHASH_ALL), pub]);
-  return tx;
-}
-
-/** Polls `cond` until it holds (the dispatcher polls the node every 50 ms here). */
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits for `what` (the dispatcher polls the node every 50 ms here). */
+const until = (cond: () => boolean, what: string): Promise<void> => eventually(cond, 20_000, what);
 
 describe('chain layer against the regtest node', () => {
   let node: RegtestChain;

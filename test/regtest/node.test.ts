@@ -7,44 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { asRpcFailure, startChain, type RegtestChain, type Utxo } from '../../regtest/chain.js';
-import { p2wpkhScriptCode, segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
-import { encodeSig } from '../../src/keys/signature.js';
-import { secp } from '../../src/keys/secp.js';
-import { p2wpkh } from '../../src/ln/scripts.js';
-import { fromHex, hash160, reversed, sha256 } from '../../src/util/bytes.js';
+import { p2wpkhSpender } from '../helpers/p2wpkh-spend.js';
 
 /** Core <= 29 says mandatory-script-verify-flag-failed; Core 30 renamed it mempool-script-verify-flag-failed. */
 const SCRIPT_FAILURE = /^(mandatory|mempool)-script-verify-flag-failed \(/;
 
-const key = sha256(new TextEncoder().encode('node.test key'));
-const pub = secp().pointFromScalar(key);
-const script = p2wpkh(pub);
-
-/** A 1-in 1-out P2WPKH spend of `coin` paying `coin - fee` back to the same key. */
-function spend(coin: Utxo, feeSat: bigint, opts: { sequence?: number; locktime?: number; badSig?: boolean } = {}): Transaction {
-  const tx = new Transaction();
-  tx.version = 2;
-  tx.locktime = opts.locktime ?? 0;
-  tx.addInput(reversed(fromHex(coin.txid)), coin.vout, opts.sequence ?? 0xfffffffd);
-  tx.addOutput(script, coin.amountSat - feeSat);
-  const digest = segwitV0Sighash(tx, 0, p2wpkhScriptCode(hash160(pub)), coin.amountSat, SIGHASH_ALL);
-  const signer = opts.badSig === true ? sha256(key) : key;
-  tx.setWitness(0, [encodeSig(secp().sign(digest, signer), SIGHASH_ALL), pub]);
-  return tx;
-}
-
-/** A 2-in 1-out spend of two coins of `key`. */
-function spendTwo(coins: readonly Utxo[], feeSat: bigint): Transaction {
-  const tx = new Transaction();
-  tx.version = 2;
-  for (const c of coins) tx.addInput(reversed(fromHex(c.txid)), c.vout, 0xfffffffd);
-  tx.addOutput(script, coins.reduce((a, c) => a + c.amountSat, 0n) - feeSat);
-  coins.forEach((c, i) => {
-    const digest = segwitV0Sighash(tx, i, p2wpkhScriptCode(hash160(pub)), c.amountSat, SIGHASH_ALL);
-    tx.setWitness(i, [encodeSig(secp().sign(digest, key), SIGHASH_ALL), pub]);
-  });
-  return tx;
-}
+const { script, spend } = p2wpkhSpender('node.test key');
 
 describe('regtest node: Core-compatible policy and RPC', () => {
   let chain: RegtestChain;
@@ -156,7 +124,7 @@ describe('regtest node: Core-compatible policy and RPC', () => {
     const extra = await chain.fund(script, 80_000n);
     const first = spend(coin, 3_000n);
     await chain.send(first.toHex());
-    const bigger = spendTwo([coin, extra], 3_500n); // higher absolute fee, ~1.6x the size: lower feerate
+    const bigger = spend([coin, extra], 3_500n); // higher absolute fee, ~1.6x the size: lower feerate
     const r = await chain.trySend(bigger.toHex());
     assert.ok('error' in r);
     assert.equal(r.error.code, -26);
