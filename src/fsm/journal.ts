@@ -28,6 +28,8 @@ export interface TransitionRecord {
   readonly state: JsonObject;
   /** The effects in execution order, encoded. */
   readonly effects: readonly { readonly code: number; readonly payload: JsonObject }[];
+  /** The step's durable records (Step.records), written in the same transaction by the journal's record sink. */
+  readonly records?: readonly JsonObject[];
 }
 
 /** An outbox row: one effect of one transition. */

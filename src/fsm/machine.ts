@@ -33,10 +33,15 @@ export interface FsmEnv {
   readonly height: number;
 }
 
-/** An accepted event: the next state and the effects to run, in order, once it is committed. */
+/**
+ * An accepted event: the next state, the effects to run, in order, once it is committed, and durable records
+ * (versioned JSON the machine's store writes in the same transaction as the state: the ChannelArbitrator's
+ * resolver rows, so "resolvers inserted" and "WaitingFullResolution" become durable together).
+ */
 export interface Step<S, Ef> {
   readonly state: S;
   readonly effects: readonly Ef[];
+  readonly records?: readonly JsonObject[];
 }
 
 /** A refused event: the machine does not take it in this state. Nothing is persisted and the state stays. */
@@ -64,11 +69,17 @@ export interface Machine<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
   readonly state: CodedCodec<S>;
   readonly event: CodedCodec<Ev>;
   readonly effect: CodedCodec<Ef>;
+  /**
+   * The event a machine gives itself when it rests in `state` (xstate's eventless transitions): the runner takes
+   * it right after the step that reached `state` committed and its effects ran, and again on `resume()`, so a
+   * chain of steps continues after a crash between them. It must lead to a state whose pulse differs.
+   */
+  pulse?(state: S): Ev | undefined;
 }
 
 /** Builds a step: `next` with `effects` (none by default). */
-export function step<S, Ef>(state: S, effects: readonly Ef[] = []): Step<S, Ef> {
-  return { state, effects };
+export function step<S, Ef>(state: S, effects: readonly Ef[] = [], records: readonly JsonObject[] = []): Step<S, Ef> {
+  return records.length === 0 ? { state, effects } : { state, effects, records };
 }
 
 /** Builds a refusal with a reason for logs and, optionally, the error code callers should see. */

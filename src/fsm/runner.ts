@@ -93,6 +93,9 @@ export interface RunnerOptions<S, Ev, Ef, Env extends FsmEnv> {
   readonly logger?: Logger;
 }
 
+/** At most this many pulse steps follow one event (a guard against a machine whose pulse never settles). */
+const MAX_PULSES = 8;
+
 type Phase = 'new' | 'resuming' | 'running' | 'closing' | 'closed';
 
 /** Runs one machine instance: mailbox, persist-then-act, outbox replay. */
@@ -155,6 +158,7 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
       const state = stored === undefined ? m.initial(this.machineId) : decode(() => m.state.decode(stored.state), 'state');
       this.#setState(state, JSON.stringify(m.state.encode(state)), stored?.seq ?? 0);
       await this.#runEntries(this.#o.journal.pending(this.machineId));
+      await this.#pulse();
       if (this.#phase === 'resuming') this.#phase = 'running';
     } catch (err) {
       this.#broken = true;
@@ -172,7 +176,27 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
    */
   enqueue(event: Ev): Promise<EventOutcome<S>> {
     if (this.#phase === 'closing' || this.#phase === 'closed') return Promise.resolve(closedOutcome());
-    return new Promise((resolve) => this.#mailbox.post(async () => resolve(await this.#handle(event))));
+    return new Promise((resolve) =>
+      this.#mailbox.post(async () => {
+        const outcome = await this.#handle(event);
+        if (outcome.kind === 'accepted') await this.#pulse();
+        resolve(outcome);
+      }),
+    );
+  }
+
+  /** Takes the machine's pulse events (Machine.pulse) until it rests in a state without one. */
+  async #pulse(): Promise<void> {
+    const pulse = this.#o.machine.pulse;
+    if (pulse === undefined) return;
+    for (let i = 0; i < MAX_PULSES; i++) {
+      if (this.#broken || !this.#loaded) return;
+      const ev = pulse(this.#state as S);
+      if (ev === undefined) return;
+      const outcome = await this.#handle(ev);
+      if (outcome.kind !== 'accepted') return;
+    }
+    this.#log.error(this.#ctx(), 'fsm: pulse did not settle; stopped');
   }
 
   /**
@@ -228,7 +252,8 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
       }
       const stateJson = m.state.encode(result.state);
       const nextText = JSON.stringify(stateJson);
-      if (result.effects.length === 0 && nextText === this.#stateText) return { kind: 'unchanged', state: prev };
+      const records = result.records ?? [];
+      if (result.effects.length === 0 && records.length === 0 && nextText === this.#stateText) return { kind: 'unchanged', state: prev };
       const seq = this.#seq + 1;
       const codes = { fromCode: m.state.code(prev), toCode: m.state.code(result.state), eventCode: m.event.code(event) };
       const entries = this.#o.journal.commit({
@@ -240,6 +265,7 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
         event: m.event.encode(event),
         state: stateJson,
         effects: result.effects.map((ef) => ({ code: m.effect.code(ef), payload: m.effect.encode(ef) })),
+        ...(records.length === 0 ? {} : { records }),
       });
       const info = { kind: 'transition' as const, machineId: this.machineId, seq, ...codes, outboxIds: entries.map((e) => e.id) };
       committed = { next: result.state, nextText, info, entries, effects: result.effects };

@@ -41,6 +41,8 @@ export const ARBITRATOR_EVENT = Object.freeze({
   CloseConfirmed: 4,
   ResolverFinished: 5,
   EffectFailed: 6,
+  CommitmentPublished: 7,
+  Persisted: 8,
 } as const);
 export type ArbitratorEventCode = CodeOf<typeof ARBITRATOR_EVENT>;
 
@@ -53,6 +55,7 @@ export const ARBITRATOR_EFFECT = Object.freeze({
   NotifyNode: 4,
   LaunchResolvers: 5,
   FailHtlcsUpstream: 6,
+  ResolveClose: 7,
 } as const);
 export type ArbitratorEffectCode = CodeOf<typeof ARBITRATOR_EFFECT>;
 

@@ -11,6 +11,12 @@ import { openDatabase, type Db } from './db.js';
 import { migrate } from './migrate.js';
 import { machineStateTable, type StateRows, type StateTable } from './state-table.js';
 
+/** Where a step's records are written: inside the transition's transaction, before its state row. */
+export type RecordWriter = (at: { readonly machineId: string; readonly seq: number; readonly height: number }, records: readonly JsonObject[]) => void;
+
+/** Binds a record writer to a connection (prepares its statements once). */
+export type RecordSink = (db: Db) => RecordWriter;
+
 /** One transition-log row, decoded. */
 export interface TransitionRow extends LoggedEvent {
   readonly fromState: number;
@@ -50,12 +56,17 @@ export class SqliteJournal implements Journal {
   readonly #failed: Statement<[string, number]>;
   readonly #history: Statement<[string], HistoryDbRow>;
   readonly #commitTx: (r: TransitionRecord) => OutboxEntry[];
+  readonly #records: RecordWriter | undefined;
 
-  /** Prepares the statements on `db` (migrated to 0002 or later); `stateTable` holds the machines' state rows. */
-  constructor(db: Db, stateTable: StateTable = machineStateTable, owned = false) {
+  /**
+   * Prepares the statements on `db` (migrated to 0002 or later); `stateTable` holds the machines' state rows and
+   * `recordSink`, if given, writes steps' durable records (a step with records and no sink is refused).
+   */
+  constructor(db: Db, stateTable: StateTable = machineStateTable, owned = false, recordSink?: RecordSink) {
     this.db = db;
     this.#owned = owned;
     this.#state = stateTable(db);
+    this.#records = recordSink?.(db);
     this.#lastSeq = db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM transition_log WHERE machine_id = ?');
     this.#insertLog = db.prepare<[string, number, number, number, number, number, string]>(
       `INSERT INTO transition_log (machine_id, seq, from_state, event_kind, to_state, height, payload)
@@ -131,6 +142,13 @@ export class SqliteJournal implements Journal {
   }
 
   #write(r: TransitionRecord): OutboxEntry[] {
+    const records = r.records ?? [];
+    if (records.length > 0) {
+      if (this.#records === undefined) {
+        throw new CourtError('COURT_E_INVALID_ARGUMENT', `machine ${r.machineKind} emitted durable records but its journal has no record sink`);
+      }
+      this.#records({ machineId: r.machineId, seq: r.seq, height: r.height }, records);
+    }
     this.#state.write({ machineId: r.machineId, machineKind: r.machineKind, seq: r.seq, stateCode: r.toCode, state: r.state, height: r.height });
     this.#insertLog.run(r.machineId, r.seq, r.fromCode, r.eventCode, r.toCode, r.height, JSON.stringify(r.event));
     return r.effects.map((ef, idx) => {
@@ -145,11 +163,11 @@ export class SqliteJournal implements Journal {
  * Opens (creating and migrating if needed) the briefcase at `path` and returns a journal that owns the
  * connection: what a crash test needs to resume a machine from a copied database file.
  */
-export function openJournal(path: string, stateTable: StateTable = machineStateTable): SqliteJournal {
+export function openJournal(path: string, stateTable: StateTable = machineStateTable, recordSink?: RecordSink): SqliteJournal {
   const db = openDatabase(path);
   try {
     migrate(db);
-    return new SqliteJournal(db, stateTable, true);
+    return new SqliteJournal(db, stateTable, true, recordSink);
   } catch (err) {
     db.close();
     throw err;

@@ -40,6 +40,12 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_FSM_SEQ: 'a transition is not the next one of its machine (two writers on one machine, or a damaged log)',
   COURT_E_FSM_CORRUPT: "a machine's stored state row and its transition log disagree",
   COURT_E_FSM_DECODE: 'a stored state, event or effect payload does not decode',
+  COURT_E_SNAPSHOT_INVALID: 'a channel snapshot is malformed (a field is missing, of the wrong type or out of range)',
+  COURT_E_SNAPSHOT_SIGNATURE: "a channel snapshot's remote commitment or HTLC signature does not verify",
+  COURT_E_SNAPSHOT_CONFLICT: 'a channel snapshot contradicts the channel courtd already holds (other funding, older state)',
+  COURT_E_CHANNEL_UNKNOWN: 'no channel with that channel point is registered',
+  COURT_E_CHANNEL_CLOSING: 'the channel is already closing or closed: it takes no more updates or force-close requests',
+  COURT_E_ARBITRATOR_ERROR: 'the channel arbitrator is in its Error state; an operator must look at it',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

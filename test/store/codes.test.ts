@@ -28,6 +28,8 @@ const PINNED: Record<string, Record<string, number>> = {
     CloseConfirmed: 4,
     ResolverFinished: 5,
     EffectFailed: 6,
+    CommitmentPublished: 7,
+    Persisted: 8,
   },
   ARBITRATOR_EFFECT: {
     BroadcastTx: 0,
@@ -37,6 +39,7 @@ const PINNED: Record<string, Record<string, number>> = {
     NotifyNode: 4,
     LaunchResolvers: 5,
     FailHtlcsUpstream: 6,
+    ResolveClose: 7,
   },
   CHAIN_ACTION: {
     NoAction: 0,
