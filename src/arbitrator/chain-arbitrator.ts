@@ -1,0 +1,404 @@
+/**
+ * ChainArbitrator: the supervisor of every ChannelArbitrator (ARCHITECTURE.md "The machines"; style.md principle 9).
+ *
+ * - Start-up reads every unresolved channel in ONE read transaction as plain columns (chan_point, state code,
+ *   wake height, snapshot seqs, pending-outbox flag) and builds two in-memory indexes: channels by funding
+ *   outpoint (the channel point itself) and a wake queue by height. No JSON is decoded and no runner is built
+ *   at start: an idle channel costs one small map entry.
+ * - A ChannelArbitrator's runner (src/fsm) is created when an event arrives for it and dropped again once it is
+ *   idle with nothing pending, so memory follows activity, not the channel count.
+ * - A block is routed without scanning channels: its inputs are looked up in the funding index (spends) and the
+ *   wake queue yields the channels whose cutoff or close depth is due. Everything else never sees the block.
+ *   The block is handled when every routed channel has taken it (the dispatcher's ordering), but a slow channel
+ *   never delays another one's processing.
+ * - Node updates (snapshots), force-close requests (refused unless Default) and retirement of FullyResolved
+ *   channels go through here.
+ * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
+ *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
+ *   resolver launches for WaitingFullResolution channels.
+ */
+import type { ChainEvent } from '../chain/ports.js';
+import { MachineRunner, type EventOutcome } from '../fsm/index.js';
+import type { KeyRing } from '../keys/keyring.js';
+import type { Signer } from '../keys/signer.js';
+import { MAX_SHACHAIN_INDEX, ShachainStore } from '../ln/shachain.js';
+import { ARBITRATOR_STATE } from '../store/codes.js';
+import type { Db } from '../store/db.js';
+import { SqliteJournal } from '../store/journal.js';
+import { CourtError, type CourtErrorCode } from '../util/errors.js';
+import { errFields, silentLogger, type Logger } from '../util/logger.js';
+import { closeConfirmationDepth, type CloseDepthOptions } from '../watcher/classify.js';
+import { checkDeltas, DEFAULT_DELTAS, type ChainDeltas } from './actions.js';
+import { ChannelEffects, type ResolverHost } from './channel-effects.js';
+import { channelArbitrator } from './channel/machine.js';
+import { wakeHeight, type ArbEnv } from './channel/transition.js';
+import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
+import { arbitratorStateTable, loadStartRows, resolverRecordSink } from './store.js';
+import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
+import { WakeQueue } from './wake-queue.js';
+
+type Runner = MachineRunner<ArbState, ArbEvent, ArbEffect, ArbEnv>;
+
+/** One channel in memory: what routing needs, plus its runner while it is active. */
+interface Entry {
+  state: number;
+  wake: number | null;
+  runner?: Runner;
+  inflight: number;
+  pending: boolean;
+}
+
+/** Options of the ChainArbitrator. */
+export interface ChainArbitratorOptions {
+  readonly db: Db;
+  readonly keyring: KeyRing;
+  readonly signer: Signer;
+  readonly broadcaster: ChannelEffectsBroadcaster;
+  readonly resolvers?: ResolverHost;
+  /** Go-to-chain deltas (default outgoing 0, incoming 16). */
+  readonly deltas?: ChainDeltas;
+  /** Close confirmation depth by capacity (default 3..6; {min: 1, max: 1} on regtest). */
+  readonly closeDepth?: CloseDepthOptions;
+  readonly logger?: Logger;
+  /** Called after each commit of any channel (crash tests record checkpoints here). */
+  readonly onCommit?: () => void;
+}
+
+type ChannelEffectsBroadcaster = ConstructorParameters<typeof ChannelEffects>[0]['broadcaster'];
+
+/** What a caller learns from a node update or request. */
+export interface ChannelReply {
+  readonly chanPoint: string;
+  readonly state: ArbState['kind'];
+}
+
+const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
+
+/** The supervisor. */
+export class ChainArbitrator {
+  readonly #o: ChainArbitratorOptions;
+  readonly #log: Logger;
+  readonly #journal: SqliteJournal;
+  readonly #effects: ChannelEffects;
+  readonly #deltas: ChainDeltas;
+  readonly #entries = new Map<string, Entry>();
+  readonly #wake = new WakeQueue();
+  /** Channels with outbox rows still pending: they get every block, to retry them. */
+  readonly #pending = new Set<string>();
+  readonly #resolvers: ResolverHost;
+  #height = 0;
+  #started = false;
+
+  constructor(o: ChainArbitratorOptions) {
+    this.#o = o;
+    this.#log = o.logger ?? silentLogger;
+    this.#deltas = checkDeltas(o.deltas ?? DEFAULT_DELTAS);
+    this.#resolvers = o.resolvers ?? NO_RESOLVER_HOST;
+    this.#journal = new SqliteJournal(o.db, arbitratorStateTable, false, resolverRecordSink);
+    this.#effects = new ChannelEffects({
+      db: o.db,
+      keyring: o.keyring,
+      signer: o.signer,
+      broadcaster: o.broadcaster,
+      resolvers: this.#resolvers,
+      post: (chanPoint, event) => void this.#deliver(chanPoint, event),
+      stateOf: (chanPoint) => this.#entries.get(chanPoint)?.runner?.state,
+      height: () => this.#height,
+    });
+  }
+
+  /** Channels held in memory (every unresolved one). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Channels with a live runner right now. */
+  get activeRunners(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.runner !== undefined) n++;
+    return n;
+  }
+
+  /** The height events are processed at. */
+  get height(): number {
+    return this.#height;
+  }
+
+  /**
+   * Loads every unresolved channel (one read transaction) at chain height `height`, then, in the background,
+   * redelivers what a crash may have cut short. Resolves as soon as the indexes are built.
+   */
+  start(height: number): void {
+    if (this.#started) throw new CourtError('COURT_E_FSM_LIFECYCLE', 'ChainArbitrator started twice');
+    this.#started = true;
+    this.#height = height;
+    const rows = loadStartRows(this.#o.db);
+    const redo: Array<() => void> = [];
+    for (const r of rows) {
+      const entry: Entry = { state: r.state ?? ARBITRATOR_STATE.Default, wake: r.wake, inflight: 0, pending: r.pending };
+      this.#entries.set(r.chanPoint, entry);
+      if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
+      if (r.pending) this.#pending.add(r.chanPoint);
+      if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
+      if (r.latestSnapshot > r.snapshotSeq && (r.state === null || r.state === ARBITRATOR_STATE.Default)) {
+        redo.push(() => void this.#redeliverSnapshot(r.chanPoint));
+      }
+      if (r.state === ARBITRATOR_STATE.WaitingFullResolution) redo.push(() => this.#resolvers.launch(r.chanPoint));
+    }
+    for (const f of redo) f();
+  }
+
+  /** Resolves when every channel's mailbox is empty. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = [...this.#entries.values()].filter((e) => e.inflight > 0 || (e.runner?.queued ?? 0) > 0);
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((e) => e.runner?.idle()));
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Stops every runner (queued events finish first). The database stays open (its owner closes it). */
+  async stop(): Promise<void> {
+    await this.idle();
+    await Promise.all([...this.#entries.values()].map((e) => e.runner?.close()));
+  }
+
+  /** The channel's current state (loading it if no runner is live). */
+  async state(chanPoint: string): Promise<ArbState> {
+    const runner = await this.#runner(chanPoint);
+    try {
+      return runner.state;
+    } finally {
+      this.#release(chanPoint);
+    }
+  }
+
+  /**
+   * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force, stored as
+   * the next snapshot row, then delivered as ChannelUpdated. Refused with a coded error if anything fails; the
+   * previous snapshot stays in force.
+   */
+  async updateChannel(json: unknown): Promise<ChannelReply> {
+    const snap = parseSnapshot(json);
+    const checked = checkSnapshot(
+      snap,
+      ourBasepointsFrom(snap, (loc) => this.#o.keyring.publicKey(loc)),
+    );
+    const cp = snap.chanPoint;
+    const entry = this.#entries.get(cp);
+    if (entry !== undefined && entry.state !== ARBITRATOR_STATE.Default) {
+      throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${entry.state})`);
+    }
+    const db = this.#o.db;
+    const seq = db.transaction(() => {
+      const prev = db.prepare<[string], { snapshot: string; seq: number }>('SELECT snapshot, seq FROM channel_snapshot_current WHERE chan_point = ?').get(cp);
+      if (prev === undefined) {
+        db.prepare(
+          `INSERT INTO channel (chan_point, short_channel_id, capacity_sat, commitment_type, initiator, funding_height_hint, created_height)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chan_point) DO NOTHING`,
+        ).run(cp, snap.shortChannelId ?? null, snap.capacitySat.toString(), snap.commitmentType === 'anchors' ? 1 : 0, snap.initiator === 'local' ? 0 : 1, snap.fundingHeightHint, this.#height);
+      } else {
+        checkSnapshotUpdate(parseSnapshot(JSON.parse(prev.snapshot)), snap);
+      }
+      const next = (prev?.seq ?? 0) + 1;
+      db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
+      return next;
+    }).immediate();
+    if (entry === undefined) this.#entries.set(cp, { state: ARBITRATOR_STATE.Default, wake: null, inflight: 0, pending: false });
+    const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
+    return this.#reply(cp, outcome);
+  }
+
+  /** A force-close request: refused (COURT_E_CHANNEL_CLOSING) unless the channel is in Default. */
+  async forceClose(chanPoint: string): Promise<ChannelReply> {
+    if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
+    return this.#reply(chanPoint, await this.#deliver(chanPoint, { kind: 'ForceCloseRequested' }));
+  }
+
+  /**
+   * A remote per-commitment secret (a revocation) for their commitment `commitmentNumber`: checked against the
+   * secrets already held (BOLT #3 shachain) and stored. Refused (COURT_E_SHACHAIN_*) if it does not fit.
+   */
+  addRevocation(chanPoint: string, secret: Uint8Array, commitmentNumber: number): void {
+    if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
+    const db = this.#o.db;
+    db.transaction(() => {
+      const row = db.prepare<[string], { shachain: string }>('SELECT shachain FROM revocation_store WHERE chan_point = ?').get(chanPoint);
+      const store = row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
+      store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
+      db.prepare(
+        `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
+         ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+      ).run(chanPoint, JSON.stringify(store.serialize()));
+    }).immediate();
+  }
+
+  /** A resolver of `chanPoint` finished (called by the resolver host). */
+  async resolverFinished(chanPoint: string, outpoint: string): Promise<void> {
+    await this.#deliver(chanPoint, { kind: 'ResolverFinished', outpoint });
+  }
+
+  /** The block dispatcher's subscriber. */
+  readonly onChainEvent = async (event: ChainEvent): Promise<void> => {
+    if (event.type === 'BlockDisconnected') {
+      this.#height = event.height - 1;
+      const rows = this.#o.db
+        .prepare<[number], { chan_point: string }>(
+          `SELECT chan_point FROM arbitrator_state WHERE state IN (0, 1, 6) AND json_extract(detail, '$.spend.height') >= ?`,
+        )
+        .all(event.height);
+      await Promise.all(rows.map((r) => this.#deliver(r.chan_point, { kind: 'BlockDisconnected', height: event.height, hash: event.hash })));
+      return;
+    }
+    this.#height = event.height;
+    const block = event.block;
+    const events = new Map<string, ArbEvent>();
+    block.txs.forEach((tx, i) => {
+      for (const input of tx.ins) {
+        const key = `${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`;
+        if (!this.#entries.has(key)) continue;
+        events.set(key, { kind: 'BlockConnected', height: event.height, hash: event.hash, spend: { txid: block.txids[i] as string, txHex: tx.toHex() } });
+      }
+    });
+    for (const due of this.#wake.popDue(event.height)) {
+      const e = this.#entries.get(due.id);
+      if (e === undefined || e.wake !== due.height || events.has(due.id)) continue;
+      events.set(due.id, { kind: 'BlockConnected', height: event.height, hash: event.hash });
+    }
+    for (const cp of this.#pending) if (!events.has(cp)) events.set(cp, { kind: 'BlockConnected', height: event.height, hash: event.hash });
+    await Promise.all([...events].map(([cp, ev]) => this.#deliver(cp, ev)));
+  };
+
+  #facts(snapshotSeq: number, checked: ReturnType<typeof checkSnapshot>): ChannelFacts {
+    const set = commitSetFacts(checked);
+    const hashes = new Set([...set.local, ...set.remote, ...(set.remotePending ?? [])].map((h) => h.paymentHash));
+    const known = hashes.size === 0 ? [] : this.#knownPreimages([...hashes]);
+    return {
+      snapshotSeq,
+      localNumber: checked.snapshot.localCommitment.number,
+      commitSet: set,
+      preimages: known,
+      closeDepth: closeConfirmationDepth(checked.capacitySat, this.#o.closeDepth),
+      deltas: this.#deltas,
+    };
+  }
+
+  #knownPreimages(hashes: string[]): string[] {
+    const stmt = this.#o.db.prepare<[string], { payment_hash: string }>('SELECT payment_hash FROM preimage WHERE payment_hash = ?');
+    return hashes.filter((h) => stmt.get(h) !== undefined).sort();
+  }
+
+  async #redeliverSnapshot(chanPoint: string): Promise<void> {
+    try {
+      const row = this.#o.db.prepare<[string], { seq: number }>('SELECT seq FROM channel_snapshot_current WHERE chan_point = ?').get(chanPoint);
+      if (row === undefined) return;
+      await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(row.seq, this.#effects.checked(chanPoint, row.seq)) });
+    } catch (err) {
+      this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: redelivering the stored snapshot failed');
+    }
+  }
+
+  /** Resumes a channel's runner (pending effects, pulse) without an event. */
+  async #touch(chanPoint: string): Promise<void> {
+    try {
+      await this.#runner(chanPoint);
+    } finally {
+      this.#release(chanPoint);
+    }
+  }
+
+  /** Delivers one event to a channel and updates routing from the state it ends in. Never rejects. */
+  async #deliver(chanPoint: string, event: ArbEvent): Promise<EventOutcome<ArbState>> {
+    let runner: Runner;
+    try {
+      runner = await this.#runner(chanPoint);
+    } catch (err) {
+      this.#release(chanPoint);
+      return { kind: 'failed', error: err };
+    }
+    try {
+      const outcome = await runner.enqueue(event);
+      if (outcome.kind === 'accepted' && outcome.effectsFailed > 0) this.#setPending(chanPoint, true);
+      if (event.kind === 'BlockConnected' && this.#pending.has(chanPoint)) this.#setPending(chanPoint, (await runner.retryPending()) > 0);
+      return outcome;
+    } finally {
+      this.#release(chanPoint);
+    }
+  }
+
+  async #runner(chanPoint: string): Promise<Runner> {
+    const e = this.#entries.get(chanPoint);
+    if (e === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
+    e.inflight++;
+    if (e.runner !== undefined) return e.runner;
+    const runner: Runner = new MachineRunner({
+      journal: this.#journal,
+      machine: channelArbitrator,
+      machineId: chanPoint,
+      interpret: this.#effects.interpret,
+      env: () => ({ height: this.#height }),
+      logger: this.#log,
+      onCommit: (info) => {
+        if (info.kind === 'transition') this.#route(chanPoint, runner);
+        this.#o.onCommit?.();
+      },
+      onEffectFailed: (f) => {
+        this.#setPending(chanPoint, true);
+        void runner.enqueue({ kind: 'EffectFailed', outboxId: f.outboxId, effect: f.effect?.kind ?? 'unknown', error: describe(f.error) });
+      },
+    });
+    e.runner = runner;
+    await runner.resume();
+    return runner;
+  }
+
+  #setPending(chanPoint: string, pending: boolean): void {
+    const e = this.#entries.get(chanPoint);
+    if (e === undefined) return;
+    e.pending = pending;
+    if (pending) this.#pending.add(chanPoint);
+    else this.#pending.delete(chanPoint);
+  }
+
+  /** Updates the in-memory routing after a committed transition. */
+  #route(chanPoint: string, runner: Runner): void {
+    const e = this.#entries.get(chanPoint);
+    if (e === undefined) return;
+    const s = runner.state;
+    e.state = STATE_CODE[s.kind];
+    const wake = wakeHeight(s) ?? null;
+    if (wake !== e.wake) {
+      e.wake = wake;
+      if (wake !== null) this.#wake.push(wake, chanPoint);
+    }
+  }
+
+  /** Drops the runner of an idle channel; retires a FullyResolved one. */
+  #release(chanPoint: string): void {
+    const e = this.#entries.get(chanPoint);
+    if (e === undefined) return;
+    e.inflight--;
+    if (e.inflight > 0 || e.runner === undefined || e.runner.queued > 0 || e.pending) return;
+    const runner = e.runner;
+    delete e.runner;
+    void runner.close();
+    if (e.state === ARBITRATOR_STATE.FullyResolved) {
+      this.#entries.delete(chanPoint);
+      this.#pending.delete(chanPoint);
+    }
+  }
+
+  #reply(chanPoint: string, outcome: EventOutcome<ArbState>): ChannelReply {
+    if (outcome.kind === 'refused') throw new CourtError(outcome.code as CourtErrorCode, outcome.reason);
+    if (outcome.kind === 'failed') {
+      throw outcome.error instanceof CourtError ? outcome.error : new CourtError('COURT_E_FSM_REFUSED', describe(outcome.error));
+    }
+    return { chanPoint, state: outcome.state.kind };
+  }
+}
+
+function describe(err: unknown): string {
+  const f = errFields(err);
+  return String(f.message ?? err).slice(0, 300);
+}

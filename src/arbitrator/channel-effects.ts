@@ -1,0 +1,162 @@
+/**
+ * The ChannelArbitrator's effect interpreter (style.md principle 3): the one place its effects touch ports.
+ * Every case is idempotent in its observable outcome, because the runner may run an outbox row again:
+ *   - BroadcastTx rebuilds our commitment from the stored snapshot and signs it deterministically (RFC6979), so
+ *     a rerun publishes the same transaction; it is skipped once the channel is past broadcasting;
+ *   - NotifyNode and FailHtlcsUpstream insert one node_event per outbox row (outbox_id is UNIQUE);
+ *   - LaunchResolvers hands the channel to the resolver host, which must tolerate a second launch;
+ *   - ResolveClose classifies the spend again from the same inputs.
+ * Results come back as events posted to the channel's mailbox (never awaited here: that would deadlock).
+ */
+import { Transaction } from 'bitcoinjs-lib';
+import type { Broadcaster } from '../chain/ports.js';
+import type { EffectContext } from '../fsm/index.js';
+import type { KeyRing } from '../keys/keyring.js';
+import { SIGHASH_ALL } from '../keys/sighash.js';
+import { encodeSig } from '../keys/signature.js';
+import type { Signer } from '../keys/signer.js';
+import { ShachainStore } from '../ln/shachain.js';
+import { fundingWitness } from '../ln/witness.js';
+import { NODE_EVENT_KIND, type NodeEventKindCode } from '../store/codes.js';
+import type { Db } from '../store/db.js';
+import { CourtError, assertNever } from '../util/errors.js';
+import { classifyClose } from '../watcher/classify.js';
+import type { ArbEffect, ArbEvent, ArbState, NodeEventName } from './channel/types.js';
+import { closeResolutions } from './resolutions.js';
+import { checkSnapshot, classifierView, ourBasepointsFrom, parseSnapshot, type CheckedSnapshot } from './snapshot.js';
+
+const NODE_EVENT_CODE: Readonly<Record<NodeEventName, NodeEventKindCode>> = {
+  htlcSettledOnChain: NODE_EVENT_KIND.HtlcSettledOnChain,
+  htlcFailedOnChain: NODE_EVENT_KIND.HtlcFailedOnChain,
+  channelClosing: NODE_EVENT_KIND.ChannelClosing,
+  breachDetected: NODE_EVENT_KIND.BreachDetected,
+  justiceConfirmed: NODE_EVENT_KIND.JusticeConfirmed,
+  channelResolved: NODE_EVENT_KIND.ChannelResolved,
+};
+
+/** Receives channels whose resolver rows are ready (the resolver runner of the next layer). */
+export interface ResolverHost {
+  /** Starts (or keeps running) the unresolved resolvers of `chanPoint`; called again after restarts. */
+  launch(chanPoint: string): void;
+}
+
+/** What the interpreter needs. */
+export interface ChannelEffectsDeps {
+  readonly db: Db;
+  readonly keyring: KeyRing;
+  readonly signer: Signer;
+  readonly broadcaster: Pick<Broadcaster, 'publish'>;
+  readonly resolvers: ResolverHost;
+  /** Posts a result event to a channel's mailbox (not awaited). */
+  readonly post: (chanPoint: string, event: ArbEvent) => void;
+  /** The channel's current state (to skip a stale broadcast). */
+  readonly stateOf: (chanPoint: string) => ArbState | undefined;
+  /** The height effects are stamped with. */
+  readonly height: () => number;
+}
+
+/** The interpreter, plus the snapshot loading it shares with the ChainArbitrator. */
+export class ChannelEffects {
+  readonly #d: ChannelEffectsDeps;
+  readonly #snapshot;
+  readonly #revocations;
+  readonly #nodeEvent;
+
+  constructor(deps: ChannelEffectsDeps) {
+    this.#d = deps;
+    this.#snapshot = deps.db.prepare<[string, number], { snapshot: string }>('SELECT snapshot FROM channel_snapshot WHERE chan_point = ? AND seq = ?');
+    this.#revocations = deps.db.prepare<[string], { shachain: string }>('SELECT shachain FROM revocation_store WHERE chan_point = ?');
+    this.#nodeEvent = deps.db.prepare<[string, number, string, number, number]>(
+      'INSERT INTO node_event (chan_point, kind, payload, created_height, outbox_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING',
+    );
+  }
+
+  /** The checked snapshot `seq` of a channel (or its newest if seq is undefined). */
+  checked(chanPoint: string, seq?: number): CheckedSnapshot {
+    const row =
+      seq === undefined
+        ? this.#d.db.prepare<[string], { snapshot: string }>('SELECT snapshot FROM channel_snapshot_current WHERE chan_point = ?').get(chanPoint)
+        : this.#snapshot.get(chanPoint, seq);
+    if (row === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no snapshot ${seq ?? '(current)'} for ${chanPoint}`);
+    const snap = parseSnapshot(JSON.parse(row.snapshot));
+    return checkSnapshot(
+      snap,
+      ourBasepointsFrom(snap, (loc) => this.#d.keyring.publicKey(loc)),
+    );
+  }
+
+  /** Runs one effect of channel `ctx.machineId`. */
+  readonly interpret = async (effect: ArbEffect, ctx: EffectContext): Promise<void> => {
+    const chanPoint = ctx.machineId;
+    switch (effect.kind) {
+      case 'BroadcastTx':
+        return this.#broadcast(chanPoint, effect);
+      case 'NotifyNode':
+        this.#nodeEvent.run(chanPoint, NODE_EVENT_CODE[effect.event], JSON.stringify(effect.payload), this.#d.height(), ctx.outboxId);
+        return;
+      case 'FailHtlcsUpstream':
+        this.#nodeEvent.run(
+          chanPoint,
+          NODE_EVENT_KIND.HtlcFailedOnChain,
+          JSON.stringify({ v: 1, ...effect.htlc, reason: effect.reason, upstream: true }),
+          this.#d.height(),
+          ctx.outboxId,
+        );
+        return;
+      case 'LaunchResolvers':
+        this.#d.resolvers.launch(chanPoint);
+        return;
+      case 'ResolveClose':
+        return this.#resolveClose(chanPoint, effect);
+      default:
+        return assertNever(effect, 'arbitrator effect');
+    }
+  };
+
+  async #broadcast(chanPoint: string, e: Extract<ArbEffect, { kind: 'BroadcastTx' }>): Promise<void> {
+    const state = this.#d.stateOf(chanPoint);
+    if (state === undefined || (state.kind !== 'BroadcastCommit' && state.kind !== 'CommitmentBroadcasted')) return; // closed since: nothing to publish
+    const tx = await this.signedLocalCommitment(chanPoint, e.snapshotSeq, e.commitmentNumber);
+    const res = await this.#d.broadcaster.publish(tx, `commitment ${chanPoint}`);
+    if (res.kind === 'accepted' || res.kind === 'already-in-mempool' || res.kind === 'already-confirmed') {
+      this.#d.post(chanPoint, { kind: 'CommitmentPublished', txid: res.txid });
+      return;
+    }
+    throw new CourtError('COURT_E_CHAIN_RPC', `our commitment ${res.txid} was refused: ${res.kind} (${res.reason})`, { rpcCode: res.rpcCode });
+  }
+
+  /** Our latest commitment with both funding signatures: what BroadcastTx publishes. */
+  async signedLocalCommitment(chanPoint: string, snapshotSeq: number, commitmentNumber: number): Promise<Transaction> {
+    const c = this.checked(chanPoint, snapshotSeq);
+    if (c.snapshot.localCommitment.number !== commitmentNumber) {
+      throw new CourtError('COURT_E_SNAPSHOT_CONFLICT', `snapshot ${snapshotSeq} holds commitment ${c.snapshot.localCommitment.number}, not ${commitmentNumber}`);
+    }
+    const tx = Transaction.fromBuffer(c.local.tx.toBuffer());
+    const [ours] = await this.#d.signer.signInputs([
+      {
+        key: { locator: c.snapshot.local.keyLocators.funding },
+        tx,
+        inputIndex: 0,
+        scriptCode: c.local.fundingScript,
+        valueSat: c.capacitySat,
+        sighashType: SIGHASH_ALL,
+      },
+    ]);
+    const theirs = encodeSig(c.snapshot.localCommitment.remoteSignature, SIGHASH_ALL);
+    tx.setWitness(0, fundingWitness(c.local.fundingScript, c.ours.funding, ours as Uint8Array, c.snapshot.remote.fundingPubkey, theirs));
+    return tx;
+  }
+
+  #resolveClose(chanPoint: string, e: Extract<ArbEffect, { kind: 'ResolveClose' }>): void {
+    const c = this.checked(chanPoint);
+    const row = this.#revocations.get(chanPoint);
+    const store = row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
+    const tx = Transaction.fromHex(e.txHex);
+    const cls = classifyClose(classifierView(c, store), tx);
+    if (cls.kind === 'unknown') {
+      this.#d.post(chanPoint, { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unknownReason: cls.reason });
+      return;
+    }
+    this.#d.post(chanPoint, { kind: 'CloseConfirmed', txid: e.txid, height: e.height, resolutions: closeResolutions(c, cls, tx) });
+  }
+}

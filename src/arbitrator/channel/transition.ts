@@ -1,0 +1,336 @@
+/**
+ * The ChannelArbitrator's transition function (contractcourt-spec.md 1.5 to 1.11): pure, synchronous, over the
+ * unions of types.ts. Every (state, event) pair is handled explicitly, in one of three ways:
+ *   - a step (next state, effects, records);
+ *   - ignored: the same state and no effect (the runner writes nothing): blocks that mean nothing, duplicates;
+ *   - refused: a request the state cannot take (force close while closing, a snapshot after our commitment was
+ *     built), answered with a coded error and nothing written;
+ *   - or, for an event that cannot happen in a consistent system (a resolver finishing before any was launched,
+ *     the funding output spent by a second transaction), the Error state with the reason, visible to operators.
+ *
+ * Durable order (spec 1.11), with one SQLite transaction per step:
+ *   - before our commitment is published: BroadcastCommit with its BroadcastTx outbox row (the channel takes no
+ *     more updates from then on), dust HTLCs failed back in the same step;
+ *   - on a confirmed close: close type, txid, height and the resolutions (ContractClosed), in one step;
+ *   - entering WaitingFullResolution: the resolver rows (Step.records) in the same transaction as the state, and
+ *     the trigger is the stored close type, never "chain" (lnd's restart hazard: spec 1.7).
+ */
+import { refuse, step, type TransitionResult } from '../../fsm/index.js';
+import { breachFailBacks, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
+import type { HtlcFact } from '../types.js';
+import { resolverRecords } from './records.js';
+import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, SpendSeen } from './types.js';
+
+/** The facts a transition may read besides the state and the event. */
+export interface ArbEnv {
+  readonly height: number;
+}
+
+type Result = TransitionResult<ArbState, ArbEffect>;
+
+/** Decides what `event` does to the arbitrator in `state`. */
+export function transition(state: ArbState, event: ArbEvent, env: ArbEnv): Result {
+  switch (state.kind) {
+    case 'Default':
+    case 'BroadcastCommit':
+    case 'CommitmentBroadcasted':
+      return open(state, event, env);
+    case 'ContractClosed':
+      return contractClosed(state, event, env);
+    case 'WaitingFullResolution':
+      return waiting(state, event);
+    case 'FullyResolved':
+      return fullyResolved(state, event);
+    case 'Error':
+      return errored(state, event);
+  }
+}
+
+/** The next height at which a block means something to `state` (undefined: none). */
+export function wakeHeight(state: ArbState): number | undefined {
+  switch (state.kind) {
+    case 'Default': {
+      if (state.spend !== undefined) return state.spend.resolving === true ? undefined : confirmHeight(state.spend);
+      if (state.facts === undefined) return undefined;
+      return nextCutoff(state.facts.commitSet, new Set(state.facts.preimages), state.facts.deltas);
+    }
+    case 'BroadcastCommit':
+    case 'CommitmentBroadcasted':
+      return state.spend === undefined || state.spend.resolving === true ? undefined : confirmHeight(state.spend);
+    default:
+      return undefined;
+  }
+}
+
+/** The event ContractClosed gives itself (Machine.pulse): continue to resolution, also after a restart. */
+export function pulse(state: ArbState): ArbEvent | undefined {
+  return state.kind === 'ContractClosed' ? { kind: 'Persisted' } : undefined;
+}
+
+const ignore = (state: ArbState): Result => step(state);
+
+const toError = (state: ArbState, reason: string, close?: CloseInfo): Result =>
+  step<ArbState, ArbEffect>(close === undefined ? { kind: 'Error', from: state.kind, reason } : { kind: 'Error', from: state.kind, reason, close });
+
+const confirmHeight = (s: SpendSeen): number => s.height + s.depth - 1;
+
+type OpenState = Extract<ArbState, { kind: 'Default' | 'BroadcastCommit' | 'CommitmentBroadcasted' }>;
+
+/** Default, BroadcastCommit, CommitmentBroadcasted: the funding output is not (confirmed) spent yet. */
+function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
+  switch (event.kind) {
+    case 'BlockConnected':
+      return openBlock(state, event, env);
+    case 'BlockDisconnected':
+      // The spend's block (or one below it) is gone: forget it; the new chain delivers it again if it is there.
+      if (state.spend !== undefined && state.spend.height >= event.height) return step(withSpend(state, undefined));
+      return ignore(state);
+    case 'ChannelUpdated':
+      if (state.kind !== 'Default') return refuse('our commitment is being broadcast: the channel takes no more updates', 'COURT_E_CHANNEL_CLOSING');
+      if (state.facts !== undefined && event.facts.snapshotSeq < state.facts.snapshotSeq) {
+        return refuse(`snapshot ${event.facts.snapshotSeq} is older than ${state.facts.snapshotSeq}`, 'COURT_E_SNAPSHOT_CONFLICT');
+      }
+      return step({ ...state, facts: event.facts });
+    case 'ForceCloseRequested':
+      if (state.kind !== 'Default') return refuse(`already force-closing (${state.kind})`, 'COURT_E_CHANNEL_CLOSING');
+      if (state.spend !== undefined) return refuse(`the funding output is already spent by ${state.spend.txid}`, 'COURT_E_CHANNEL_CLOSING');
+      if (state.facts === undefined) return refuse('no channel snapshot yet: nothing to broadcast', 'COURT_E_SNAPSHOT_INVALID');
+      return goOnChain(state.facts, 'user', env);
+    case 'CloseConfirmed':
+      return closeConfirmed(state, event);
+    case 'CommitmentPublished':
+      if (state.kind === 'BroadcastCommit') {
+        return step({ kind: 'CommitmentBroadcasted', facts: state.facts, failed: state.failed, commitTxid: event.txid, ...spendOf(state) });
+      }
+      if (state.kind === 'CommitmentBroadcasted' && state.commitTxid === event.txid) return ignore(state);
+      return toError(state, `commitment ${event.txid} reported published, but none was being broadcast`);
+    case 'ResolverFinished':
+      return toError(state, `resolver ${event.outpoint} finished before the channel closed`);
+    case 'EffectFailed':
+      // Our commitment not reaching the mempool is what an operator must see; other failures stay in the outbox.
+      if (state.kind === 'BroadcastCommit' && event.effect === 'BroadcastTx') return step({ ...state, lastError: event.error });
+      return ignore(state);
+    case 'Persisted':
+      return ignore(state);
+  }
+}
+
+function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConnected' }>, env: ArbEnv): Result {
+  if (event.spend !== undefined) {
+    if (state.spend?.txid === event.spend.txid) return ignore(state);
+    const depth = state.kind === 'Default' ? (state.facts?.closeDepth ?? 1) : state.facts.closeDepth;
+    const seen: SpendSeen = { txid: event.spend.txid, txHex: event.spend.txHex, height: event.height, depth };
+    return depth <= 1 ? resolveClose(state, seen) : step(withSpend(state, seen));
+  }
+  if (state.spend !== undefined) {
+    if (state.spend.resolving === true || event.height < confirmHeight(state.spend)) return ignore(state);
+    return resolveClose(state, state.spend);
+  }
+  if (state.kind !== 'Default' || state.facts === undefined) return ignore(state);
+  const f = state.facts;
+  if (!mustGoOnChain(f.commitSet, event.height, new Set(f.preimages), f.deltas)) return ignore(state);
+  return goOnChain(f, 'chain', env);
+}
+
+function resolveClose(state: OpenState, seen: SpendSeen): Result {
+  return step<ArbState, ArbEffect>(withSpend(state, { ...seen, resolving: true }), [
+    { kind: 'ResolveClose', txid: seen.txid, txHex: seen.txHex, height: seen.height },
+  ]);
+}
+
+function withSpend(state: OpenState, spend: SpendSeen | undefined): ArbState {
+  const { spend: _old, ...rest } = state;
+  return spend === undefined ? rest : { ...rest, spend };
+}
+
+const spendOf = (s: OpenState): { spend?: SpendSeen } => (s.spend === undefined ? {} : { spend: s.spend });
+
+/** Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. */
+function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv): Result {
+  const actions = localActions(f.commitSet, env.height, new Set(f.preimages), f.deltas, false);
+  // Only dust is failed back before the broadcast (spec 1.5): dangling HTLCs wait for the confirmation.
+  const dust = actions.filter((a) => a.action === 'failDust');
+  const effects: ArbEffect[] = failBacks(dust, []);
+  effects.push({ kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'broadcasting', trigger, height: env.height } });
+  effects.push({ kind: 'BroadcastTx', snapshotSeq: f.snapshotSeq, commitmentNumber: f.localNumber });
+  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((a) => a.htlc.htlcId) }, effects);
+}
+
+/** The node-facing effects of HTLC actions that need no resolver, skipping outgoing HTLCs already failed back. */
+function failBacks(actions: readonly HtlcAction[], failed: readonly number[]): ArbEffect[] {
+  const out: ArbEffect[] = [];
+  for (const { action, htlc } of actions) {
+    if (htlc.direction === 'outgoing' && failed.includes(htlc.htlcId)) continue;
+    if (action === 'failDust') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' });
+    else if (action === 'failDangling') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dangling' });
+    else if (action === 'incomingDustFinal') out.push(htlcFailedEvent(htlc, 'incomingDust'));
+  }
+  return out;
+}
+
+function htlcFailedEvent(h: HtlcFact, reason: string): ArbEffect {
+  return {
+    kind: 'NotifyNode',
+    event: 'htlcFailedOnChain',
+    payload: { v: 1, htlcId: h.htlcId, direction: h.direction, paymentHash: h.paymentHash, amountMsat: h.amountMsat, reason },
+  };
+}
+
+/** A classified close at its depth. */
+function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'CloseConfirmed' }>): Result {
+  // Only the spend we asked about counts: an answer about a spend a reorg removed is stale.
+  if (state.spend?.txid !== event.txid || state.spend.resolving !== true) return ignore(state);
+  const res = event.resolutions;
+  if (res === undefined) return toError(state, `funding spent by ${event.txid}, which matches no state we know: ${event.unknownReason ?? 'unclassified'}`);
+  if (res.txid !== event.txid) return toError(state, `resolutions for ${res.txid} delivered for the spend ${event.txid}`);
+  const close: CloseInfo = {
+    type: res.closeType,
+    txid: event.txid,
+    height: event.height,
+    ...(res.commitmentNumber === undefined ? {} : { commitmentNumber: res.commitmentNumber }),
+  };
+  if (res.closeType === 'coop') {
+    return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [resolvedEvent(close)]);
+  }
+  const facts = state.facts;
+  const failed = state.kind === 'Default' ? [] : state.failed;
+  const effects: ArbEffect[] = [
+    res.closeType === 'breach'
+      ? { kind: 'NotifyNode', event: 'breachDetected', payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null } }
+      : { kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'confirmed', closeType: close.type, txid: close.txid, height: close.height } },
+  ];
+  return step<ArbState, ArbEffect>(
+    facts === undefined ? { kind: 'ContractClosed', failed, close, resolutions: res } : { kind: 'ContractClosed', facts, failed, close, resolutions: res },
+    effects,
+  );
+}
+
+function resolvedEvent(close: CloseInfo): ArbEffect {
+  return { kind: 'NotifyNode', event: 'channelResolved', payload: { v: 1, closeType: close.type, txid: close.txid, height: close.height } };
+}
+
+type ClosedState = Extract<ArbState, { kind: 'ContractClosed' }>;
+
+function contractClosed(state: ClosedState, event: ArbEvent, env: ArbEnv): Result {
+  switch (event.kind) {
+    case 'Persisted':
+      return toResolution(state, env);
+    case 'CloseConfirmed':
+      return sameClose(state, state.close, event.txid);
+    case 'ChannelUpdated':
+    case 'ForceCloseRequested':
+      return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
+    case 'ResolverFinished':
+      return toError(state, `resolver ${event.outpoint} finished before resolvers were launched`, state.close);
+    case 'CommitmentPublished':
+    case 'BlockConnected':
+    case 'BlockDisconnected':
+    case 'EffectFailed':
+      return ignore(state);
+  }
+}
+
+/**
+ * ContractClosed -> WaitingFullResolution (or FullyResolved if nothing is left): the chain actions of the
+ * confirmed commitment, decided with the stored close type at the close height; resolver rows in this step.
+ */
+function toResolution(state: ClosedState, _env: ArbEnv): Result {
+  const { close, resolutions: res, facts } = state;
+  const set = facts?.commitSet ?? { local: [], remote: [] };
+  const preimages = new Set(facts?.preimages ?? []);
+  const deltas = facts?.deltas ?? { outgoing: 0, incoming: 16 };
+  let actions: HtlcAction[] = [];
+  const effects: ArbEffect[] = [];
+  switch (close.type) {
+    case 'local':
+      actions = localActions(set, close.height, preimages, deltas, true);
+      break;
+    case 'remote':
+    case 'remotePending':
+      actions = remoteActions(set, close.type, close.height, preimages, deltas);
+      break;
+    case 'breach':
+      for (const htlc of breachFailBacks(set)) effects.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
+      break;
+    case 'future':
+    case 'coop':
+      // Data loss: we do not know their HTLC set, so there is nothing to decide per HTLC (lnd does the same).
+      break;
+  }
+  effects.push(...failBacks(actions, state.failed));
+  const { records, missing } = resolverRecords(close, res, actions);
+  if (missing.length > 0) {
+    const ids = missing.map((a) => `${a.htlc.direction} ${a.htlc.htlcId}`).join(', ');
+    return toError(state, `no output resolution for non-dust HTLC(s) ${ids} on ${close.txid}`, close);
+  }
+  if (records.length === 0) return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [...effects, resolvedEvent(close)]);
+  effects.push({ kind: 'LaunchResolvers' });
+  return step<ArbState, ArbEffect>(
+    { kind: 'WaitingFullResolution', close, unresolved: records.map((r) => r.outpoint) },
+    effects,
+    records,
+  );
+}
+
+function sameClose(state: ArbState, close: CloseInfo, txid: string): Result {
+  if (txid === close.txid) return ignore(state);
+  return toError(state, `funding output reported spent by ${txid}, but the channel closed with ${close.txid}`, close);
+}
+
+type WaitingState = Extract<ArbState, { kind: 'WaitingFullResolution' }>;
+
+function waiting(state: WaitingState, event: ArbEvent): Result {
+  switch (event.kind) {
+    case 'ResolverFinished': {
+      // A finish for an outpoint no longer listed is a redelivery (at-least-once): ignored.
+      if (!state.unresolved.includes(event.outpoint)) return ignore(state);
+      const unresolved = state.unresolved.filter((o) => o !== event.outpoint);
+      if (unresolved.length === 0) return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close: state.close }, [resolvedEvent(state.close)]);
+      return step({ ...state, unresolved });
+    }
+    case 'CloseConfirmed':
+      return sameClose(state, state.close, event.txid);
+    case 'ChannelUpdated':
+    case 'ForceCloseRequested':
+      return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
+    case 'BlockConnected':
+    case 'BlockDisconnected':
+    case 'CommitmentPublished':
+    case 'EffectFailed':
+    case 'Persisted':
+      return ignore(state);
+  }
+}
+
+function fullyResolved(state: Extract<ArbState, { kind: 'FullyResolved' }>, event: ArbEvent): Result {
+  switch (event.kind) {
+    case 'ChannelUpdated':
+    case 'ForceCloseRequested':
+      return refuse(`the channel is fully resolved (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
+    case 'CloseConfirmed':
+      return sameClose(state, state.close, event.txid);
+    case 'BlockConnected':
+    case 'BlockDisconnected':
+    case 'ResolverFinished':
+    case 'CommitmentPublished':
+    case 'EffectFailed':
+    case 'Persisted':
+      return ignore(state);
+  }
+}
+
+function errored(state: Extract<ArbState, { kind: 'Error' }>, event: ArbEvent): Result {
+  switch (event.kind) {
+    case 'ChannelUpdated':
+    case 'ForceCloseRequested':
+    case 'CloseConfirmed':
+    case 'ResolverFinished':
+    case 'CommitmentPublished':
+      return refuse(`the arbitrator is in Error (from ${state.from}): ${state.reason}`, 'COURT_E_ARBITRATOR_ERROR');
+    case 'BlockConnected':
+    case 'BlockDisconnected':
+    case 'EffectFailed':
+    case 'Persisted':
+      return ignore(state);
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The ChannelArbitrator's closed unions: states, events and effects (style.md principle 1), with their persisted
+ * codes (src/store/codes.ts) and versioned JSON codecs. Every value is plain JSON, so the codec only adds and
+ * checks the format version `v`.
+ *
+ *                  ChannelUpdated / blocks below the cutoff
+ *                 ┌──────┐
+ *                 ▼      │
+ *   ┌─────────── Default ┘ ── coop CloseConfirmed ───────────────────────────────────────┐
+ *   │               │ ForceCloseRequested, or a block at an HTLC's cutoff                 │
+ *   │               ▼   (dust failed back, commitment durable before it is published)    │
+ *   │         BroadcastCommit                                                            │
+ *   │               │ CommitmentPublished                                                │
+ *   │               ▼                                                                    │
+ *   │      CommitmentBroadcasted                                                         │
+ *   │               │                                                                    │
+ *   └── CloseConfirmed (local | remote | remotePending | breach | future) ──┐             │
+ *                   ▼                                                      │             │
+ *            ContractClosed  (close type and resolutions durable)  ◄───────┘             │
+ *                   │ Persisted (its pulse: also taken on restart, with the stored close type)
+ *                   ▼   (resolver rows inserted in the same transaction; dangling/dust failed back)
+ *          WaitingFullResolution ── last ResolverFinished ──► FullyResolved ◄────────────┘
+ *
+ *   Any state ── an impossible event (see transition.ts) ──► Error (reason kept, visible to operators)
+ *
+ * A funding spend seen in a block is kept in the pre-close states (`spend`) until it has its confirmation depth;
+ * the ResolveClose effect then classifies it and comes back as CloseConfirmed. A reorg that removes the spend
+ * clears it.
+ */
+import type { CodedCodec, Json, JsonObject } from '../../fsm/index.js';
+import { ARBITRATOR_EFFECT, ARBITRATOR_EVENT, ARBITRATOR_STATE } from '../../store/codes.js';
+import { CourtError } from '../../util/errors.js';
+import type { ChainDeltas } from '../actions.js';
+import type { CloseResolutions, CloseType, CommitSetFacts, HtlcFact } from '../types.js';
+
+/** What the arbitrator knows of the open channel: taken in with each accepted snapshot (ChannelUpdated). */
+export interface ChannelFacts {
+  /** channel_snapshot.seq these facts come from. */
+  readonly snapshotSeq: number;
+  /** Our latest commitment's number (the one we would broadcast). */
+  readonly localNumber: number;
+  readonly commitSet: CommitSetFacts;
+  /** Payment hashes (hex) of HTLCs on the channel whose preimage we hold. */
+  readonly preimages: readonly string[];
+  /** Confirmations a close needs before we act (closeConfirmationDepth of the capacity). */
+  readonly closeDepth: number;
+  /** The go-to-chain deltas in force when the facts were taken (kept so a replay decides the same). */
+  readonly deltas: ChainDeltas;
+}
+
+/** A transaction seen spending the funding output, waiting for its confirmation depth. */
+export interface SpendSeen {
+  readonly txid: string;
+  readonly txHex: string;
+  readonly height: number;
+  readonly depth: number;
+  /** Set once the ResolveClose effect was emitted for it. */
+  readonly resolving?: true;
+}
+
+/** The confirmed close. */
+export interface CloseInfo {
+  readonly type: CloseType;
+  readonly txid: string;
+  readonly height: number;
+  readonly commitmentNumber?: number;
+}
+
+export type ArbState =
+  | { readonly kind: 'Default'; readonly facts?: ChannelFacts; readonly spend?: SpendSeen }
+  | {
+      readonly kind: 'BroadcastCommit';
+      readonly trigger: 'chain' | 'user';
+      readonly facts: ChannelFacts;
+      /** Ids of the outgoing HTLCs already failed back (dust, before broadcast): never failed back twice. */
+      readonly failed: readonly number[];
+      readonly spend?: SpendSeen;
+      readonly lastError?: string;
+    }
+  | { readonly kind: 'CommitmentBroadcasted'; readonly facts: ChannelFacts; readonly failed: readonly number[]; readonly commitTxid: string; readonly spend?: SpendSeen }
+  | {
+      readonly kind: 'ContractClosed';
+      readonly facts?: ChannelFacts;
+      readonly failed: readonly number[];
+      readonly close: CloseInfo;
+      readonly resolutions: CloseResolutions;
+    }
+  | { readonly kind: 'WaitingFullResolution'; readonly close: CloseInfo; readonly unresolved: readonly string[] }
+  | { readonly kind: 'FullyResolved'; readonly close: CloseInfo }
+  | { readonly kind: 'Error'; readonly from: ArbStateKind; readonly reason: string; readonly close?: CloseInfo };
+
+export type ArbStateKind = ArbState['kind'];
+
+export type ArbEvent =
+  /** A block, in height order; `spend` when it holds the transaction that spends the funding output. */
+  | { readonly kind: 'BlockConnected'; readonly height: number; readonly hash: string; readonly spend?: { readonly txid: string; readonly txHex: string } }
+  /** A block removed by a reorg (newest first). */
+  | { readonly kind: 'BlockDisconnected'; readonly height: number; readonly hash: string }
+  /** The node sent a snapshot that passed its checks (or a preimage changed what we hold). */
+  | { readonly kind: 'ChannelUpdated'; readonly facts: ChannelFacts }
+  /** An operator or the node asked for a force close. */
+  | { readonly kind: 'ForceCloseRequested' }
+  /** The funding spend reached its depth and was classified (ResolveClose's answer). */
+  | { readonly kind: 'CloseConfirmed'; readonly txid: string; readonly height: number; readonly resolutions?: CloseResolutions; readonly unknownReason?: string }
+  /** A resolver reached its end. */
+  | { readonly kind: 'ResolverFinished'; readonly outpoint: string }
+  /** An effect of ours threw; it stays pending and is retried. */
+  | { readonly kind: 'EffectFailed'; readonly outboxId: number; readonly effect: string; readonly error: string }
+  /** Our commitment was accepted by the node's mempool (BroadcastTx's answer). */
+  | { readonly kind: 'CommitmentPublished'; readonly txid: string }
+  /** The pulse of ContractClosed: the previous step is durable, continue (also taken on restart). */
+  | { readonly kind: 'Persisted' };
+
+export type ArbEventKind = ArbEvent['kind'];
+
+/** Why an HTLC is failed back before any resolver exists. */
+export type FailReason = 'dust' | 'dangling' | 'breach';
+
+/** What courtd tells the node (node_event kinds). */
+export type NodeEventName = 'htlcSettledOnChain' | 'htlcFailedOnChain' | 'channelClosing' | 'breachDetected' | 'justiceConfirmed' | 'channelResolved';
+
+export type ArbEffect =
+  /** Build, sign and publish our latest commitment (from the stored snapshot); answered by CommitmentPublished. */
+  | { readonly kind: 'BroadcastTx'; readonly snapshotSeq: number; readonly commitmentNumber: number }
+  | { readonly kind: 'NotifyNode'; readonly event: NodeEventName; readonly payload: JsonObject }
+  /** Fail the upstream HTLC of an outgoing one that can no longer settle on chain. */
+  | { readonly kind: 'FailHtlcsUpstream'; readonly htlc: HtlcFact; readonly reason: FailReason }
+  /** Hand the channel's unresolved resolver rows to the resolver host. */
+  | { readonly kind: 'LaunchResolvers' }
+  /** Classify a funding spend that reached its depth; answered by CloseConfirmed. */
+  | { readonly kind: 'ResolveClose'; readonly txid: string; readonly txHex: string; readonly height: number };
+
+export type ArbEffectKind = ArbEffect['kind'];
+
+/** Resolver kinds as the arbitrator names them (codes: RESOLVER_KIND). */
+export type ResolverKindName = 'htlcTimeout' | 'htlcSuccess' | 'htlcOutgoingContest' | 'htlcIncomingContest' | 'commitSweep' | 'breach' | 'anchor';
+
+/** A resolver row to insert with the step that enters WaitingFullResolution (Step.records). */
+export interface ResolverRecord extends JsonObject {
+  readonly v: 1;
+  readonly kind: ResolverKindName;
+  readonly outpoint: string;
+  /** The resolver's own versioned state: everything it needs to resume (see records.ts). */
+  readonly state: JsonObject & { readonly v: number };
+}
+
+export const STATE_CODE: Readonly<Record<ArbStateKind, number>> = ARBITRATOR_STATE;
+
+export const EVENT_CODE: Readonly<Record<ArbEventKind, number>> = Object.freeze({
+  ...ARBITRATOR_EVENT,
+  CommitmentPublished: ARBITRATOR_EVENT.CommitmentPublished,
+  Persisted: ARBITRATOR_EVENT.Persisted,
+});
+
+export const EFFECT_CODE: Readonly<Record<ArbEffectKind, number>> = Object.freeze({
+  BroadcastTx: ARBITRATOR_EFFECT.BroadcastTx,
+  NotifyNode: ARBITRATOR_EFFECT.NotifyNode,
+  FailHtlcsUpstream: ARBITRATOR_EFFECT.FailHtlcsUpstream,
+  LaunchResolvers: ARBITRATOR_EFFECT.LaunchResolvers,
+  ResolveClose: ARBITRATOR_EFFECT.ResolveClose,
+});
+
+/** Every state, event and effect kind (for sweeps and decoders). */
+export const STATE_KINDS = Object.keys(STATE_CODE) as ArbStateKind[];
+export const EVENT_KINDS = Object.keys(EVENT_CODE) as ArbEventKind[];
+export const EFFECT_KINDS = Object.keys(EFFECT_CODE) as ArbEffectKind[];
+
+/** A codec for a union of plain-JSON values tagged by `kind`: adds `v: 1` and checks it and the kind on decode. */
+function taggedCodec<T extends { readonly kind: string }>(what: string, codes: Readonly<Record<string, number>>): CodedCodec<T> {
+  return {
+    encode: (value) => ({ v: 1, ...(value as unknown as JsonObject) }),
+    decode: (json: Json) => {
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CourtError('COURT_E_FSM_DECODE', `${what} is not an object`);
+      const { v, ...rest } = json as JsonObject;
+      if (v !== 1) throw new CourtError('COURT_E_FSM_DECODE', `${what} has unknown format version ${String(v)}`);
+      if (typeof rest.kind !== 'string' || !(rest.kind in codes)) throw new CourtError('COURT_E_FSM_DECODE', `${what} has unknown kind ${String(rest.kind)}`);
+      return rest as unknown as T;
+    },
+    code: (value) => codes[value.kind] as number,
+  };
+}
+
+export const stateCodec = taggedCodec<ArbState>('arbitrator state', STATE_CODE);
+export const eventCodec = taggedCodec<ArbEvent>('arbitrator event', EVENT_CODE);
+export const effectCodec = taggedCodec<ArbEffect>('arbitrator effect', EFFECT_CODE);

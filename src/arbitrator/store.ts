@@ -1,0 +1,139 @@
+/**
+ * The ChannelArbitrator's rows in the briefcase: its state table (arbitrator_state, with the columns operators and
+ * the ChainArbitrator read without decoding JSON), the record sink that inserts resolver rows inside the step that
+ * enters WaitingFullResolution, and the bulk start-up read (one read transaction for every unresolved channel).
+ */
+import type { JsonObject } from '../fsm/index.js';
+import { CLOSE_TYPE, RESOLVER_KIND, type CloseTypeCode } from '../store/codes.js';
+import type { Db } from '../store/db.js';
+import type { RecordSink } from '../store/journal.js';
+import type { StateTable } from '../store/state-table.js';
+import { CourtError } from '../util/errors.js';
+import { wakeHeight } from './channel/transition.js';
+import { stateCodec, type ArbState, type ResolverRecord } from './channel/types.js';
+import type { CloseType } from './types.js';
+
+const CLOSE_CODE: Readonly<Record<CloseType, CloseTypeCode | null>> = {
+  coop: CLOSE_TYPE.Coop,
+  local: CLOSE_TYPE.Local,
+  remote: CLOSE_TYPE.Remote,
+  remotePending: CLOSE_TYPE.RemotePending,
+  breach: CLOSE_TYPE.Breach,
+  future: CLOSE_TYPE.Remote, // a remote commitment from a state we do not know: lnd files it as a remote close
+};
+
+/** The plain columns derived from a state. */
+export function stateColumns(s: ArbState): { closeType: number | null; closeHeight: number | null; reason: string | null; wake: number | null; snapshotSeq: number } {
+  const close = 'close' in s ? s.close : undefined;
+  const facts = 'facts' in s ? s.facts : undefined;
+  return {
+    closeType: close === undefined ? null : CLOSE_CODE[close.type],
+    closeHeight: close?.height ?? null,
+    reason: s.kind === 'Error' ? s.reason : s.kind === 'BroadcastCommit' ? (s.lastError ?? null) : null,
+    wake: wakeHeight(s) ?? null,
+    snapshotSeq: facts?.snapshotSeq ?? 0,
+  };
+}
+
+/** arbitrator_state as the runner's state table (machine id = channel point). */
+export const arbitratorStateTable: StateTable = (db) => {
+  const select = db.prepare<[string], { seq: number; detail: string }>('SELECT seq, detail FROM arbitrator_state WHERE chan_point = ?');
+  const insert = db.prepare(
+    `INSERT INTO arbitrator_state (chan_point, state, close_type, close_height, seq, updated_height, reason, detail, wake_height, snapshot_seq)
+     VALUES (@id, @code, @closeType, @closeHeight, @seq, @height, @reason, @detail, @wake, @snapshotSeq)
+     ON CONFLICT (chan_point) DO NOTHING`,
+  );
+  const update = db.prepare(
+    `UPDATE arbitrator_state
+     SET state = @code, close_type = @closeType, close_height = @closeHeight, seq = @seq, updated_height = @height, reason = @reason,
+         detail = @detail, wake_height = @wake, snapshot_seq = @snapshotSeq, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+     WHERE chan_point = @id AND seq = @seq - 1`,
+  );
+  return {
+    read(machineId) {
+      const row = select.get(machineId);
+      return row === undefined ? undefined : { seq: row.seq, state: JSON.parse(row.detail) };
+    },
+    write(r) {
+      const cols = stateColumns(stateCodec.decode(r.state));
+      const params = { id: r.machineId, code: r.stateCode, seq: r.seq, height: r.height, detail: JSON.stringify(r.state), ...cols };
+      const changes = (r.seq === 1 ? insert : update).run(params).changes;
+      if (changes !== 1) throw new CourtError('COURT_E_FSM_SEQ', `arbitrator_state of ${r.machineId} is not at seq ${r.seq - 1}`, { seq: r.seq });
+    },
+  };
+};
+
+const KIND_CODE: Readonly<Record<ResolverRecord['kind'], number>> = {
+  htlcTimeout: RESOLVER_KIND.HtlcTimeout,
+  htlcSuccess: RESOLVER_KIND.HtlcSuccess,
+  htlcOutgoingContest: RESOLVER_KIND.HtlcOutgoingContest,
+  htlcIncomingContest: RESOLVER_KIND.HtlcIncomingContest,
+  commitSweep: RESOLVER_KIND.CommitSweep,
+  breach: RESOLVER_KIND.Breach,
+  anchor: RESOLVER_KIND.Anchor,
+};
+
+/** Inserts the resolver rows a step carries (machine id = channel point). */
+export const resolverRecordSink: RecordSink = (db) => {
+  const insert = db.prepare<[string, string, number, string]>('INSERT INTO resolver (chan_point, outpoint, kind, version, state) VALUES (?, ?, ?, 1, ?)');
+  return (at, records) => {
+    for (const rec of records as readonly ResolverRecord[]) {
+      const code = KIND_CODE[rec.kind];
+      if (rec.v !== 1 || code === undefined) throw new CourtError('COURT_E_FSM_DECODE', `unknown resolver record ${String(rec.kind)}`);
+      insert.run(at.machineId, rec.outpoint, code, JSON.stringify(rec.state));
+    }
+  };
+};
+
+/** A resolver row as stored. */
+export interface ResolverRow {
+  readonly id: number;
+  readonly outpoint: string;
+  readonly kind: number;
+  readonly state: JsonObject;
+  readonly resolved: boolean;
+}
+
+/** The channel's resolver rows in insertion order. */
+export function resolverRows(db: Db, chanPoint: string): ResolverRow[] {
+  return db
+    .prepare<[string], { id: number; outpoint: string; kind: number; state: string; resolved: number }>(
+      'SELECT id, outpoint, kind, state, resolved FROM resolver WHERE chan_point = ? ORDER BY id',
+    )
+    .all(chanPoint)
+    .map((r) => ({ id: r.id, outpoint: r.outpoint, kind: r.kind, state: JSON.parse(r.state), resolved: r.resolved === 1 }));
+}
+
+/** One unresolved channel as the ChainArbitrator loads it at start (plain columns only, no JSON decoded). */
+export interface StartRow {
+  readonly chanPoint: string;
+  /** Arbitrator state code, or null if the channel has no arbitrator row yet (registered, never updated). */
+  readonly state: number | null;
+  readonly wake: number | null;
+  readonly snapshotSeq: number;
+  /** The newest stored snapshot's seq (0: none). */
+  readonly latestSnapshot: number;
+  /** Whether the arbitrator has outbox rows still pending. */
+  readonly pending: boolean;
+}
+
+/** Every channel not FullyResolved, in one read transaction. */
+export function loadStartRows(db: Db): StartRow[] {
+  const rows = db
+    .prepare<[], { chan_point: string; state: number | null; wake_height: number | null; snapshot_seq: number | null; latest: number | null; pending: number }>(
+      `SELECT c.chan_point, a.state, a.wake_height, a.snapshot_seq,
+              (SELECT MAX(seq) FROM channel_snapshot s WHERE s.chan_point = c.chan_point) AS latest,
+              EXISTS (SELECT 1 FROM outbox o WHERE o.machine_id = c.chan_point AND o.status = 0) AS pending
+       FROM channel c LEFT JOIN arbitrator_state a ON a.chan_point = c.chan_point
+       WHERE a.state IS NULL OR a.state <> 4`,
+    )
+    .all();
+  return rows.map((r) => ({
+    chanPoint: r.chan_point,
+    state: r.state,
+    wake: r.wake_height,
+    snapshotSeq: r.snapshot_seq ?? 0,
+    latestSnapshot: r.latest ?? 0,
+    pending: r.pending === 1,
+  }));
+}
