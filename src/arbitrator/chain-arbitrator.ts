@@ -101,7 +101,6 @@ export class ChainArbitrator {
       signer: o.signer,
       broadcaster: o.broadcaster,
       resolvers: this.#resolvers,
-      post: (chanPoint, event) => void this.#deliver(chanPoint, event),
       stateOf: (chanPoint) => this.#entries.get(chanPoint)?.runner?.state,
       height: () => this.#height,
     });

@@ -6,7 +6,8 @@
  *   - NotifyNode and FailHtlcsUpstream insert one node_event per outbox row (outbox_id is UNIQUE);
  *   - LaunchResolvers hands the channel to the resolver host, which must tolerate a second launch;
  *   - ResolveClose classifies the spend again from the same inputs.
- * Results come back as events posted to the channel's mailbox (never awaited here: that would deadlock).
+ * BroadcastTx and ResolveClose return their result as an event: the runner processes it at once and marks the
+ * effect done in that event's transaction, so a crash cannot keep the effect done and lose its answer.
  */
 import { Transaction } from 'bitcoinjs-lib';
 import type { Broadcaster } from '../chain/ports.js';
@@ -47,8 +48,6 @@ export interface ChannelEffectsDeps {
   readonly signer: Signer;
   readonly broadcaster: Pick<Broadcaster, 'publish'>;
   readonly resolvers: ResolverHost;
-  /** Posts a result event to a channel's mailbox (not awaited). */
-  readonly post: (chanPoint: string, event: ArbEvent) => void;
   /** The channel's current state (to skip a stale broadcast). */
   readonly stateOf: (chanPoint: string) => ArbState | undefined;
   /** The height effects are stamped with. */
@@ -86,7 +85,7 @@ export class ChannelEffects {
   }
 
   /** Runs one effect of channel `ctx.machineId`. */
-  readonly interpret = async (effect: ArbEffect, ctx: EffectContext): Promise<void> => {
+  readonly interpret = async (effect: ArbEffect, ctx: EffectContext): Promise<ArbEvent | void> => {
     const chanPoint = ctx.machineId;
     switch (effect.kind) {
       case 'BroadcastTx':
@@ -113,14 +112,13 @@ export class ChannelEffects {
     }
   };
 
-  async #broadcast(chanPoint: string, e: Extract<ArbEffect, { kind: 'BroadcastTx' }>): Promise<void> {
+  async #broadcast(chanPoint: string, e: Extract<ArbEffect, { kind: 'BroadcastTx' }>): Promise<ArbEvent | void> {
     const state = this.#d.stateOf(chanPoint);
     if (state === undefined || (state.kind !== 'BroadcastCommit' && state.kind !== 'CommitmentBroadcasted')) return; // closed since: nothing to publish
     const tx = await this.signedLocalCommitment(chanPoint, e.snapshotSeq, e.commitmentNumber);
     const res = await this.#d.broadcaster.publish(tx, `commitment ${chanPoint}`);
     if (res.kind === 'accepted' || res.kind === 'already-in-mempool' || res.kind === 'already-confirmed') {
-      this.#d.post(chanPoint, { kind: 'CommitmentPublished', txid: res.txid });
-      return;
+      return { kind: 'CommitmentPublished', txid: res.txid };
     }
     throw new CourtError('COURT_E_CHAIN_RPC', `our commitment ${res.txid} was refused: ${res.kind} (${res.reason})`, { rpcCode: res.rpcCode });
   }
@@ -147,16 +145,13 @@ export class ChannelEffects {
     return tx;
   }
 
-  #resolveClose(chanPoint: string, e: Extract<ArbEffect, { kind: 'ResolveClose' }>): void {
+  #resolveClose(chanPoint: string, e: Extract<ArbEffect, { kind: 'ResolveClose' }>): ArbEvent {
     const c = this.checked(chanPoint);
     const row = this.#revocations.get(chanPoint);
     const store = row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
     const tx = Transaction.fromHex(e.txHex);
     const cls = classifyClose(classifierView(c, store), tx);
-    if (cls.kind === 'unknown') {
-      this.#d.post(chanPoint, { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unknownReason: cls.reason });
-      return;
-    }
-    this.#d.post(chanPoint, { kind: 'CloseConfirmed', txid: e.txid, height: e.height, resolutions: closeResolutions(c, cls, tx) });
+    if (cls.kind === 'unknown') return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unknownReason: cls.reason };
+    return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, resolutions: closeResolutions(c, cls, tx) };
   }
 }

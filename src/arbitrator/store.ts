@@ -117,7 +117,10 @@ export interface StartRow {
   readonly pending: boolean;
 }
 
-/** Every channel not FullyResolved, in one read transaction. */
+/**
+ * Every channel not FullyResolved, and FullyResolved ones whose last effects (the channelResolved event) are still
+ * pending, in one read transaction.
+ */
 export function loadStartRows(db: Db): StartRow[] {
   const rows = db
     .prepare<[], { chan_point: string; state: number | null; wake_height: number | null; snapshot_seq: number | null; latest: number | null; pending: number }>(
@@ -125,7 +128,8 @@ export function loadStartRows(db: Db): StartRow[] {
               (SELECT MAX(seq) FROM channel_snapshot s WHERE s.chan_point = c.chan_point) AS latest,
               EXISTS (SELECT 1 FROM outbox o WHERE o.machine_id = c.chan_point AND o.status = 0) AS pending
        FROM channel c LEFT JOIN arbitrator_state a ON a.chan_point = c.chan_point
-       WHERE a.state IS NULL OR a.state <> 4`,
+       WHERE a.state IS NULL OR a.state <> 4
+          OR EXISTS (SELECT 1 FROM outbox o WHERE o.machine_id = c.chan_point AND o.status = 0)`,
     )
     .all();
   return rows.map((r) => ({

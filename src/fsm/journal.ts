@@ -28,6 +28,8 @@ export interface TransitionRecord {
   readonly state: JsonObject;
   /** The effects in execution order, encoded. */
   readonly effects: readonly { readonly code: number; readonly payload: JsonObject }[];
+  /** An outbox row (an effect whose result this transition is) to mark done in the same transaction. */
+  readonly completes?: number;
   /** The step's durable records (Step.records), written in the same transaction by the journal's record sink. */
   readonly records?: readonly JsonObject[];
 }

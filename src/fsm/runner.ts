@@ -44,8 +44,13 @@ export interface EffectContext {
   readonly idx: number;
 }
 
-/** Executes one effect through the ports. Must be idempotent (see the module comment); throws on failure. */
-export type EffectInterpreter<Ef> = (effect: Ef, ctx: EffectContext) => Promise<void> | void;
+/**
+ * Executes one effect through the ports. Must be idempotent (see the module comment); throws on failure. It may
+ * return its result as an event of the machine: the runner processes that event at once, and the transition it
+ * causes marks the effect done in the same transaction, so a crash can never keep the effect done and lose its
+ * result (the effect then simply runs again).
+ */
+export type EffectInterpreter<Ef, Ev = never> = (effect: Ef, ctx: EffectContext) => Promise<Ev | void> | Ev | void;
 
 /** A commit the runner just made, reported to `onCommit` right after SQLite committed it. */
 export type CommitInfo =
@@ -83,7 +88,7 @@ export interface RunnerOptions<S, Ev, Ef, Env extends FsmEnv> {
   readonly journal: Journal;
   readonly machine: Machine<S, Ev, Ef, Env>;
   readonly machineId: string;
-  readonly interpret: EffectInterpreter<Ef>;
+  readonly interpret: EffectInterpreter<Ef, Ev>;
   /** The facts for the next transition, read when an event is taken from the mailbox. */
   readonly env: () => Env;
   /** Called synchronously after every commit (transition, effect done, effect failure recorded). */
@@ -237,7 +242,7 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
     this.#phase = 'closed';
   }
 
-  async #handle(event: Ev): Promise<EventOutcome<S>> {
+  async #handle(event: Ev, completes?: number): Promise<EventOutcome<S>> {
     if (this.#broken) return { kind: 'failed', error: this.#resumeError };
     if (!this.#loaded) return closedOutcome();
     const m = this.#o.machine;
@@ -266,6 +271,7 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
         state: stateJson,
         effects: result.effects.map((ef) => ({ code: m.effect.code(ef), payload: m.effect.encode(ef) })),
         ...(records.length === 0 ? {} : { records }),
+        ...(completes === undefined ? {} : { completes }),
       });
       const info = { kind: 'transition' as const, machineId: this.machineId, seq, ...codes, outboxIds: entries.map((e) => e.id) };
       committed = { next: result.state, nextText, info, entries, effects: result.effects };
@@ -303,11 +309,20 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
   /** Runs one effect and marks it done; false if it threw. */
   async #runOne(entry: OutboxEntry, effect: Ef): Promise<boolean> {
     const ctx: EffectContext = { machineId: this.machineId, outboxId: entry.id, seq: entry.seq, idx: entry.idx };
+    let result: Ev | void;
     try {
-      await this.#o.interpret(effect, ctx);
+      result = await this.#o.interpret(effect, ctx);
     } catch (err) {
       this.#effectFailed(entry, effect, err);
       return false;
+    }
+    if (result !== undefined) {
+      const outcome = await this.#handle(result as Ev, entry.id);
+      if (outcome.kind === 'accepted') {
+        this.#notify({ kind: 'effect-done', ...ctx });
+        await this.#pulse();
+        return true;
+      }
     }
     try {
       this.#o.journal.markDone(entry.id);

@@ -149,6 +149,7 @@ export class SqliteJournal implements Journal {
       }
       this.#records({ machineId: r.machineId, seq: r.seq, height: r.height }, records);
     }
+    if (r.completes !== undefined) this.#done.run(r.completes);
     this.#state.write({ machineId: r.machineId, machineKind: r.machineKind, seq: r.seq, stateCode: r.toCode, state: r.state, height: r.height });
     this.#insertLog.run(r.machineId, r.seq, r.fromCode, r.eventCode, r.toCode, r.height, JSON.stringify(r.event));
     return r.effects.map((ef, idx) => {
