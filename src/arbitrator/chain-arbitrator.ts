@@ -33,7 +33,7 @@ import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
 import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
-import { arbitratorStateTable, loadStartRows, resolverRecordSink } from './store.js';
+import { arbitratorStateTable, loadStartRows, resolverRecordSink, staleSnapshots } from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
 import { WakeQueue } from './wake-queue.js';
 
@@ -134,16 +134,18 @@ export class ChainArbitrator {
     const rows = loadStartRows(this.#o.db);
     const redo: Array<() => void> = [];
     for (const r of rows) {
-      const entry: Entry = { state: r.state ?? ARBITRATOR_STATE.Default, wake: r.wake, inflight: 0, pending: r.pending };
-      this.#entries.set(r.chanPoint, entry);
+      this.#entries.set(r.chanPoint, { state: r.state, wake: r.wake, inflight: 0, pending: r.pending });
       if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
-      if (r.latestSnapshot > r.snapshotSeq && (r.state === null || r.state === ARBITRATOR_STATE.Default)) {
-        redo.push(() => void this.#redeliverSnapshot(r.chanPoint));
-      }
       if (r.state === ARBITRATOR_STATE.WaitingFullResolution) redo.push(() => this.#resolvers.launch(r.chanPoint));
     }
+    redo.push(() => {
+      for (const s of staleSnapshots(this.#o.db)) {
+        if (!this.#entries.has(s.chanPoint)) this.#entries.set(s.chanPoint, { state: ARBITRATOR_STATE.Default, wake: null, inflight: 0, pending: false });
+        void this.#redeliverSnapshot(s.chanPoint, s.seq);
+      }
+    });
     for (const f of redo) f();
   }
 
@@ -288,11 +290,9 @@ export class ChainArbitrator {
     return hashes.filter((h) => stmt.get(h) !== undefined).sort();
   }
 
-  async #redeliverSnapshot(chanPoint: string): Promise<void> {
+  async #redeliverSnapshot(chanPoint: string, seq: number): Promise<void> {
     try {
-      const row = this.#o.db.prepare<[string], { seq: number }>('SELECT seq FROM channel_snapshot_current WHERE chan_point = ?').get(chanPoint);
-      if (row === undefined) return;
-      await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(row.seq, this.#effects.checked(chanPoint, row.seq)) });
+      await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
     } catch (err) {
       this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: redelivering the stored snapshot failed');
     }

@@ -146,7 +146,7 @@ export class ChannelEffects {
   }
 
   #resolveClose(chanPoint: string, e: Extract<ArbEffect, { kind: 'ResolveClose' }>): ArbEvent {
-    const c = this.checked(chanPoint);
+    const c = this.checked(chanPoint, e.snapshotSeq);
     const row = this.#revocations.get(chanPoint);
     const store = row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
     const tx = Transaction.fromHex(e.txHex);

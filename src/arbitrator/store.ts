@@ -107,37 +107,45 @@ export function resolverRows(db: Db, chanPoint: string): ResolverRow[] {
 /** One unresolved channel as the ChainArbitrator loads it at start (plain columns only, no JSON decoded). */
 export interface StartRow {
   readonly chanPoint: string;
-  /** Arbitrator state code, or null if the channel has no arbitrator row yet (registered, never updated). */
-  readonly state: number | null;
+  readonly state: number;
   readonly wake: number | null;
-  readonly snapshotSeq: number;
-  /** The newest stored snapshot's seq (0: none). */
-  readonly latestSnapshot: number;
   /** Whether the arbitrator has outbox rows still pending. */
   readonly pending: boolean;
 }
 
 /**
- * Every channel not FullyResolved, and FullyResolved ones whose last effects (the channelResolved event) are still
- * pending, in one read transaction.
+ * Every arbitrator not FullyResolved, and FullyResolved ones whose last effects (the channelResolved event) are
+ * still pending, in one read transaction: one scan of arbitrator_state and one of the (normally empty) pending
+ * outbox index.
  */
 export function loadStartRows(db: Db): StartRow[] {
-  const rows = db
-    .prepare<[], { chan_point: string; state: number | null; wake_height: number | null; snapshot_seq: number | null; latest: number | null; pending: number }>(
-      `SELECT c.chan_point, a.state, a.wake_height, a.snapshot_seq,
-              (SELECT MAX(seq) FROM channel_snapshot s WHERE s.chan_point = c.chan_point) AS latest,
-              EXISTS (SELECT 1 FROM outbox o WHERE o.machine_id = c.chan_point AND o.status = 0) AS pending
-       FROM channel c LEFT JOIN arbitrator_state a ON a.chan_point = c.chan_point
-       WHERE a.state IS NULL OR a.state <> 4
-          OR EXISTS (SELECT 1 FROM outbox o WHERE o.machine_id = c.chan_point AND o.status = 0)`,
+  return db.transaction(() => {
+    const pending = new Set(
+      db.prepare<[], { machine_id: string }>('SELECT DISTINCT machine_id FROM outbox WHERE status = 0').all().map((r) => r.machine_id),
+    );
+    const rows = db
+      .prepare<[], { chan_point: string; state: number; wake_height: number | null }>('SELECT chan_point, state, wake_height FROM arbitrator_state')
+      .raw(false)
+      .all();
+    const out: StartRow[] = [];
+    for (const r of rows) {
+      const p = pending.has(r.chan_point);
+      if (r.state !== 4 || p) out.push({ chanPoint: r.chan_point, state: r.state, wake: r.wake_height, pending: p });
+    }
+    return out;
+  })();
+}
+
+/**
+ * Channels whose newest stored snapshot the arbitrator has not taken in (a crash between storing it and
+ * delivering ChannelUpdated), among those still open or never started. Read after start-up, off its path.
+ */
+export function staleSnapshots(db: Db): Array<{ chanPoint: string; seq: number }> {
+  return db
+    .prepare<[], { chan_point: string; seq: number }>(
+      `SELECT s.chan_point, MAX(s.seq) AS seq FROM channel_snapshot s LEFT JOIN arbitrator_state a ON a.chan_point = s.chan_point
+       WHERE a.state IS NULL OR a.state = 0 GROUP BY s.chan_point HAVING MAX(s.seq) > COALESCE(MAX(a.snapshot_seq), 0)`,
     )
-    .all();
-  return rows.map((r) => ({
-    chanPoint: r.chan_point,
-    state: r.state,
-    wake: r.wake_height,
-    snapshotSeq: r.snapshot_seq ?? 0,
-    latestSnapshot: r.latest ?? 0,
-    pending: r.pending === 1,
-  }));
+    .all()
+    .map((r) => ({ chanPoint: r.chan_point, seq: r.seq }));
 }

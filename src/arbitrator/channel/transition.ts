@@ -133,8 +133,10 @@ function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConn
 }
 
 function resolveClose(state: OpenState, seen: SpendSeen): Result {
+  // Classify against the snapshot whose facts this state holds, so resolutions and chain actions agree.
+  const seq = state.facts?.snapshotSeq;
   return step<ArbState, ArbEffect>(withSpend(state, { ...seen, resolving: true }), [
-    { kind: 'ResolveClose', txid: seen.txid, txHex: seen.txHex, height: seen.height },
+    { kind: 'ResolveClose', txid: seen.txid, txHex: seen.txHex, height: seen.height, ...(seq === undefined ? {} : { snapshotSeq: seq }) },
   ]);
 }
 
@@ -250,7 +252,9 @@ function toResolution(state: ClosedState, _env: ArbEnv): Result {
       actions = remoteActions(set, close.type, close.height, preimages, deltas);
       break;
     case 'breach':
-      for (const htlc of breachFailBacks(set)) effects.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
+      for (const htlc of breachFailBacks(set)) {
+        if (!state.failed.includes(htlc.htlcId)) effects.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
+      }
       break;
     case 'future':
     case 'coop':
@@ -259,6 +263,11 @@ function toResolution(state: ClosedState, _env: ArbEnv): Result {
   }
   effects.push(...failBacks(actions, state.failed));
   const { records, missing } = resolverRecords(close, res, actions);
+  const covered = new Set(records.map((r) => r.outpoint));
+  const orphans = res.htlcs.filter((h) => !covered.has(h.outpoint) && !actions.some((a) => a.htlc.htlcId === h.htlc.htlcId && a.htlc.direction === h.htlc.direction));
+  if (close.type !== 'breach' && orphans.length > 0) {
+    return toError(state, `HTLC output(s) ${orphans.map((h) => h.outpoint).join(', ')} on ${close.txid} match no HTLC of the confirmed set`, close);
+  }
   if (missing.length > 0) {
     const ids = missing.map((a) => `${a.htlc.direction} ${a.htlc.htlcId}`).join(', ');
     return toError(state, `no output resolution for non-dust HTLC(s) ${ids} on ${close.txid}`, close);

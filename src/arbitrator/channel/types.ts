@@ -128,7 +128,7 @@ export type ArbEffect =
   /** Hand the channel's unresolved resolver rows to the resolver host. */
   | { readonly kind: 'LaunchResolvers' }
   /** Classify a funding spend that reached its depth; answered by CloseConfirmed. */
-  | { readonly kind: 'ResolveClose'; readonly txid: string; readonly txHex: string; readonly height: number };
+  | { readonly kind: 'ResolveClose'; readonly txid: string; readonly txHex: string; readonly height: number; readonly snapshotSeq?: number };
 
 export type ArbEffectKind = ArbEffect['kind'];
 
@@ -173,7 +173,7 @@ function taggedCodec<T extends { readonly kind: string }>(what: string, codes: R
       if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CourtError('COURT_E_FSM_DECODE', `${what} is not an object`);
       const { v, ...rest } = json as JsonObject;
       if (v !== 1) throw new CourtError('COURT_E_FSM_DECODE', `${what} has unknown format version ${String(v)}`);
-      if (typeof rest.kind !== 'string' || !(rest.kind in codes)) throw new CourtError('COURT_E_FSM_DECODE', `${what} has unknown kind ${String(rest.kind)}`);
+      if (typeof rest.kind !== 'string' || !Object.hasOwn(codes, rest.kind)) throw new CourtError('COURT_E_FSM_DECODE', `${what} has unknown kind ${String(rest.kind)}`);
       return rest as unknown as T;
     },
     code: (value) => codes[value.kind] as number,
