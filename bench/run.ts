@@ -1,4 +1,6 @@
 /** `npm run bench`: every benchmark, JSON lines on stdout. */
+import { runArbitratorBenches } from './arbitrator.bench.js';
 import { runLnBenches } from './ln.bench.js';
 
 runLnBenches();
+await runArbitratorBenches();
