@@ -9,68 +9,15 @@
  *  - Signatures are 64-byte compact (r || s) hex, as BOLT #2 commitment_signed carries them; the sighash type of
  *    HTLC signatures is implied by the commitment type (ALL, or SINGLE|ANYONECANPAY on anchors).
  */
-import type { KeyLocator } from '../src/keys/keyring.js';
-import type { CommitmentFormat } from '../src/ln/commitment.js';
+import type { ChannelSnapshotJson, SnapshotCommitmentJson, SnapshotHtlcJson } from '../src/arbitrator/snapshot.js';
 import { toHex } from '../src/util/bytes.js';
 import { other, type PartyName } from './sim-keys.js';
 import type { ChannelSimulator, ChannelState } from './simulator.js';
 
-export interface SnapshotHtlc {
-  /** BOLT #2 id within the offering peer's namespace. */
-  readonly htlcId: number;
-  readonly direction: 'incoming' | 'outgoing';
-  readonly amountMsat: string;
-  readonly paymentHash: string;
-  readonly cltvExpiry: number;
-}
-
-export interface SnapshotCommitment {
-  readonly number: number;
-  readonly perCommitmentPoint: string;
-  readonly feeratePerKw: number;
-  readonly toLocalMsat: string;
-  readonly toRemoteMsat: string;
-  readonly htlcs: readonly SnapshotHtlc[];
-}
-
-export interface SnapshotLocalCommitment extends SnapshotCommitment {
-  readonly remoteSignature: string;
-  /** In commitment output order (untrimmed HTLCs only). */
-  readonly remoteHtlcSignatures: readonly string[];
-}
-
-export interface ChannelSnapshot {
-  readonly chanPoint: string;
-  readonly shortChannelId?: string;
-  readonly capacitySat: string;
-  readonly commitmentType: CommitmentFormat;
-  readonly initiator: 'local' | 'remote';
-  readonly fundingHeightHint: number;
-  readonly local: {
-    readonly keyLocators: {
-      readonly funding: KeyLocator;
-      readonly revocationBase: KeyLocator;
-      readonly htlcBase: KeyLocator;
-      readonly paymentBase: KeyLocator;
-      readonly delayBase: KeyLocator;
-    };
-    readonly dustLimitSat: string;
-    /** The CSV the peer imposes on our to_local. */
-    readonly toSelfDelay: number;
-  };
-  readonly remote: {
-    readonly fundingPubkey: string;
-    readonly revocationBasepoint: string;
-    readonly paymentBasepoint: string;
-    readonly delayedPaymentBasepoint: string;
-    readonly htlcBasepoint: string;
-    readonly dustLimitSat: string;
-    /** The CSV we impose on their to_local. */
-    readonly toSelfDelay: number;
-  };
-  readonly localCommitment: SnapshotLocalCommitment;
-  readonly remoteCommitments: { readonly current: SnapshotCommitment; readonly pending?: SnapshotCommitment };
-}
+/** The wire format is courtd's own (src/arbitrator/snapshot.ts), without the `v` the briefcase adds. */
+export type SnapshotHtlc = SnapshotHtlcJson;
+export type SnapshotCommitment = SnapshotCommitmentJson;
+export type ChannelSnapshot = Omit<ChannelSnapshotJson, 'v'>;
 
 /** Fields a node knows and the simulator does not. */
 export interface SnapshotExtras {
