@@ -21,7 +21,7 @@ import type { ChainEvent } from '../chain/ports.js';
 import { MachineRunner, type EventOutcome } from '../fsm/index.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
-import { MAX_SHACHAIN_INDEX, ShachainStore } from '../ln/shachain.js';
+import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
 import { ARBITRATOR_STATE } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import { SqliteJournal } from '../store/journal.js';
@@ -33,7 +33,7 @@ import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
 import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
-import { arbitratorStateTable, loadStartRows, resolverRecordSink, staleSnapshots } from './store.js';
+import { arbitratorStateTable, loadRevocations, loadStartRows, resolverRecordSink, staleSnapshots } from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
 import { WakeQueue } from './wake-queue.js';
 
@@ -83,6 +83,11 @@ export class ChainArbitrator {
   readonly #deltas: ChainDeltas;
   readonly #entries = new Map<string, Entry>();
   readonly #wake = new WakeQueue();
+  /**
+   * Open channels that have seen a funding spend, with its height: the only ones a disconnected block can concern.
+   * Read from the briefcase at the first reorg (rare), then kept up to date by #route.
+   */
+  #spendHeights: Map<string, number> | undefined;
   /** Channels with outbox rows still pending: they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
@@ -142,7 +147,7 @@ export class ChainArbitrator {
     }
     redo.push(() => {
       for (const s of staleSnapshots(this.#o.db)) {
-        if (!this.#entries.has(s.chanPoint)) this.#entries.set(s.chanPoint, { state: ARBITRATOR_STATE.Default, wake: null, inflight: 0, pending: false });
+        this.#ensureEntry(s.chanPoint);
         void this.#redeliverSnapshot(s.chanPoint, s.seq);
       }
     });
@@ -206,7 +211,7 @@ export class ChainArbitrator {
       db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
       return next;
     }).immediate();
-    if (entry === undefined) this.#entries.set(cp, { state: ARBITRATOR_STATE.Default, wake: null, inflight: 0, pending: false });
+    this.#ensureEntry(cp);
     const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
     return this.#reply(cp, outcome);
   }
@@ -225,8 +230,7 @@ export class ChainArbitrator {
     if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
     const db = this.#o.db;
     db.transaction(() => {
-      const row = db.prepare<[string], { shachain: string }>('SELECT shachain FROM revocation_store WHERE chan_point = ?').get(chanPoint);
-      const store = row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
+      const store = loadRevocations(db, chanPoint);
       store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
       db.prepare(
         `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
@@ -244,12 +248,8 @@ export class ChainArbitrator {
   readonly onChainEvent = async (event: ChainEvent): Promise<void> => {
     if (event.type === 'BlockDisconnected') {
       this.#height = event.height - 1;
-      const rows = this.#o.db
-        .prepare<[number], { chan_point: string }>(
-          `SELECT chan_point FROM arbitrator_state WHERE state IN (0, 1, 6) AND json_extract(detail, '$.spend.height') >= ?`,
-        )
-        .all(event.height);
-      await Promise.all(rows.map((r) => this.#deliver(r.chan_point, { kind: 'BlockDisconnected', height: event.height, hash: event.hash })));
+      const hit = [...this.#spendHeightsIndex()].filter(([, h]) => h >= event.height).map(([cp]) => cp);
+      await Promise.all(hit.map((cp) => this.#deliver(cp, { kind: 'BlockDisconnected', height: event.height, hash: event.hash })));
       return;
     }
     this.#height = event.height;
@@ -352,6 +352,11 @@ export class ChainArbitrator {
     return runner;
   }
 
+  /** Adds a channel that has no arbitrator row yet (it starts in Default). */
+  #ensureEntry(chanPoint: string): void {
+    if (!this.#entries.has(chanPoint)) this.#entries.set(chanPoint, { state: ARBITRATOR_STATE.Default, wake: null, inflight: 0, pending: false });
+  }
+
   #setPending(chanPoint: string, pending: boolean): void {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) return;
@@ -360,11 +365,28 @@ export class ChainArbitrator {
     else this.#pending.delete(chanPoint);
   }
 
+  #spendHeightsIndex(): Map<string, number> {
+    this.#spendHeights ??= new Map(
+      this.#o.db
+        .prepare<[], { chan_point: string; h: number }>(
+          `SELECT chan_point, json_extract(detail, '$.spend.height') AS h FROM arbitrator_state WHERE state IN (0, 1, 6) AND h IS NOT NULL`,
+        )
+        .all()
+        .map((r) => [r.chan_point, r.h]),
+    );
+    return this.#spendHeights;
+  }
+
   /** Updates the in-memory routing after a committed transition. */
   #route(chanPoint: string, runner: Runner): void {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) return;
     const s = runner.state;
+    if (this.#spendHeights !== undefined) {
+      const spend = 'spend' in s ? s.spend : undefined;
+      if (spend === undefined) this.#spendHeights.delete(chanPoint);
+      else this.#spendHeights.set(chanPoint, spend.height);
+    }
     e.state = STATE_CODE[s.kind];
     const wake = wakeHeight(s) ?? null;
     if (wake !== e.wake) {

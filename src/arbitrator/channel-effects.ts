@@ -16,7 +16,6 @@ import type { KeyRing } from '../keys/keyring.js';
 import { SIGHASH_ALL } from '../keys/sighash.js';
 import { encodeSig } from '../keys/signature.js';
 import type { Signer } from '../keys/signer.js';
-import { ShachainStore } from '../ln/shachain.js';
 import { fundingWitness } from '../ln/witness.js';
 import { NODE_EVENT_KIND, type NodeEventKindCode } from '../store/codes.js';
 import type { Db } from '../store/db.js';
@@ -24,6 +23,7 @@ import { CourtError, assertNever } from '../util/errors.js';
 import { classifyClose } from '../watcher/classify.js';
 import type { ArbEffect, ArbEvent, ArbState, NodeEventName } from './channel/types.js';
 import { closeResolutions } from './resolutions.js';
+import { loadRevocations } from './store.js';
 import { checkSnapshot, classifierView, ourBasepointsFrom, parseSnapshot, type CheckedSnapshot } from './snapshot.js';
 
 const NODE_EVENT_CODE: Readonly<Record<NodeEventName, NodeEventKindCode>> = {
@@ -58,13 +58,11 @@ export interface ChannelEffectsDeps {
 export class ChannelEffects {
   readonly #d: ChannelEffectsDeps;
   readonly #snapshot;
-  readonly #revocations;
   readonly #nodeEvent;
 
   constructor(deps: ChannelEffectsDeps) {
     this.#d = deps;
     this.#snapshot = deps.db.prepare<[string, number], { snapshot: string }>('SELECT snapshot FROM channel_snapshot WHERE chan_point = ? AND seq = ?');
-    this.#revocations = deps.db.prepare<[string], { shachain: string }>('SELECT shachain FROM revocation_store WHERE chan_point = ?');
     this.#nodeEvent = deps.db.prepare<[string, number, string, number, number]>(
       'INSERT INTO node_event (chan_point, kind, payload, created_height, outbox_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING',
     );
@@ -147,8 +145,7 @@ export class ChannelEffects {
 
   #resolveClose(chanPoint: string, e: Extract<ArbEffect, { kind: 'ResolveClose' }>): ArbEvent {
     const c = this.checked(chanPoint, e.snapshotSeq);
-    const row = this.#revocations.get(chanPoint);
-    const store = row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
+    const store = loadRevocations(this.#d.db, chanPoint);
     const tx = Transaction.fromHex(e.txHex);
     const cls = classifyClose(classifierView(c, store), tx);
     if (cls.kind === 'unknown') return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unknownReason: cls.reason };

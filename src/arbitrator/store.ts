@@ -4,6 +4,7 @@
  * enters WaitingFullResolution, and the bulk start-up read (one read transaction for every unresolved channel).
  */
 import type { JsonObject } from '../fsm/index.js';
+import { ShachainStore } from '../ln/shachain.js';
 import { CLOSE_TYPE, RESOLVER_KIND, type CloseTypeCode } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import type { RecordSink } from '../store/journal.js';
@@ -148,4 +149,10 @@ export function staleSnapshots(db: Db): Array<{ chanPoint: string; seq: number }
     )
     .all()
     .map((r) => ({ chanPoint: r.chan_point, seq: r.seq }));
+}
+
+/** The channel's store of remote per-commitment secrets (empty if none arrived yet). */
+export function loadRevocations(db: Db, chanPoint: string): ShachainStore {
+  const row = db.prepare<[string], { shachain: string }>('SELECT shachain FROM revocation_store WHERE chan_point = ?').get(chanPoint);
+  return row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
 }

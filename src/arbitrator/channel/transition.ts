@@ -16,7 +16,7 @@
  *     the trigger is the stored close type, never "chain" (lnd's restart hazard: spec 1.7).
  */
 import { refuse, step, type TransitionResult } from '../../fsm/index.js';
-import { breachFailBacks, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
+import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
 import type { HtlcFact } from '../types.js';
 import { resolverRecords } from './records.js';
 import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, SpendSeen } from './types.js';
@@ -36,7 +36,7 @@ export function transition(state: ArbState, event: ArbEvent, env: ArbEnv): Resul
     case 'CommitmentBroadcasted':
       return open(state, event, env);
     case 'ContractClosed':
-      return contractClosed(state, event, env);
+      return contractClosed(state, event);
     case 'WaitingFullResolution':
       return waiting(state, event);
     case 'FullyResolved':
@@ -213,10 +213,10 @@ function resolvedEvent(close: CloseInfo): ArbEffect {
 
 type ClosedState = Extract<ArbState, { kind: 'ContractClosed' }>;
 
-function contractClosed(state: ClosedState, event: ArbEvent, env: ArbEnv): Result {
+function contractClosed(state: ClosedState, event: ArbEvent): Result {
   switch (event.kind) {
     case 'Persisted':
-      return toResolution(state, env);
+      return toResolution(state);
     case 'CloseConfirmed':
       return sameClose(state, state.close, event.txid);
     case 'ChannelUpdated':
@@ -236,11 +236,11 @@ function contractClosed(state: ClosedState, event: ArbEvent, env: ArbEnv): Resul
  * ContractClosed -> WaitingFullResolution (or FullyResolved if nothing is left): the chain actions of the
  * confirmed commitment, decided with the stored close type at the close height; resolver rows in this step.
  */
-function toResolution(state: ClosedState, _env: ArbEnv): Result {
+function toResolution(state: ClosedState): Result {
   const { close, resolutions: res, facts } = state;
   const set = facts?.commitSet ?? { local: [], remote: [] };
   const preimages = new Set(facts?.preimages ?? []);
-  const deltas = facts?.deltas ?? { outgoing: 0, incoming: 16 };
+  const deltas = facts?.deltas ?? DEFAULT_DELTAS;
   let actions: HtlcAction[] = [];
   const effects: ArbEffect[] = [];
   switch (close.type) {

@@ -146,11 +146,7 @@ export interface ResolverRecord extends JsonObject {
 
 export const STATE_CODE: Readonly<Record<ArbStateKind, number>> = ARBITRATOR_STATE;
 
-export const EVENT_CODE: Readonly<Record<ArbEventKind, number>> = Object.freeze({
-  ...ARBITRATOR_EVENT,
-  CommitmentPublished: ARBITRATOR_EVENT.CommitmentPublished,
-  Persisted: ARBITRATOR_EVENT.Persisted,
-});
+export const EVENT_CODE: Readonly<Record<ArbEventKind, number>> = ARBITRATOR_EVENT;
 
 export const EFFECT_CODE: Readonly<Record<ArbEffectKind, number>> = Object.freeze({
   BroadcastTx: ARBITRATOR_EFFECT.BroadcastTx,
