@@ -21,7 +21,9 @@ import type { ChainEvent } from '../chain/ports.js';
 import { MachineRunner, type EventOutcome } from '../fsm/index.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
+import { perCommitmentPoint } from '../keys/derive.js';
 import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
+import { toHex } from '../util/bytes.js';
 import { ARBITRATOR_STATE } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import { SqliteJournal } from '../store/journal.js';
@@ -33,7 +35,15 @@ import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
 import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
-import { arbitratorStateTable, loadRevocations, loadStartRows, resolverRecordSink, staleSnapshots } from './store.js';
+import {
+  arbitratorStateTable,
+  loadRevocations,
+  loadStartRows,
+  remoteCommitmentKnowledge,
+  resolverRecordSink,
+  saveRevocations,
+  staleSnapshots,
+} from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
 import { WakeQueue } from './wake-queue.js';
 
@@ -70,6 +80,11 @@ type ChannelEffectsBroadcaster = ConstructorParameters<typeof ChannelEffects>[0]
 export interface ChannelReply {
   readonly chanPoint: string;
   readonly state: ArbState['kind'];
+}
+
+/** A force close's reply: the commitment courtd will publish, by number and txid. */
+export interface ForceCloseReply extends ChannelReply {
+  readonly commitment?: { readonly number: number; readonly txid: string };
 }
 
 const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
@@ -143,7 +158,7 @@ export class ChainArbitrator {
       if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
-      if (r.state === ARBITRATOR_STATE.WaitingFullResolution) redo.push(() => this.#resolvers.launch(r.chanPoint));
+      if (r.state === ARBITRATOR_STATE.WaitingFullResolution || r.state === ARBITRATOR_STATE.CloseUnresolved) redo.push(() => this.#resolvers.launch(r.chanPoint));
     }
     redo.push(() => {
       for (const s of staleSnapshots(this.#o.db)) {
@@ -193,7 +208,9 @@ export class ChainArbitrator {
     );
     const cp = snap.chanPoint;
     const entry = this.#entries.get(cp);
-    if (entry !== undefined && entry.state !== ARBITRATOR_STATE.Default) {
+    // A channel whose close courtd could not resolve takes the snapshot of the commitment that confirmed.
+    const answering = entry?.state === ARBITRATOR_STATE.CloseUnresolved;
+    if (entry !== undefined && entry.state !== ARBITRATOR_STATE.Default && !answering) {
       throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${entry.state})`);
     }
     const db = this.#o.db;
@@ -205,7 +222,7 @@ export class ChainArbitrator {
            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chan_point) DO NOTHING`,
         ).run(cp, snap.shortChannelId ?? null, snap.capacitySat.toString(), snap.commitmentType === 'anchors' ? 1 : 0, snap.initiator === 'local' ? 0 : 1, snap.fundingHeightHint, this.#height);
       } else {
-        checkSnapshotUpdate(parseSnapshot(JSON.parse(prev.snapshot)), snap);
+        checkSnapshotUpdate(parseSnapshot(JSON.parse(prev.snapshot)), snap, { closed: answering });
       }
       const next = (prev?.seq ?? 0) + 1;
       db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
@@ -217,26 +234,57 @@ export class ChainArbitrator {
   }
 
   /** A force-close request: refused (COURT_E_CHANNEL_CLOSING) unless the channel is in Default. */
-  async forceClose(chanPoint: string): Promise<ChannelReply> {
+  async forceClose(chanPoint: string): Promise<ForceCloseReply> {
     if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
-    return this.#reply(chanPoint, await this.#deliver(chanPoint, { kind: 'ForceCloseRequested' }));
+    const outcome = await this.#deliver(chanPoint, { kind: 'ForceCloseRequested' });
+    const reply = this.#reply(chanPoint, outcome);
+    const s = outcome.kind === 'accepted' ? outcome.state : undefined;
+    if (s?.kind !== 'BroadcastCommit') return reply;
+    // The node checks this against what it has revoked: courtd never publishes a commitment the node revoked.
+    const checked = this.#effects.checked(chanPoint, s.facts.snapshotSeq);
+    return { ...reply, commitment: { number: s.facts.localNumber, txid: checked.local.tx.getId() } };
   }
 
   /**
-   * A remote per-commitment secret (a revocation) for their commitment `commitmentNumber`: checked against the
-   * secrets already held (BOLT #3 shachain) and stored. Refused (COURT_E_SHACHAIN_*) if it does not fit.
+   * A remote per-commitment secret (a revocation) for their commitment `commitmentNumber`. Accepted only for a
+   * commitment courtd was given (at most their newest, pending or current), only if the secret makes the
+   * per-commitment point courtd was given for that number (when a stored snapshot holds it), and only if it fits
+   * the secrets already held (BOLT #3 shachain). Refused with COURT_E_REVOCATION_UNKNOWN, _MISMATCH or
+   * COURT_E_SHACHAIN_*; a refusal stores nothing. Returns once the secret is durable: from then on a confirmed
+   * commitment with that number is classified as a breach, even if it is the one the last snapshot called current.
    */
   addRevocation(chanPoint: string, secret: Uint8Array, commitmentNumber: number): void {
     if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
+    if (!(secret instanceof Uint8Array) || secret.length !== 32) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'a per-commitment secret is 32 bytes');
+    if (!Number.isSafeInteger(commitmentNumber) || commitmentNumber < 0 || commitmentNumber > MAX_SHACHAIN_INDEX) {
+      throw new CourtError('COURT_E_COMMITMENT_NUMBER', 'commitment number outside 0 .. 2^48-1', { commitmentNumber });
+    }
     const db = this.#o.db;
     db.transaction(() => {
+      const known = remoteCommitmentKnowledge(db, chanPoint, commitmentNumber);
+      if (known.newest === undefined || commitmentNumber > known.newest) {
+        throw new CourtError('COURT_E_REVOCATION_UNKNOWN', `revocation for commitment ${commitmentNumber}, but courtd was given their commitments up to ${known.newest ?? 'none'}`, {
+          commitmentNumber,
+        });
+      }
+      if (known.point !== undefined && toHex(perCommitmentPoint(secret)) !== known.point) {
+        throw new CourtError('COURT_E_REVOCATION_MISMATCH', `the secret for commitment ${commitmentNumber} does not make the per-commitment point courtd was given`, {
+          commitmentNumber,
+        });
+      }
       const store = loadRevocations(db, chanPoint);
       store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
-      db.prepare(
-        `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
-         ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
-      ).run(chanPoint, JSON.stringify(store.serialize()));
+      saveRevocations(db, chanPoint, store);
     }).immediate();
+  }
+
+  /**
+   * An operator's retry of a close courtd could not resolve (CloseUnresolved): the spend is classified again with
+   * what courtd holds now. Refused (COURT_E_CLOSE_NOT_UNRESOLVED) in any other state.
+   */
+  async reclassify(chanPoint: string): Promise<ChannelReply> {
+    if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
+    return this.#reply(chanPoint, await this.#deliver(chanPoint, { kind: 'ReclassifyRequested' }));
   }
 
   /** A resolver of `chanPoint` finished (called by the resolver host). */
@@ -369,7 +417,7 @@ export class ChainArbitrator {
     this.#spendHeights ??= new Map(
       this.#o.db
         .prepare<[], { chan_point: string; h: number }>(
-          `SELECT chan_point, json_extract(detail, '$.spend.height') AS h FROM arbitrator_state WHERE state IN (0, 1, 6) AND h IS NOT NULL`,
+          `SELECT chan_point, json_extract(detail, '$.spend.height') AS h FROM arbitrator_state WHERE state IN (0, 1, 6, 7) AND h IS NOT NULL`,
         )
         .all()
         .map((r) => [r.chan_point, r.h]),

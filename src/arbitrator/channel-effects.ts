@@ -16,15 +16,17 @@ import type { KeyRing } from '../keys/keyring.js';
 import { SIGHASH_ALL } from '../keys/sighash.js';
 import { encodeSig } from '../keys/signature.js';
 import type { Signer } from '../keys/signer.js';
+import { ANCHOR_OUTPUT_SAT } from '../ln/weights.js';
 import { fundingWitness } from '../ln/witness.js';
 import { NODE_EVENT_KIND, type NodeEventKindCode } from '../store/codes.js';
 import type { Db } from '../store/db.js';
+import { equal } from '../util/bytes.js';
 import { CourtError, assertNever } from '../util/errors.js';
-import { classifyClose } from '../watcher/classify.js';
-import type { ArbEffect, ArbEvent, ArbState, NodeEventName } from './channel/types.js';
-import { closeResolutions } from './resolutions.js';
+import { classifyClose, type Classification } from '../watcher/classify.js';
+import type { ArbEffect, ArbEvent, ArbState, NodeEventName, UnresolvedClose } from './channel/types.js';
+import { closeResolutions, unresolvedClaims } from './resolutions.js';
 import { loadRevocations } from './store.js';
-import { checkSnapshot, classifierView, ourBasepointsFrom, parseSnapshot, type CheckedSnapshot } from './snapshot.js';
+import { checkSnapshot, classifierView, ourBasepointsFrom, parseSnapshot, staticToRemoteSpk, type CheckedSnapshot } from './snapshot.js';
 
 const NODE_EVENT_CODE: Readonly<Record<NodeEventName, NodeEventKindCode>> = {
   htlcSettledOnChain: NODE_EVENT_KIND.HtlcSettledOnChain,
@@ -33,6 +35,7 @@ const NODE_EVENT_CODE: Readonly<Record<NodeEventName, NodeEventKindCode>> = {
   breachDetected: NODE_EVENT_KIND.BreachDetected,
   justiceConfirmed: NODE_EVENT_KIND.JusticeConfirmed,
   channelResolved: NODE_EVENT_KIND.ChannelResolved,
+  closeUnresolved: NODE_EVENT_KIND.CloseUnresolved,
 };
 
 /** Receives channels whose resolver rows are ready (the resolver runner of the next layer). */
@@ -148,7 +151,35 @@ export class ChannelEffects {
     const store = loadRevocations(this.#d.db, chanPoint);
     const tx = Transaction.fromHex(e.txHex);
     const cls = classifyClose(classifierView(c, store), tx);
-    if (cls.kind === 'unknown') return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unknownReason: cls.reason };
+    if (cls.kind === 'unknown' || cls.kind === 'ourUnknown') {
+      return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unresolved: unresolvedClose(c, cls, tx) };
+    }
     return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, resolutions: closeResolutions(c, cls, tx) };
+  };
+}
+
+/**
+ * What an unresolved close puts at stake, for the operator: on a commitment of ours, every output but the peer's
+ * to_remote and the anchors (our to_local and the HTLC outputs, some of which may be theirs to take); otherwise our
+ * balance and the HTLCs of our latest commitment, less what we can claim anyway.
+ */
+function unresolvedClose(c: CheckedSnapshot, cls: Extract<Classification, { kind: 'unknown' | 'ourUnknown' }>, tx: Transaction): UnresolvedClose {
+  const claims = unresolvedClaims(c, cls, tx);
+  const number = cls.number === undefined ? {} : { commitmentNumber: cls.number };
+  if (cls.kind === 'ourUnknown') {
+    const theirs = staticToRemoteSpk(c.format, c.snapshot.remote.paymentBasepoint);
+    const stake = tx.outs.filter((o) => !equal(o.script, theirs) && (c.format !== 'anchors' || o.value !== ANCHOR_OUTPUT_SAT)).reduce((a, o) => a + o.value, 0n);
+    const age = cls.newer ? 'newer than' : 'older than';
+    return {
+      why: 'ourCommitment',
+      reason: `our commitment ${cls.number} (${age} our snapshot's ${c.snapshot.localCommitment.number}) confirmed; its snapshot is needed to sweep it`,
+      ...number,
+      valueAtRiskSat: stake.toString(),
+      claims,
+    };
   }
+  const lc = c.snapshot.localCommitment;
+  const owed = lc.toLocalMsat / 1000n + lc.htlcs.reduce((a, h) => a + h.amountMsat / 1000n, 0n);
+  const claimable = claims.reduce((a, r) => a + BigInt(r.amountSat), 0n);
+  return { why: 'unrecognised', reason: cls.reason, ...number, valueAtRiskSat: (owed > claimable ? owed - claimable : 0n).toString(), claims };
 }

@@ -38,7 +38,6 @@ import {
   anchorScript,
   htlcScriptKeys,
   offeredHtlcScript,
-  p2wpkh,
   p2wsh,
   receivedHtlcScript,
   toLocalScript,
@@ -48,7 +47,7 @@ import type { Sat } from '../util/amount.js';
 import { equal, toHex } from '../util/bytes.js';
 import { CourtError, assertNever } from '../util/errors.js';
 import type { Classification } from '../watcher/classify.js';
-import { commitSetFacts, htlcFact, type CheckedSnapshot, type SnapshotHtlc, type SnapshotKeyLocator } from './snapshot.js';
+import { commitSetFacts, htlcFact, staticToRemoteSpk, type CheckedSnapshot, type SnapshotHtlc, type SnapshotKeyLocator } from './snapshot.js';
 import type {
   BreachResolution,
   CloseResolutions,
@@ -122,11 +121,10 @@ function anchorCsv(c: CheckedSnapshot): number {
 
 /** Our to_remote on any of their commitments: the static payment basepoint, P2WPKH or (anchors) P2WSH + CSV 1. */
 function ourToRemote(c: CheckedSnapshot): { scriptPubKey: Uint8Array; witnessScript: Uint8Array | undefined } {
-  if (c.format === 'anchors') {
-    const ws = toRemoteAnchorScript(c.ours.paymentBase);
-    return { scriptPubKey: p2wsh(ws), witnessScript: ws };
-  }
-  return { scriptPubKey: p2wpkh(c.ours.paymentBase), witnessScript: undefined };
+  return {
+    scriptPubKey: staticToRemoteSpk(c.format, c.ours.paymentBase),
+    witnessScript: c.format === 'anchors' ? toRemoteAnchorScript(c.ours.paymentBase) : undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -370,8 +368,22 @@ export function closeResolutions(c: CheckedSnapshot, cls: Classification, closeT
     case 'future':
       return futureResolutions(c, cls, closeTx);
     case 'unknown':
-      return badArgument('an unknown commitment-shaped close has no resolutions', { kind: cls.kind, number: cls.number });
+    case 'ourUnknown':
+      return badArgument('an unresolved close has no resolutions (see unresolvedClaims)', { kind: cls.kind, number: cls.number ?? -1 });
     default:
       return assertNever(cls, 'classification');
   }
+}
+
+/**
+ * What an unresolved close still lets us claim on our own: our static to_remote when it is on the spend (an
+ * unrecognised commitment of theirs, or a strange mutual close). Its key needs no per-commitment point.
+ */
+export function unresolvedClaims(c: CheckedSnapshot, cls: Classification, closeTx: Transaction): OutputResolution[] {
+  checkTx(cls, closeTx);
+  if (cls.kind !== 'unknown' || cls.ourToRemoteVout === undefined) return [];
+  const o = txOutputs(closeTx)[cls.ourToRemoteVout];
+  if (o === undefined) return [];
+  const toRemote = ourToRemote(c);
+  return [outputResolution(cls.txid, { ...o, witnessScript: toRemote.witnessScript }, key(c.snapshot.local.keyLocators.paymentBase), anchorCsv(c))];
 }

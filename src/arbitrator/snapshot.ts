@@ -40,7 +40,7 @@ import {
   type CommitmentSpec,
 } from '../ln/commitment.js';
 import { buildHtlcTxs, commitmentSighash, htlcTxSighash, type HtlcTx } from '../ln/htlc.js';
-import { MAX_CLTV_EXPIRY, MAX_TO_SELF_DELAY } from '../ln/scripts.js';
+import { MAX_CLTV_EXPIRY, MAX_TO_SELF_DELAY, p2wpkh, p2wsh, toRemoteAnchorScript } from '../ln/scripts.js';
 import type { ShachainStore } from '../ln/shachain.js';
 import { MAX_COMMITMENT_NUMBER, obscuringFactor } from '../ln/statehint.js';
 import { MAX_HTLCS_PER_DIRECTION } from '../ln/weights.js';
@@ -126,6 +126,8 @@ export interface ChannelSnapshot {
     readonly dustLimitSat: Sat;
     /** The CSV the peer imposes on our to_local. */
     readonly toSelfDelay: number;
+    /** Where our node closes the channel to (BOLT #2 shutdown / upfront_shutdown_script), if it is known. */
+    readonly shutdownScript?: Uint8Array;
   };
   readonly remote: {
     readonly fundingPubkey: Uint8Array;
@@ -175,7 +177,7 @@ export interface ChannelSnapshotJson {
   readonly commitmentType: CommitmentFormat;
   readonly initiator: 'local' | 'remote';
   readonly fundingHeightHint: number;
-  readonly local: { readonly keyLocators: SnapshotKeyLocators; readonly dustLimitSat: string; readonly toSelfDelay: number };
+  readonly local: { readonly keyLocators: SnapshotKeyLocators; readonly dustLimitSat: string; readonly toSelfDelay: number; readonly shutdownScript?: string };
   readonly remote: {
     readonly fundingPubkey: string;
     readonly revocationBasepoint: string;
@@ -265,6 +267,14 @@ function amount(v: unknown, path: string, max: bigint): bigint {
 
 function hexBytes(v: unknown, path: string, len: number): Uint8Array {
   if (typeof v !== 'string' || v.length !== 2 * len || !/^[0-9a-fA-F]*$/.test(v)) invalid(path, `must be ${len} bytes of hex`);
+  return fromHex(v);
+}
+
+const SCRIPT_RE = /^(?:[0-9a-fA-F]{2}){1,42}$/;
+
+/** A standard output script (BOLT #2 shutdown scripts are at most 42 bytes: witness v0..v16 programs). */
+function script(v: unknown, path: string): Uint8Array {
+  if (typeof v !== 'string' || !SCRIPT_RE.test(v)) invalid(path, 'must be a hex script of 1 to 42 bytes');
   return fromHex(v);
 }
 
@@ -396,7 +406,7 @@ export function parseSnapshot(json: unknown): ChannelSnapshot {
   const capacitySat = amount(top['capacitySat'], 'capacitySat', MAX_MONEY_SAT);
   if (capacitySat === 0n) invalid('capacitySat', 'must be positive');
 
-  const local = obj(top['local'], 'local', ['keyLocators', 'dustLimitSat', 'toSelfDelay']);
+  const local = obj(top['local'], 'local', ['keyLocators', 'dustLimitSat', 'toSelfDelay'], ['shutdownScript']);
   const locs = obj(local['keyLocators'], 'local.keyLocators', ['funding', 'revocationBase', 'htlcBase', 'paymentBase', 'delayBase']);
   const remote = obj(top['remote'], 'remote', [
     'fundingPubkey',
@@ -440,6 +450,7 @@ export function parseSnapshot(json: unknown): ChannelSnapshot {
       },
       dustLimitSat: dustLimit(local['dustLimitSat'], 'local.dustLimitSat', capacitySat),
       toSelfDelay: int(local['toSelfDelay'], 'local.toSelfDelay', 0, MAX_TO_SELF_DELAY),
+      ...(local['shutdownScript'] === undefined ? {} : { shutdownScript: script(local['shutdownScript'], 'local.shutdownScript') }),
     },
     remote: {
       fundingPubkey: point(remote['fundingPubkey'], 'remote.fundingPubkey'),
@@ -504,6 +515,7 @@ export function snapshotJson(s: ChannelSnapshot): ChannelSnapshotJson {
       },
       dustLimitSat: s.local.dustLimitSat.toString(),
       toSelfDelay: s.local.toSelfDelay,
+      ...(s.local.shutdownScript === undefined ? {} : { shutdownScript: toHex(s.local.shutdownScript) }),
     },
     remote: {
       fundingPubkey: toHex(s.remote.fundingPubkey),
@@ -739,8 +751,11 @@ function conflict(field: string, what: string): never {
  * type, initiator, keys, dust limits, delays, a changed short channel id), an older local or remote commitment, or
  * a commitment number both know with different contents. Signatures may differ (ECDSA nonces are the signer's
  * choice), and an HTLC's `upstream` may be learnt later. `fundingHeightHint` may change (it is a hint).
+ * `closed`: the funding output is already spent by a commitment courtd could not resolve, and the node answers
+ * with that commitment's snapshot, which may be older than the one in force; its parameters must still match
+ * (and its signatures verify, checkSnapshot), so only the "older" checks are lifted.
  */
-export function checkSnapshotUpdate(prev: ChannelSnapshot, next: ChannelSnapshot): void {
+export function checkSnapshotUpdate(prev: ChannelSnapshot, next: ChannelSnapshot, opts: { readonly closed?: boolean } = {}): void {
   const same = (field: string, a: string | bigint | number, b: string | bigint | number): void => {
     if (a !== b) conflict(field, 'differs from the channel in force');
   };
@@ -761,13 +776,14 @@ export function checkSnapshotUpdate(prev: ChannelSnapshot, next: ChannelSnapshot
   same('remote.dustLimitSat', prev.remote.dustLimitSat, next.remote.dustLimitSat);
   same('remote.toSelfDelay', prev.remote.toSelfDelay, next.remote.toSelfDelay);
 
-  if (next.localCommitment.number < prev.localCommitment.number) conflict('localCommitment.number', 'is older than the commitment in force');
+  const closed = opts.closed === true;
+  if (!closed && next.localCommitment.number < prev.localCommitment.number) conflict('localCommitment.number', 'is older than the commitment in force');
   if (next.localCommitment.number === prev.localCommitment.number && !sameCommitment(prev.localCommitment, next.localCommitment)) {
     conflict('localCommitment', 'has the number of the commitment in force but other contents');
   }
   const nr = next.remoteCommitments;
   const pr = prev.remoteCommitments;
-  if (nr.current.number < pr.current.number) conflict('remoteCommitments.current.number', 'is older than the commitment in force');
+  if (!closed && nr.current.number < pr.current.number) conflict('remoteCommitments.current.number', 'is older than the commitment in force');
   const known = [pr.current, ...(pr.pending === undefined ? [] : [pr.pending])];
   const incoming: Array<[string, SnapshotCommitment]> = [['remoteCommitments.current', nr.current]];
   if (nr.pending !== undefined) incoming.push(['remoteCommitments.pending', nr.pending]);
@@ -810,10 +826,19 @@ export function commitSetFacts(c: CheckedSnapshot): CommitSetFacts {
   return { ...base, remotePending: facts(pending.htlcs, c.remotePending) };
 }
 
+/** The scriptPubKey of a to_remote output paying `paymentBasepoint` (static key: P2WPKH; anchors: P2WSH + CSV 1). */
+export function staticToRemoteSpk(format: CommitmentFormat, paymentBasepoint: Uint8Array): Uint8Array {
+  return format === 'anchors' ? p2wsh(toRemoteAnchorScript(paymentBasepoint)) : p2wpkh(paymentBasepoint);
+}
+
+/** Our balance in sat (rounded down, HTLCs not counted) on a commitment. */
+const ourBalanceSat = (c: SnapshotCommitment): bigint => c.toLocalMsat / 1000n;
+
 /** What src/watcher/classify.ts needs to classify a spend of this channel's funding output. */
 export function classifierView(c: CheckedSnapshot, revocations: ShachainStore): ClassifierView {
   const s = c.snapshot;
   const pending = s.remoteCommitments.pending;
+  const commitments = [s.localCommitment, s.remoteCommitments.current, ...(pending === undefined ? [] : [pending])];
   return {
     fundingTxid: c.fundingTxid,
     fundingVout: c.fundingVout,
@@ -824,5 +849,19 @@ export function classifierView(c: CheckedSnapshot, revocations: ShachainStore): 
       ? {}
       : { remotePending: { number: pending.number, txid: c.remotePending.tx.getId() } }),
     revocations,
+    ourToRemoteSpk: staticToRemoteSpk(c.format, c.ours.paymentBase),
+    theirToRemoteSpk: staticToRemoteSpk(c.format, s.remote.paymentBasepoint),
+    theirToLocal: {
+      ourRevocationBasepoint: c.ours.revocationBase,
+      theirDelayedBasepoint: s.remote.delayedPaymentBasepoint,
+      theirToSelfDelay: s.remote.toSelfDelay,
+    },
+    coop: {
+      weAreFunder: s.initiator === 'local',
+      capacitySat: c.capacitySat,
+      ourBalancesSat: commitments.map(ourBalanceSat),
+      ourDustLimitSat: s.local.dustLimitSat,
+      ...(s.local.shutdownScript === undefined ? {} : { shutdownScript: s.local.shutdownScript }),
+    },
   };
 }

@@ -26,14 +26,28 @@ const CLOSE_CODE: Readonly<Record<CloseType, CloseTypeCode | null>> = {
 /** The plain columns derived from a state. */
 export function stateColumns(s: ArbState): { closeType: number | null; closeHeight: number | null; reason: string | null; wake: number | null; snapshotSeq: number } {
   const close = 'close' in s ? s.close : undefined;
-  const facts = 'facts' in s ? s.facts : undefined;
+  const facts = s.kind === 'CloseUnresolved' ? s.prior.facts : 'facts' in s ? s.facts : undefined;
   return {
     closeType: close === undefined ? null : CLOSE_CODE[close.type],
     closeHeight: close?.height ?? null,
-    reason: s.kind === 'Error' ? s.reason : s.kind === 'BroadcastCommit' ? (s.lastError ?? null) : null,
+    reason: reasonOf(s),
     wake: wakeHeight(s) ?? null,
     snapshotSeq: facts?.snapshotSeq ?? 0,
   };
+}
+
+/** What an operator reads in arbitrator_state.reason. */
+function reasonOf(s: ArbState): string | null {
+  switch (s.kind) {
+    case 'Error':
+      return s.reason;
+    case 'BroadcastCommit':
+      return s.lastError ?? null;
+    case 'CloseUnresolved':
+      return `${s.unresolved.reason}; up to ${s.unresolved.valueAtRiskSat} sat at risk`;
+    default:
+      return null;
+  }
 }
 
 /** arbitrator_state as the runner's state table (machine id = channel point). */
@@ -155,4 +169,44 @@ export function staleSnapshots(db: Db): Array<{ chanPoint: string; seq: number }
 export function loadRevocations(db: Db, chanPoint: string): ShachainStore {
   const row = db.prepare<[string], { shachain: string }>('SELECT shachain FROM revocation_store WHERE chan_point = ?').get(chanPoint);
   return row === undefined ? new ShachainStore() : ShachainStore.deserialize(JSON.parse(row.shachain));
+}
+
+/** What courtd was told of their commitment `n`: the newest remote number it holds, and n's per-commitment point. */
+export interface RemoteCommitmentKnowledge {
+  /** Their newest commitment number courtd was given (pending, else current), undefined before any snapshot. */
+  readonly newest: number | undefined;
+  /** The per-commitment point (hex) a stored snapshot gave for number n, if any did. */
+  readonly point: string | undefined;
+}
+
+/**
+ * Reads what the snapshots say of their commitment `n`. The newest snapshot is read first and numbers only grow,
+ * so a revocation for a recent commitment reads one or two rows.
+ */
+export function remoteCommitmentKnowledge(db: Db, chanPoint: string, n: number): RemoteCommitmentKnowledge {
+  const newest = db
+    .prepare<[string], { n: number | null }>(
+      `SELECT COALESCE(json_extract(snapshot, '$.remoteCommitments.pending.number'), json_extract(snapshot, '$.remoteCommitments.current.number')) AS n
+       FROM channel_snapshot_current WHERE chan_point = ?`,
+    )
+    .get(chanPoint)?.n;
+  const row = db
+    .prepare<[number, string, number, number], { point: string | null }>(
+      `SELECT CASE WHEN json_extract(snapshot, '$.remoteCommitments.current.number') = ?1
+                   THEN json_extract(snapshot, '$.remoteCommitments.current.perCommitmentPoint')
+                   ELSE json_extract(snapshot, '$.remoteCommitments.pending.perCommitmentPoint') END AS point
+       FROM channel_snapshot WHERE chan_point = ?2
+         AND (json_extract(snapshot, '$.remoteCommitments.current.number') = ?3 OR json_extract(snapshot, '$.remoteCommitments.pending.number') = ?4)
+       ORDER BY seq DESC LIMIT 1`,
+    )
+    .get(n, chanPoint, n, n);
+  return { newest: newest ?? undefined, point: row?.point ?? undefined };
+}
+
+/** Stores the channel's revocation store (created on the first secret). */
+export function saveRevocations(db: Db, chanPoint: string, store: ShachainStore): void {
+  db.prepare(
+    `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
+     ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+  ).run(chanPoint, JSON.stringify(store.serialize()));
 }

@@ -19,6 +19,8 @@ export const ARBITRATOR_STATE = Object.freeze({
   FullyResolved: 4,
   Error: 5,
   CommitmentBroadcasted: 6,
+  /** Ours: a funding spend courtd could not resolve alone (our commitment without its snapshot, an unrecognised spend). */
+  CloseUnresolved: 7,
 } as const);
 export type ArbitratorStateCode = CodeOf<typeof ARBITRATOR_STATE>;
 
@@ -43,6 +45,7 @@ export const ARBITRATOR_EVENT = Object.freeze({
   EffectFailed: 6,
   CommitmentPublished: 7,
   Persisted: 8,
+  ReclassifyRequested: 9,
 } as const);
 export type ArbitratorEventCode = CodeOf<typeof ARBITRATOR_EVENT>;
 
@@ -126,6 +129,7 @@ export const NODE_EVENT_KIND = Object.freeze({
   BreachDetected: 3,
   JusticeConfirmed: 4,
   ChannelResolved: 5,
+  CloseUnresolved: 6,
 } as const);
 export type NodeEventKindCode = CodeOf<typeof NODE_EVENT_KIND>;
 

@@ -19,6 +19,8 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_SHACHAIN_INDEX: 'a per-commitment secret arrived out of order',
   COURT_E_SHACHAIN_MISMATCH: 'a per-commitment secret is inconsistent with those already stored',
   COURT_E_SHACHAIN_UNKNOWN: 'the per-commitment secret for that index is not derivable from the store',
+  COURT_E_REVOCATION_UNKNOWN: 'a revocation names a commitment courtd was never given',
+  COURT_E_REVOCATION_MISMATCH: "a revocation secret does not match the commitment's per-commitment point",
   COURT_E_SHACHAIN_CORRUPT: 'a serialised shachain store does not decode',
   COURT_E_INVALID_SEED: 'a keyring seed has the wrong size or yields an invalid master key',
   COURT_E_INVALID_KEY_LOCATOR: 'a key family or index is outside its allowed range',
@@ -45,6 +47,7 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_SNAPSHOT_CONFLICT: 'a channel snapshot contradicts the channel courtd already holds (other funding, older state)',
   COURT_E_CHANNEL_UNKNOWN: 'no channel with that channel point is registered',
   COURT_E_CHANNEL_CLOSING: 'the channel is already closing or closed: it takes no more updates or force-close requests',
+  COURT_E_CLOSE_NOT_UNRESOLVED: 'only a channel in CloseUnresolved can be reclassified',
   COURT_E_ARBITRATOR_ERROR: 'the channel arbitrator is in its Error state; an operator must look at it',
 } as const);
 

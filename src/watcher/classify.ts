@@ -2,28 +2,53 @@
  * Close classification (spec section 2, ARCHITECTURE.md "watcher/"): given the confirmed transaction that spent
  * a channel's funding output, decide what kind of close it is, with the data the resolvers need.
  *
- *   coop           not commitment-shaped (no state hint in locktime/sequence): a mutual close
+ * Whose commitment it is comes from its outputs, not only from its number (lnd's chain watcher does the same):
+ * on our commitments the peer's static to_remote script appears, on theirs ours does; their to_local is revocable
+ * by a key we can derive once we hold the secret of its number. Local and remote commitment numbers are separate
+ * counters, so a number alone never says whose a commitment is.
+ *
  *   local          our current commitment (txid match)
+ *   breach         a commitment of theirs whose number we hold the revocation secret for, decided BEFORE the txid
+ *                  matches below (LDK's order): a revocation that arrived after the last snapshot still wins. It
+ *                  must carry an output of ours (their revocable to_local or our to_remote)
  *   remote         their current commitment (txid match)
  *   remotePending  their next commitment, signed by us but not yet revoked-for (txid match)
- *   breach         a commitment whose number we hold the revocation secret for: justice
- *   future         their commitment from a state newer than any we know: we lost data; claim to_remote only
- *   unknown        commitment-shaped but none of the above (e.g. an old local state): report, never guess
+ *   future         a commitment of theirs (our to_remote on it) from a state newer than any we know: data loss
+ *   ourUnknown     a commitment of ours (their to_remote on it) other than the one we hold: newer than our last
+ *                  snapshot (the node closed on its own) or older. Sweeping it needs its per-commitment point, so
+ *                  the node must send that commitment's snapshot
+ *   coop           no state hint, and one output pays us what we are surely owed (or our shutdown script)
+ *   unknown        none of the above: reported with the value at risk, never guessed; our static to_remote on it
+ *                  (if any) is still claimable
  *
  * Pure: no I/O, no clock. The breach secret is returned to the caller (the justice resolver needs it) and must
  * never be logged.
  */
 import type { Transaction } from 'bitcoinjs-lib';
+import { deriveRevocationPubkey, derivePubkey, perCommitmentPoint } from '../keys/derive.js';
+import { p2wsh, toLocalScript } from '../ln/scripts.js';
 import type { ShachainStore } from '../ln/shachain.js';
 import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
 import { commitmentNumberFromTx } from '../ln/statehint.js';
-import { reversed, toHex } from '../util/bytes.js';
+import { equal, reversed, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 
 /** A commitment courtd knows by number and txid. */
 export interface KnownCommitment {
   readonly number: number;
   readonly txid: string;
+}
+
+/** What a cooperative close must pay us for courtd to call it one. */
+export interface CoopExpectation {
+  readonly weAreFunder: boolean;
+  readonly capacitySat: bigint;
+  /** Our balance (HTLCs not counted, sat, rounded down) on each commitment that could still have been current. */
+  readonly ourBalancesSat: readonly bigint[];
+  /** Our dust limit: a balance below it is not owed an output. */
+  readonly ourDustLimitSat: bigint;
+  /** The script the node told us it closes to, if any. */
+  readonly shutdownScript?: Uint8Array;
 }
 
 /** What the classifier needs to know about the channel. */
@@ -37,6 +62,17 @@ export interface ClassifierView {
   readonly remotePending?: KnownCommitment;
   /** The remote's per-commitment secrets we received (revocations). */
   readonly revocations: ShachainStore;
+  /** scriptPubKey of our to_remote on their commitments (static payment basepoint). */
+  readonly ourToRemoteSpk: Uint8Array;
+  /** scriptPubKey of their to_remote on our commitments (their static payment basepoint). */
+  readonly theirToRemoteSpk: Uint8Array;
+  /** What their revocable to_local is built from (BOLT #3, their commitment): checked on a breach. */
+  readonly theirToLocal: {
+    readonly ourRevocationBasepoint: Uint8Array;
+    readonly theirDelayedBasepoint: Uint8Array;
+    readonly theirToSelfDelay: number;
+  };
+  readonly coop: CoopExpectation;
 }
 
 export type Classification =
@@ -44,7 +80,10 @@ export type Classification =
   | { readonly kind: 'local' | 'remote' | 'remotePending'; readonly txid: string; readonly number: number }
   | { readonly kind: 'breach'; readonly txid: string; readonly number: number; readonly perCommitmentSecret: Uint8Array }
   | { readonly kind: 'future'; readonly txid: string; readonly number: number }
-  | { readonly kind: 'unknown'; readonly txid: string; readonly number: number; readonly reason: string };
+  | { readonly kind: 'ourUnknown'; readonly txid: string; readonly number: number; readonly newer: boolean }
+  | { readonly kind: 'unknown'; readonly txid: string; readonly number?: number; readonly reason: string; readonly ourToRemoteVout?: number };
+
+const outputIndex = (tx: Transaction, spk: Uint8Array): number => tx.outs.findIndex((o) => equal(o.script, spk));
 
 /** Classifies `tx`, which must spend the channel's funding output. */
 export function classifyClose(view: ClassifierView, tx: Transaction): Classification {
@@ -54,17 +93,59 @@ export function classifyClose(view: ClassifierView, tx: Transaction): Classifica
   }
   const txid = tx.getId();
   if (txid === view.local.txid) return { kind: 'local', txid, number: view.local.number };
+  const ourToRemote = outputIndex(tx, view.ourToRemoteSpk);
+  const claim = ourToRemote >= 0 ? { ourToRemoteVout: ourToRemote } : {};
+  const number = commitmentNumberFromTx(tx, view.obscuringFactor);
+  if (number === undefined) {
+    if (paysUsWhatWeAreOwed(view.coop, tx)) return { kind: 'coop', txid };
+    return { kind: 'unknown', txid, reason: 'a spend without state hint that pays us less than our balance', ...claim };
+  }
+  const theirToRemote = outputIndex(tx, view.theirToRemoteSpk);
+  if (theirToRemote >= 0 && ourToRemote >= 0) {
+    return { kind: 'unknown', txid, number, reason: 'a commitment-shaped spend paying both static to_remote keys', ...claim };
+  }
+  if (theirToRemote >= 0) return { kind: 'ourUnknown', txid, number, newer: number > view.local.number };
+
+  // From here on it is theirs or unidentified. Revoked first: a secret for this number means justice, even when
+  // the txid is the one the last snapshot called current.
+  const secret = view.revocations.tryLookup(MAX_SHACHAIN_INDEX - number);
+  if (secret !== undefined && (ourToRemote >= 0 || outputIndex(tx, theirRevocableToLocal(view, secret)) >= 0)) {
+    return { kind: 'breach', txid, number, perCommitmentSecret: secret };
+  }
   if (txid === view.remoteCurrent.txid) return { kind: 'remote', txid, number: view.remoteCurrent.number };
   if (view.remotePending !== undefined && txid === view.remotePending.txid) {
     return { kind: 'remotePending', txid, number: view.remotePending.number };
   }
-  const number = commitmentNumberFromTx(tx, view.obscuringFactor);
-  if (number === undefined) return { kind: 'coop', txid };
-  const secret = view.revocations.tryLookup(MAX_SHACHAIN_INDEX - number);
-  if (secret !== undefined) return { kind: 'breach', txid, number, perCommitmentSecret: secret };
   const newest = view.remotePending?.number ?? view.remoteCurrent.number;
-  if (number > newest) return { kind: 'future', txid, number };
-  return { kind: 'unknown', txid, number, reason: 'commitment-shaped spend matching no known or revoked remote state' };
+  if (number > newest && ourToRemote >= 0) return { kind: 'future', txid, number };
+  if (ourToRemote >= 0) {
+    return { kind: 'unknown', txid, number, reason: 'a commitment of theirs matching no state we know, revoked or current', ...claim };
+  }
+  return { kind: 'unknown', txid, number, reason: 'a commitment-shaped spend with no output of either side we can identify' };
+}
+
+function theirRevocableToLocal(view: ClassifierView, secret: Uint8Array): Uint8Array {
+  const t = view.theirToLocal;
+  const point = perCommitmentPoint(secret);
+  const script = toLocalScript(deriveRevocationPubkey(t.ourRevocationBasepoint, point), t.theirToSelfDelay, derivePubkey(t.theirDelayedBasepoint, point));
+  return p2wsh(script);
+}
+
+/**
+ * A mutual close pays us at least the smallest balance we held on any commitment that could have been current
+ * (as funder, our share also paid the fee); a balance below our dust limit is owed no output. With the node's
+ * shutdown script known, that output must be the one paying it; without it, any output of that value will do (the
+ * funding output cannot be spent without our node's signature, so this only guards against a node that signed a
+ * close paying us too little).
+ */
+function paysUsWhatWeAreOwed(c: CoopExpectation, tx: Transaction): boolean {
+  if (c.ourBalancesSat.length === 0) return false;
+  const owed = c.ourBalancesSat.reduce((a, b) => (b < a ? b : a));
+  if (owed < c.ourDustLimitSat) return true;
+  const paid = tx.outs.reduce((a, o) => a + o.value, 0n);
+  const fee = c.weAreFunder ? c.capacitySat - paid : 0n;
+  const candidates = c.shutdownScript === undefined ? tx.outs : tx.outs.filter((o) => equal(o.script, c.shutdownScript as Uint8Array));
+  return candidates.some((o) => o.value + fee >= owed);
 }
 
 /** Options for the close confirmation depth. */

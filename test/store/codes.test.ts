@@ -18,6 +18,7 @@ const PINNED: Record<string, Record<string, number>> = {
     FullyResolved: 4,
     Error: 5,
     CommitmentBroadcasted: 6,
+    CloseUnresolved: 7,
   },
   CLOSE_TYPE: { Coop: 0, Local: 1, Remote: 2, Breach: 3, RemotePending: 4 },
   ARBITRATOR_EVENT: {
@@ -30,6 +31,7 @@ const PINNED: Record<string, Record<string, number>> = {
     EffectFailed: 6,
     CommitmentPublished: 7,
     Persisted: 8,
+    ReclassifyRequested: 9,
   },
   ARBITRATOR_EFFECT: {
     BroadcastTx: 0,
@@ -71,6 +73,7 @@ const PINNED: Record<string, Record<string, number>> = {
     BreachDetected: 3,
     JusticeConfirmed: 4,
     ChannelResolved: 5,
+    CloseUnresolved: 6,
   },
   COMMITMENT_TYPE: { StaticRemoteKey: 0, Anchors: 1 },
   INITIATOR: { Local: 0, Remote: 1 },

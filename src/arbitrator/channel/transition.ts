@@ -15,11 +15,11 @@
  *   - entering WaitingFullResolution: the resolver rows (Step.records) in the same transaction as the state, and
  *     the trigger is the stored close type, never "chain" (lnd's restart hazard: spec 1.7).
  */
-import { refuse, step, type TransitionResult } from '../../fsm/index.js';
+import { refuse, step, type JsonObject, type TransitionResult } from '../../fsm/index.js';
 import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
-import type { HtlcFact } from '../types.js';
+import type { HtlcFact, OutputResolution } from '../types.js';
 import { resolverRecords } from './records.js';
-import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, SpendSeen } from './types.js';
+import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, OpenArbState, ResolverRecord, SpendSeen, UnresolvedClose } from './types.js';
 
 /** The facts a transition may read besides the state and the event. */
 export interface ArbEnv {
@@ -35,6 +35,8 @@ export function transition(state: ArbState, event: ArbEvent, env: ArbEnv): Resul
     case 'BroadcastCommit':
     case 'CommitmentBroadcasted':
       return open(state, event, env);
+    case 'CloseUnresolved':
+      return closeUnresolved(state, event);
     case 'ContractClosed':
       return contractClosed(state, event);
     case 'WaitingFullResolution':
@@ -74,7 +76,7 @@ const toError = (state: ArbState, reason: string, close?: CloseInfo): Result =>
 
 const confirmHeight = (s: SpendSeen): number => s.height + s.depth - 1;
 
-type OpenState = Extract<ArbState, { kind: 'Default' | 'BroadcastCommit' | 'CommitmentBroadcasted' }>;
+type OpenState = OpenArbState;
 
 /** Default, BroadcastCommit, CommitmentBroadcasted: the funding output is not (confirmed) spent yet. */
 function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
@@ -112,6 +114,8 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       return ignore(state);
     case 'Persisted':
       return ignore(state);
+    case 'ReclassifyRequested':
+      return refuse(`the channel has no unresolved close (${state.kind})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
   }
 }
 
@@ -182,8 +186,23 @@ function htlcFailedEvent(h: HtlcFact, reason: string): ArbEffect {
 function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'CloseConfirmed' }>): Result {
   // Only the spend we asked about counts: an answer about a spend a reorg removed is stale.
   if (state.spend?.txid !== event.txid || state.spend.resolving !== true) return ignore(state);
+  if (event.resolutions === undefined && event.unresolved !== undefined) {
+    return toUnresolved(withSpend(state, undefined) as OpenState, state.spend, event.unresolved, [], [], 1);
+  }
+  return toContractClosed(state, event, state.facts, state.kind === 'Default' ? [] : state.failed, [], []);
+}
+
+/** A classified close with its resolutions: ContractClosed (or FullyResolved for a mutual close). */
+function toContractClosed(
+  state: ArbState,
+  event: Extract<ArbEvent, { kind: 'CloseConfirmed' }>,
+  facts: ChannelFacts | undefined,
+  failed: readonly number[],
+  claimed: readonly string[],
+  unfinished: readonly string[],
+): Result {
   const res = event.resolutions;
-  if (res === undefined) return toError(state, `funding spent by ${event.txid}, which matches no state we know: ${event.unknownReason ?? 'unclassified'}`);
+  if (res === undefined) return toError(state, `funding spent by ${event.txid}: the close was neither classified nor reported unresolved`);
   if (res.txid !== event.txid) return toError(state, `resolutions for ${res.txid} delivered for the spend ${event.txid}`);
   const close: CloseInfo = {
     type: res.closeType,
@@ -191,20 +210,123 @@ function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'Clos
     height: event.height,
     ...(res.commitmentNumber === undefined ? {} : { commitmentNumber: res.commitmentNumber }),
   };
-  if (res.closeType === 'coop') {
+  if (res.closeType === 'coop' && unfinished.length === 0) {
     return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [resolvedEvent(close)]);
   }
-  const facts = state.facts;
-  const failed = state.kind === 'Default' ? [] : state.failed;
   const effects: ArbEffect[] = [
     res.closeType === 'breach'
       ? { kind: 'NotifyNode', event: 'breachDetected', payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null } }
       : { kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'confirmed', closeType: close.type, txid: close.txid, height: close.height } },
   ];
+  const carried = claimed.length === 0 ? {} : { claimed, unfinished };
   return step<ArbState, ArbEffect>(
-    facts === undefined ? { kind: 'ContractClosed', failed, close, resolutions: res } : { kind: 'ContractClosed', facts, failed, close, resolutions: res },
+    facts === undefined
+      ? { kind: 'ContractClosed', failed, close, resolutions: res, ...carried }
+      : { kind: 'ContractClosed', facts, failed, close, resolutions: res, ...carried },
     effects,
   );
+}
+
+/** Resolver rows for the claims of an unresolved close not yet recorded (our static to_remote). */
+function claimRecords(spend: SpendSeen, claims: readonly OutputResolution[], claimed: readonly string[]): ResolverRecord[] {
+  return claims
+    .filter((c) => !claimed.includes(c.outpoint))
+    .map((c) => ({
+      v: 1,
+      kind: 'commitSweep',
+      outpoint: c.outpoint,
+      state: { v: 1, closeType: 'unresolved', closeTxid: spend.txid, closeHeight: spend.height, output: c as unknown as JsonObject, deadline: null, stage: 'launched' },
+    }));
+}
+
+/** Enters (or stays in) CloseUnresolved: the node is told what is at stake; what we can claim is claimed now. */
+function toUnresolved(
+  prior: OpenState,
+  spend: SpendSeen,
+  u: UnresolvedClose,
+  claimed: readonly string[],
+  unfinished: readonly string[],
+  attempts: number,
+): Result {
+  const records = claimRecords(spend, u.claims, claimed);
+  const added = records.map((r) => r.outpoint);
+  const { resolving: _r, ...seen } = spend;
+  const effects: ArbEffect[] = [
+    {
+      kind: 'NotifyNode',
+      event: 'closeUnresolved',
+      payload: {
+        v: 1,
+        why: u.why,
+        reason: u.reason,
+        txid: spend.txid,
+        height: spend.height,
+        commitmentNumber: u.commitmentNumber ?? null,
+        valueAtRiskSat: u.valueAtRiskSat,
+        // The node answers an ourCommitment close with that commitment's snapshot.
+        snapshotWanted: u.why === 'ourCommitment' ? (u.commitmentNumber ?? null) : null,
+      },
+    },
+  ];
+  if (records.length > 0) effects.push({ kind: 'LaunchResolvers' });
+  return step<ArbState, ArbEffect>(
+    { kind: 'CloseUnresolved', prior, spend: seen, unresolved: u, claimed: [...claimed, ...added], unfinished: [...unfinished, ...added], attempts },
+    effects,
+    records,
+  );
+}
+
+type UnresolvedState = Extract<ArbState, { kind: 'CloseUnresolved' }>;
+
+const reclassify = (state: UnresolvedState, facts: ChannelFacts | undefined): ArbEffect => ({
+  kind: 'ResolveClose',
+  txid: state.spend.txid,
+  txHex: state.spend.txHex,
+  height: state.spend.height,
+  ...(facts === undefined ? {} : { snapshotSeq: facts.snapshotSeq }),
+});
+
+const sameUnresolved = (a: UnresolvedClose, b: UnresolvedClose): boolean =>
+  a.why === b.why && a.reason === b.reason && a.commitmentNumber === b.commitmentNumber && a.valueAtRiskSat === b.valueAtRiskSat && a.claims.length === b.claims.length;
+
+/**
+ * CloseUnresolved: the funding output is spent (confirmed) but courtd could not tell how to sweep it. It waits,
+ * visibly, for what it lacks: the snapshot of that commitment of ours (ChannelUpdated, which may be OLDER than the
+ * last one: the node is answering our request for exactly that commitment) or an operator's ReclassifyRequested.
+ * Both classify the spend again. It never becomes FullyResolved on its own.
+ */
+function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
+  switch (event.kind) {
+    case 'ChannelUpdated': {
+      const prior = { ...state.prior, facts: event.facts } as OpenState;
+      return step<ArbState, ArbEffect>({ ...state, prior, attempts: state.attempts + 1 }, [reclassify(state, event.facts)]);
+    }
+    case 'ReclassifyRequested':
+      return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [reclassify(state, state.prior.facts)]);
+    case 'CloseConfirmed': {
+      if (event.txid !== state.spend.txid) return ignore(state);
+      if (event.resolutions !== undefined) {
+        const p = state.prior;
+        return toContractClosed(state, event, p.facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
+      }
+      if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
+      return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);
+    }
+    case 'ResolverFinished':
+      if (!state.unfinished.includes(event.outpoint)) return ignore(state);
+      return step({ ...state, unfinished: state.unfinished.filter((o) => o !== event.outpoint) });
+    case 'BlockDisconnected':
+      // The spend is gone: back to watching the funding output with what we knew before it.
+      if (state.spend.height >= event.height) return step(state.prior);
+      return ignore(state);
+    case 'ForceCloseRequested':
+      return refuse(`the funding output is spent by ${state.spend.txid}, which courtd could not resolve: ${state.unresolved.reason}`, 'COURT_E_CHANNEL_CLOSING');
+    case 'BlockConnected':
+    case 'CommitmentPublished':
+    case 'EffectFailed':
+    case 'Persisted':
+      return ignore(state);
+  }
 }
 
 function resolvedEvent(close: CloseInfo): ArbEffect {
@@ -222,6 +344,8 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
     case 'ChannelUpdated':
     case 'ForceCloseRequested':
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
+    case 'ReclassifyRequested':
+      return refuse(`the close ${state.close.txid} is already classified (${state.close.type})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
     case 'ResolverFinished':
       return toError(state, `resolver ${event.outpoint} finished before resolvers were launched`, state.close);
     case 'CommitmentPublished':
@@ -262,8 +386,12 @@ function toResolution(state: ClosedState): Result {
       break;
   }
   effects.push(...failBacks(actions, state.failed));
-  const { records, missing } = resolverRecords(close, res, actions);
-  const covered = new Set(records.map((r) => r.outpoint));
+  const claimed = state.claimed ?? [];
+  const all = resolverRecords(close, res, actions);
+  // Outputs claimed while the close was unresolved already have their rows (and may be finished).
+  const records = all.records.filter((r) => !claimed.includes(r.outpoint));
+  const missing = all.missing;
+  const covered = new Set([...all.records.map((r) => r.outpoint), ...claimed]);
   const orphans = res.htlcs.filter((h) => !covered.has(h.outpoint) && !actions.some((a) => a.htlc.htlcId === h.htlc.htlcId && a.htlc.direction === h.htlc.direction));
   if (close.type !== 'breach' && orphans.length > 0) {
     return toError(state, `HTLC output(s) ${orphans.map((h) => h.outpoint).join(', ')} on ${close.txid} match no HTLC of the confirmed set`, close);
@@ -272,10 +400,11 @@ function toResolution(state: ClosedState): Result {
     const ids = missing.map((a) => `${a.htlc.direction} ${a.htlc.htlcId}`).join(', ');
     return toError(state, `no output resolution for non-dust HTLC(s) ${ids} on ${close.txid}`, close);
   }
-  if (records.length === 0) return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [...effects, resolvedEvent(close)]);
+  const unresolved = [...(state.unfinished ?? []), ...records.map((r) => r.outpoint)];
+  if (unresolved.length === 0) return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [...effects, resolvedEvent(close)]);
   effects.push({ kind: 'LaunchResolvers' });
   return step<ArbState, ArbEffect>(
-    { kind: 'WaitingFullResolution', close, unresolved: records.map((r) => r.outpoint) },
+    { kind: 'WaitingFullResolution', close, unresolved },
     effects,
     records,
   );
@@ -302,6 +431,8 @@ function waiting(state: WaitingState, event: ArbEvent): Result {
     case 'ChannelUpdated':
     case 'ForceCloseRequested':
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
+    case 'ReclassifyRequested':
+      return refuse(`the close ${state.close.txid} is already classified (${state.close.type})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
     case 'BlockConnected':
     case 'BlockDisconnected':
     case 'CommitmentPublished':
@@ -316,6 +447,8 @@ function fullyResolved(state: Extract<ArbState, { kind: 'FullyResolved' }>, even
     case 'ChannelUpdated':
     case 'ForceCloseRequested':
       return refuse(`the channel is fully resolved (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
+    case 'ReclassifyRequested':
+      return refuse(`the close ${state.close.txid} is already classified (${state.close.type})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
     case 'CloseConfirmed':
       return sameClose(state, state.close, event.txid);
     case 'BlockConnected':
@@ -335,6 +468,7 @@ function errored(state: Extract<ArbState, { kind: 'Error' }>, event: ArbEvent): 
     case 'CloseConfirmed':
     case 'ResolverFinished':
     case 'CommitmentPublished':
+    case 'ReclassifyRequested':
       return refuse(`the arbitrator is in Error (from ${state.from}): ${state.reason}`, 'COURT_E_ARBITRATOR_ERROR');
     case 'BlockConnected':
     case 'BlockDisconnected':

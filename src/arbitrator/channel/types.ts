@@ -21,6 +21,11 @@
  *                   ▼   (resolver rows inserted in the same transaction; dangling/dust failed back)
  *          WaitingFullResolution ── last ResolverFinished ──► FullyResolved ◄────────────┘
  *
+ *   Default / BroadcastCommit / CommitmentBroadcasted ── CloseConfirmed that courtd cannot resolve alone ──►
+ *   CloseUnresolved (our commitment without its snapshot, or an unrecognised spend: reported with the value at
+ *   risk, our static to_remote claimed meanwhile) ── the commitment's snapshot (ChannelUpdated) or an operator's
+ *   ReclassifyRequested, classified again ──► ContractClosed; a reorg of its spend goes back to the open state
+ *
  *   Any state ── an impossible event (see transition.ts) ──► Error (reason kept, visible to operators)
  *
  * A funding spend seen in a block is kept in the pre-close states (`spend`) until it has its confirmation depth;
@@ -31,7 +36,7 @@ import type { CodedCodec, Json, JsonObject } from '../../fsm/index.js';
 import { ARBITRATOR_EFFECT, ARBITRATOR_EVENT, ARBITRATOR_STATE } from '../../store/codes.js';
 import { CourtError } from '../../util/errors.js';
 import type { ChainDeltas } from '../actions.js';
-import type { CloseResolutions, CloseType, CommitSetFacts, HtlcFact } from '../types.js';
+import type { CloseResolutions, CloseType, CommitSetFacts, HtlcFact, OutputResolution } from '../types.js';
 
 /** What the arbitrator knows of the open channel: taken in with each accepted snapshot (ChannelUpdated). */
 export interface ChannelFacts {
@@ -66,6 +71,22 @@ export interface CloseInfo {
   readonly commitmentNumber?: number;
 }
 
+/** A confirmed funding spend courtd cannot resolve on its own (ResolveClose's answer when it cannot classify). */
+export interface UnresolvedClose {
+  /** ourCommitment: a commitment of ours other than the one courtd holds (it needs that commitment's snapshot). */
+  readonly why: 'ourCommitment' | 'unrecognised';
+  readonly reason: string;
+  /** The commitment number from the state hint, if the spend has one. */
+  readonly commitmentNumber?: number;
+  /** Up to this much of ours (sat, decimal) is on the spend and not yet claimable. */
+  readonly valueAtRiskSat: string;
+  /** Outputs we can claim meanwhile (our static to_remote). */
+  readonly claims: readonly OutputResolution[];
+}
+
+/** The states in which the funding output is not (confirmed) spent yet. */
+export type OpenArbState = Extract<ArbState, { kind: 'Default' | 'BroadcastCommit' | 'CommitmentBroadcasted' }>;
+
 export type ArbState =
   | { readonly kind: 'Default'; readonly facts?: ChannelFacts; readonly spend?: SpendSeen }
   | {
@@ -84,6 +105,23 @@ export type ArbState =
       readonly failed: readonly number[];
       readonly close: CloseInfo;
       readonly resolutions: CloseResolutions;
+      /** Outpoints whose resolver rows exist already (claimed while the close was unresolved). */
+      readonly claimed?: readonly string[];
+      /** Of those, the ones whose resolver has not finished. */
+      readonly unfinished?: readonly string[];
+    }
+  | {
+      readonly kind: 'CloseUnresolved';
+      /** The open state the spend interrupted (without the spend): facts, failed-back HTLCs, our broadcast. */
+      readonly prior: OpenArbState;
+      /** The confirmed spend. */
+      readonly spend: SpendSeen;
+      readonly unresolved: UnresolvedClose;
+      /** Outpoints with resolver rows (claims), and those not yet finished. */
+      readonly claimed: readonly string[];
+      readonly unfinished: readonly string[];
+      /** How many times the spend was classified (the first time, then each snapshot or operator retry). */
+      readonly attempts: number;
     }
   | { readonly kind: 'WaitingFullResolution'; readonly close: CloseInfo; readonly unresolved: readonly string[] }
   | { readonly kind: 'FullyResolved'; readonly close: CloseInfo }
@@ -101,7 +139,7 @@ export type ArbEvent =
   /** An operator or the node asked for a force close. */
   | { readonly kind: 'ForceCloseRequested' }
   /** The funding spend reached its depth and was classified (ResolveClose's answer). */
-  | { readonly kind: 'CloseConfirmed'; readonly txid: string; readonly height: number; readonly resolutions?: CloseResolutions; readonly unknownReason?: string }
+  | { readonly kind: 'CloseConfirmed'; readonly txid: string; readonly height: number; readonly resolutions?: CloseResolutions; readonly unresolved?: UnresolvedClose }
   /** A resolver reached its end. */
   | { readonly kind: 'ResolverFinished'; readonly outpoint: string }
   /** An effect of ours threw; it stays pending and is retried. */
@@ -109,7 +147,9 @@ export type ArbEvent =
   /** Our commitment was accepted by the node's mempool (BroadcastTx's answer). */
   | { readonly kind: 'CommitmentPublished'; readonly txid: string }
   /** The pulse of ContractClosed: the previous step is durable, continue (also taken on restart). */
-  | { readonly kind: 'Persisted' };
+  | { readonly kind: 'Persisted' }
+  /** An operator asks courtd to classify an unresolved close again (after fixing what it lacked). */
+  | { readonly kind: 'ReclassifyRequested' };
 
 export type ArbEventKind = ArbEvent['kind'];
 
@@ -117,7 +157,14 @@ export type ArbEventKind = ArbEvent['kind'];
 export type FailReason = 'dust' | 'dangling' | 'breach';
 
 /** What courtd tells the node (node_event kinds). */
-export type NodeEventName = 'htlcSettledOnChain' | 'htlcFailedOnChain' | 'channelClosing' | 'breachDetected' | 'justiceConfirmed' | 'channelResolved';
+export type NodeEventName =
+  | 'htlcSettledOnChain'
+  | 'htlcFailedOnChain'
+  | 'channelClosing'
+  | 'breachDetected'
+  | 'justiceConfirmed'
+  | 'channelResolved'
+  | 'closeUnresolved';
 
 export type ArbEffect =
   /** Build, sign and publish our latest commitment (from the stored snapshot); answered by CommitmentPublished. */

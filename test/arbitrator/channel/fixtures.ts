@@ -248,6 +248,26 @@ export const STATE_SAMPLES = {
     published: { kind: 'CommitmentBroadcasted', facts: RICH_FACTS, failed: DUST_FAILED, commitTxid: COMMIT_TXID },
     spendResolving: { kind: 'CommitmentBroadcasted', facts: RICH_FACTS, failed: DUST_FAILED, commitTxid: COMMIT_TXID, spend: SPEND_RESOLVING },
   },
+  CloseUnresolved: {
+    ourCommitment: {
+      kind: 'CloseUnresolved',
+      prior: { kind: 'Default', facts: RICH_FACTS },
+      spend: SPEND_SEEN,
+      unresolved: { why: 'ourCommitment', reason: 'our commitment 43 (newer than our snapshot) confirmed', commitmentNumber: 43, valueAtRiskSat: '700000', claims: [] },
+      claimed: [],
+      unfinished: [],
+      attempts: 1,
+    },
+    claiming: {
+      kind: 'CloseUnresolved',
+      prior: { kind: 'CommitmentBroadcasted', facts: RICH_FACTS, failed: DUST_FAILED, commitTxid: COMMIT_TXID },
+      spend: SPEND_SEEN,
+      unresolved: { why: 'unrecognised', reason: 'a commitment of theirs matching no state we know', commitmentNumber: 40, valueAtRiskSat: '90000', claims: [] },
+      claimed: [commitOutpoint()],
+      unfinished: [commitOutpoint()],
+      attempts: 2,
+    },
+  },
   ContractClosed: {
     local: { kind: 'ContractClosed', facts: RICH_FACTS, failed: DUST_FAILED, close: LOCAL_CLOSE, resolutions: closeResolutions('local') },
   },
@@ -287,6 +307,7 @@ export const EVENT_SAMPLES: EventSamples = {
   EffectFailed: { kind: 'EffectFailed', outboxId: 3, effect: 'BroadcastTx', error: 'COURT_E_CHAIN_RPC: min relay fee not met' },
   CommitmentPublished: { kind: 'CommitmentPublished', txid: COMMIT_TXID },
   Persisted: { kind: 'Persisted' },
+  ReclassifyRequested: { kind: 'ReclassifyRequested' },
 };
 
 /** One sample effect of every kind. */

@@ -30,7 +30,7 @@ import {
   type CloseInfo,
   type ResolverRecord,
 } from '../../../src/arbitrator/channel/types.js';
-import type { CloseType } from '../../../src/arbitrator/types.js';
+import type { CloseType, OutputResolution } from '../../../src/arbitrator/types.js';
 import type { CodedCodec, Json } from '../../../src/fsm/index.js';
 import { CourtError, type CourtErrorCode } from '../../../src/util/errors.js';
 import {
@@ -421,14 +421,21 @@ describe('transition table: a confirmed close', () => {
       state2: contractClosed('remote', { failed: [2] }),
     },
     {
-      name: 'a spend nobody can classify is an Error with the reason',
+      name: 'a spend courtd cannot resolve alone -> CloseUnresolved, the node told, our to_remote claimed meanwhile',
       state: STATE_SAMPLES.Default.spendResolving,
-      event: { kind: 'CloseConfirmed', txid: SPEND_TXID, height: HEIGHT + 2, unknownReason: 'no state hint matches' },
-      next: 'Error',
-      effects: [],
+      event: {
+        kind: 'CloseConfirmed',
+        txid: SPEND_TXID,
+        height: HEIGHT + 2,
+        unresolved: { why: 'unrecognised', reason: 'no state hint matches', valueAtRiskSat: '1000', claims: [closeResolutions('remote').commitOutput as OutputResolution] },
+      },
+      next: 'CloseUnresolved',
+      effects: ['NotifyNode closeUnresolved', 'LaunchResolvers'],
+      records: [`commitSweep ${short(SPEND_TXID)}:0`],
       check: (s) => {
-        assert.equal(s.state.kind === 'Error' && s.state.from, 'Default');
-        assert.match(s.state.kind === 'Error' ? s.state.reason : '', /no state hint matches/);
+        assert.equal(s.state.kind === 'CloseUnresolved' && s.state.prior.kind, 'Default');
+        assert.deepEqual(s.state.kind === 'CloseUnresolved' && s.state.unfinished, [commitOutpoint()]);
+        assert.deepEqual(s.records?.map((r) => r.outpoint), [commitOutpoint()]);
       },
     },
     {
@@ -666,6 +673,7 @@ const E: Outcome = 'error';
 const RC: Outcome = 'refused:COURT_E_CHANNEL_CLOSING';
 const RE: Outcome = 'refused:COURT_E_ARBITRATOR_ERROR';
 const RS: Outcome = 'refused:COURT_E_SNAPSHOT_INVALID';
+const RU: Outcome = 'refused:COURT_E_CLOSE_NOT_UNRESOLVED';
 
 /** Columns, in this order, for every row of OUTCOMES. */
 const COLUMNS = [
@@ -678,6 +686,7 @@ const COLUMNS = [
   'EffectFailed',
   'CommitmentPublished',
   'Persisted',
+  'ReclassifyRequested',
 ] as const satisfies readonly ArbEventKind[];
 
 /**
@@ -686,19 +695,21 @@ const COLUMNS = [
  */
 // prettier-ignore
 const OUTCOMES: Readonly<Record<string, readonly Outcome[]>> = {
-  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers
-  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I],
-  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I],
-  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I],
-  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I],
-  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I],
-  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I],
-  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I],
-  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I],
-  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S],
-  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I],
-  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I],
-  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I],
+  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers  Reclass
+  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    RU],
+  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    RU],
+  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    RU],
+  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU],
+  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU],
+  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU],
+  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    RU],
+  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU],
+  'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S],
+  'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S],
+  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S,    RU],
+  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I,    RU],
+  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    RU],
+  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    RE],
 };
 
 function classify(before: ArbState, r: TransitionResult<ArbState, ArbEffect>, what: string): Outcome {
