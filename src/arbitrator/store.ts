@@ -191,15 +191,15 @@ export function remoteCommitmentKnowledge(db: Db, chanPoint: string, n: number):
     )
     .get(chanPoint)?.n;
   const row = db
-    .prepare<[number, string, number, number], { point: string | null }>(
-      `SELECT CASE WHEN json_extract(snapshot, '$.remoteCommitments.current.number') = ?1
+    .prepare<[{ n: number; cp: string }], { point: string | null }>(
+      `SELECT CASE WHEN json_extract(snapshot, '$.remoteCommitments.current.number') = @n
                    THEN json_extract(snapshot, '$.remoteCommitments.current.perCommitmentPoint')
                    ELSE json_extract(snapshot, '$.remoteCommitments.pending.perCommitmentPoint') END AS point
-       FROM channel_snapshot WHERE chan_point = ?2
-         AND (json_extract(snapshot, '$.remoteCommitments.current.number') = ?3 OR json_extract(snapshot, '$.remoteCommitments.pending.number') = ?4)
+       FROM channel_snapshot WHERE chan_point = @cp
+         AND (json_extract(snapshot, '$.remoteCommitments.current.number') = @n OR json_extract(snapshot, '$.remoteCommitments.pending.number') = @n)
        ORDER BY seq DESC LIMIT 1`,
     )
-    .get(n, chanPoint, n, n);
+    .get({ n, cp: chanPoint });
   return { newest: newest ?? undefined, point: row?.point ?? undefined };
 }
 

@@ -19,6 +19,7 @@ import { resolverRows } from '../../src/arbitrator/store.js';
 import type { ChainEvent, PublishResult } from '../../src/chain/ports.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
+import { ARBITRATOR_STATE } from '../../src/store/codes.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
@@ -103,12 +104,30 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
     process.stdout.write(`crash checkpoints=${checkpoints} resumed=${resumed} mismatches=${mismatches}\n`);
   });
 
-  const cases: Array<[string, (sim: ChannelSimulator) => Transaction]> = [
-    ['our force close', (sim) => sim.signedCommitment('alice', sim.latestNumber)],
-    ['their force close', (sim) => sim.signedCommitment('bob', sim.currentNumber)],
+  /** Our commitment newer than courtd's snapshot confirms (CloseUnresolved), then the node sends its snapshot. */
+  const ourUnknown = (sim: ChannelSimulator): Input[] => {
+    const cp = sim.chanPoint;
+    const before = sim.snapshot('alice');
+    sim.commit();
+    const after = sim.snapshot('alice');
+    const close = sim.signedCommitment('alice', sim.latestNumber);
+    return [
+      async (arb) => ignoreRefusal(arb.updateChannel(before)),
+      async (arb) => arb.onChainEvent(block(HEIGHT + 1, [close])),
+      async (arb) => arb.onChainEvent(block(HEIGHT + 2, [])),
+      async (arb) => ignoreRefusal(arb.updateChannel(after)),
+      async (arb, db) => {
+        for (const r of resolverRows(db, cp)) await arb.resolverFinished(cp, r.outpoint);
+      },
+    ];
+  };
+  const cases: Array<[string, (sim: ChannelSimulator) => Input[]]> = [
+    ['our force close', (sim) => scenario(sim, () => sim.signedCommitment('alice', sim.latestNumber))],
+    ['their force close', (sim) => scenario(sim, () => sim.signedCommitment('bob', sim.currentNumber))],
+    ['our commitment newer than the snapshot', ourUnknown],
   ];
   for (const format of ['static_remotekey', 'anchors'] as const) {
-    for (const [name, closeTx] of cases) {
+    for (const [name, inputsOf] of cases) {
       it(`${name} (${format}) resumes from every commit to the same end`, async () => {
         const sim = openChannel(format);
         sim.addHtlc('alice', 50_000_000n, HEIGHT + 40, sha256(new TextEncoder().encode('out')));
@@ -116,7 +135,7 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
         sim.addHtlc('bob', 40_000_000n, HEIGHT + 50, sha256(new TextEncoder().encode('in')));
         sim.commit();
         const cp = sim.chanPoint;
-        const inputs = scenario(sim, () => closeTx(sim));
+        const inputs = inputsOf(sim);
         const base = join(tmp.dir, `${format}-${name.replace(/ /g, '-')}`);
 
         // Reference run, copying the briefcase at every commit and noting which input was being processed.
@@ -138,6 +157,10 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
         const want = outcome(refDb, cp);
         assert.equal((want.state as { kind: string }).kind, 'FullyResolved', 'the reference run resolves the channel');
         assert.ok(copies.length >= 8, `expected many checkpoints, got ${copies.length}`);
+        if (inputsOf === ourUnknown) {
+          const states = refDb.prepare<[string], { to_state: number }>('SELECT to_state FROM transition_log WHERE machine_id = ?').all(cp);
+          assert.ok(states.some((r) => r.to_state === ARBITRATOR_STATE.CloseUnresolved), 'the reference run waited in CloseUnresolved');
+        }
         await ref.arb.stop();
         refDb.close();
 

@@ -95,14 +95,17 @@ export async function openOnChain(node: RegtestChain, format: CommitmentFormat):
   return sim;
 }
 
-/** A mutual close of `sim` paying each side its balance (minus a fee from alice), both signatures. */
-export function coopCloseTx(sim: ChannelSimulator, feeSat = 1_000n): Transaction {
+/**
+ * A mutual close of `sim` paying each side its balance (minus a fee from alice), both signatures; `shiftSat` moves
+ * that much of alice's balance to bob (a close that shortchanges alice).
+ */
+export function coopCloseTx(sim: ChannelSimulator, feeSat = 1_000n, shiftSat = 0n): Transaction {
   const state = sim.state(sim.latestNumber);
   const tx = new Transaction();
   tx.version = 2;
   tx.addInput(Buffer.from(sim.fundingTxid, 'hex').reverse(), sim.fundingVout, 0xffffffff);
-  tx.addOutput(walletKey('coop alice').scriptPubKey, state.balanceMsat.alice / 1000n - feeSat);
-  tx.addOutput(walletKey('coop bob').scriptPubKey, state.balanceMsat.bob / 1000n);
+  tx.addOutput(walletKey('coop alice').scriptPubKey, state.balanceMsat.alice / 1000n - feeSat - shiftSat);
+  tx.addOutput(walletKey('coop bob').scriptPubKey, state.balanceMsat.bob / 1000n + shiftSat);
   const script = sim.fundingScript;
   const digest = segwitV0Sighash(tx, 0, script, sim.capacitySat, SIGHASH_ALL);
   const sign = (p: 'alice' | 'bob') => encodeSig(secp().sign(digest, sim.parties[p].ring.privateKey(sim.parties[p].locators.funding)), SIGHASH_ALL);

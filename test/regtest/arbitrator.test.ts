@@ -128,8 +128,9 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       const revoked = sim.currentNumber;
       sim.commit();
       sim.commit();
-      for (let n = 0; n < sim.currentNumber; n++) court.arb.addRevocation(cp, sim.revealedSecret('bob', n), n);
+      // The node sends the snapshot naming their newer commitments before the secrets revoking the older ones.
       await court.arb.updateChannel(sim.snapshot('alice'));
+      for (let n = 0; n < sim.currentNumber; n++) court.arb.addRevocation(cp, sim.revealedSecret('bob', n), n);
       await node.send(sim.signedCommitment('bob', revoked).toHex());
       await node.mine(1);
       await untilState(court, cp, 'WaitingFullResolution');
