@@ -26,7 +26,7 @@ const CLOSE_CODE: Readonly<Record<CloseType, CloseTypeCode | null>> = {
 /** The plain columns derived from a state. */
 export function stateColumns(s: ArbState): { closeType: number | null; closeHeight: number | null; reason: string | null; wake: number | null; snapshotSeq: number } {
   const close = 'close' in s ? s.close : undefined;
-  const facts = s.kind === 'CloseUnresolved' ? s.prior.facts : 'facts' in s ? s.facts : undefined;
+  const facts = s.kind === 'CloseUnresolved' ? (s.answer ?? s.prior.facts) : 'facts' in s ? s.facts : undefined;
   return {
     closeType: close === undefined ? null : CLOSE_CODE[close.type],
     closeHeight: close?.height ?? null,

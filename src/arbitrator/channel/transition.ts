@@ -92,6 +92,11 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       if (state.facts !== undefined && event.facts.snapshotSeq < state.facts.snapshotSeq) {
         return refuse(`snapshot ${event.facts.snapshotSeq} is older than ${state.facts.snapshotSeq}`, 'COURT_E_SNAPSHOT_CONFLICT');
       }
+      // Never take an older local commitment than the one we would publish (it may be revoked): the node's
+      // ordering contract, enforced here as well as at intake.
+      if (state.facts !== undefined && event.facts.localNumber < state.facts.localNumber) {
+        return refuse(`local commitment ${event.facts.localNumber} is older than ${state.facts.localNumber}`, 'COURT_E_SNAPSHOT_CONFLICT');
+      }
       return step({ ...state, facts: event.facts });
     case 'ForceCloseRequested':
       if (state.kind !== 'Default') return refuse(`already force-closing (${state.kind})`, 'COURT_E_CHANNEL_CLOSING');
@@ -297,17 +302,15 @@ const sameUnresolved = (a: UnresolvedClose, b: UnresolvedClose): boolean =>
  */
 function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
   switch (event.kind) {
-    case 'ChannelUpdated': {
-      const prior = { ...state.prior, facts: event.facts } as OpenState;
-      return step<ArbState, ArbEffect>({ ...state, prior, attempts: state.attempts + 1 }, [reclassify(state, event.facts)]);
-    }
+    case 'ChannelUpdated':
+      return step<ArbState, ArbEffect>({ ...state, answer: event.facts, attempts: state.attempts + 1 }, [reclassify(state, event.facts)]);
     case 'ReclassifyRequested':
-      return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [reclassify(state, state.prior.facts)]);
+      return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [reclassify(state, state.answer ?? state.prior.facts)]);
     case 'CloseConfirmed': {
       if (event.txid !== state.spend.txid) return ignore(state);
       if (event.resolutions !== undefined) {
         const p = state.prior;
-        return toContractClosed(state, event, p.facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
+        return toContractClosed(state, event, state.answer ?? p.facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
       }
       if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
       return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);

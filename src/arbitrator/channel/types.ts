@@ -122,6 +122,11 @@ export type ArbState =
       readonly unfinished: readonly string[];
       /** How many times the spend was classified (the first time, then each snapshot or operator retry). */
       readonly attempts: number;
+      /**
+       * The facts of the snapshot the node sent for the confirmed commitment (possibly older than `prior`'s): used
+       * to classify and resolve this close only. `prior` keeps the newest facts, in case a reorg reopens the channel.
+       */
+      readonly answer?: ChannelFacts;
     }
   | { readonly kind: 'WaitingFullResolution'; readonly close: CloseInfo; readonly unresolved: readonly string[] }
   | { readonly kind: 'FullyResolved'; readonly close: CloseInfo }

@@ -128,7 +128,7 @@ interface Model {
 
 const tipOf = (m: Model): number => m.chain.at(-1)?.height ?? BASE;
 const isOpen = (s: ArbState): boolean => s.kind === 'Default' || s.kind === 'BroadcastCommit' || s.kind === 'CommitmentBroadcasted';
-const factsOf = (s: ArbState): ChannelFacts | undefined => (s.kind === 'CloseUnresolved' ? s.prior.facts : 'facts' in s ? s.facts : undefined);
+const factsOf = (s: ArbState): ChannelFacts | undefined => (s.kind === 'CloseUnresolved' ? (s.answer ?? s.prior.facts) : 'facts' in s ? s.facts : undefined);
 
 function snapshotFacts(cmd: Extract<Cmd, { t: 'update' }>, seq: number, tip: number): ChannelFacts {
   const sets: HtlcFact[][] = [[], [], []];

@@ -617,6 +617,38 @@ describe('transition table: WaitingFullResolution and after', () => {
   });
 });
 
+describe('CloseUnresolved (issue 9 items 2, 3)', () => {
+  const unresolvedOurs = STATE_SAMPLES.CloseUnresolved.ourCommitment;
+  const env = { height: HEIGHT + 5 };
+
+  it('the snapshot of the confirmed commitment is classified again, and kept apart from the newest facts', () => {
+    const older = { ...RICH_FACTS, snapshotSeq: RICH_FACTS.snapshotSeq + 1, localNumber: 43 };
+    const s = accepted(transition(unresolvedOurs, { kind: 'ChannelUpdated', facts: older }, env));
+    assert.deepEqual(s.effects, [{ kind: 'ResolveClose', txid: SPEND_TXID, txHex: unresolvedOurs.spend.txHex, height: HEIGHT, snapshotSeq: older.snapshotSeq }]);
+    assert.equal(s.state.kind === 'CloseUnresolved' && s.state.prior, unresolvedOurs.prior, 'prior facts untouched');
+    assert.equal(s.state.kind === 'CloseUnresolved' && s.state.attempts, 2);
+    // A reorg of the spend goes back to the prior open state with the newest facts, never the answer's.
+    const back = accepted(transition(s.state, { kind: 'BlockDisconnected', height: HEIGHT, hash: 'b0'.repeat(32) }, env));
+    assert.deepEqual(back.state, unresolvedOurs.prior);
+  });
+
+  it('claims recorded while unresolved carry over: only new outputs get rows, finished ones stay finished', () => {
+    const claiming = STATE_SAMPLES.CloseUnresolved.claiming;
+    const finished = accepted(transition(claiming, { kind: 'ResolverFinished', outpoint: commitOutpoint() }, env)).state;
+    const closed = accepted(transition(finished, closeConfirmed('local'), env));
+    assert.equal(closed.state.kind, 'ContractClosed');
+    const waiting = accepted(transition(closed.state, { kind: 'Persisted' }, env));
+    assert.ok(!(records(waiting).map((r) => r.outpoint) as string[]).includes(commitOutpoint()), 'no second row for the claimed output');
+    assert.ok(waiting.state.kind === 'WaitingFullResolution' && !waiting.state.unresolved.includes(commitOutpoint()));
+  });
+
+  it('a snapshot with an older local commitment is refused in Default, even with a newer seq', () => {
+    const state: ArbState = { kind: 'Default', facts: RICH_FACTS };
+    const r = refused(transition(state, { kind: 'ChannelUpdated', facts: { ...RICH_FACTS, snapshotSeq: RICH_FACTS.snapshotSeq + 1, localNumber: RICH_FACTS.localNumber - 1 } }, env));
+    assert.equal(r.code, 'COURT_E_SNAPSHOT_CONFLICT');
+  });
+});
+
 describe('fixed bugs found by these tests (regressions)', () => {
   it('regression: an HTLC failed back as dust before our broadcast is not failed back again when a breach confirms', () => {
     // types.ts: BroadcastCommit.failed lists "the outgoing HTLCs already failed back (dust, before broadcast): never
