@@ -108,14 +108,15 @@ export function classifyClose(view: ClassifierView, tx: Transaction): Classifica
 
   // From here on it is theirs or unidentified. Revoked first: a secret for this number means justice, even when
   // the txid is the one the last snapshot called current.
+  // Theirs for sure: a txid we built for them, our to_remote on it, or their to_local revocable by the secret.
+  const current = txid === view.remoteCurrent.txid;
+  const pending = view.remotePending !== undefined && txid === view.remotePending.txid;
   const secret = view.revocations.tryLookup(MAX_SHACHAIN_INDEX - number);
-  if (secret !== undefined && (ourToRemote >= 0 || outputIndex(tx, theirRevocableToLocal(view, secret)) >= 0)) {
+  if (secret !== undefined && (current || pending || ourToRemote >= 0 || outputIndex(tx, theirRevocableToLocal(view, secret)) >= 0)) {
     return { kind: 'breach', txid, number, perCommitmentSecret: secret };
   }
-  if (txid === view.remoteCurrent.txid) return { kind: 'remote', txid, number: view.remoteCurrent.number };
-  if (view.remotePending !== undefined && txid === view.remotePending.txid) {
-    return { kind: 'remotePending', txid, number: view.remotePending.number };
-  }
+  if (current) return { kind: 'remote', txid, number: view.remoteCurrent.number };
+  if (pending && view.remotePending !== undefined) return { kind: 'remotePending', txid, number: view.remotePending.number };
   const newest = view.remotePending?.number ?? view.remoteCurrent.number;
   if (number > newest && ourToRemote >= 0) return { kind: 'future', txid, number };
   if (ourToRemote >= 0) {
