@@ -44,6 +44,8 @@ interface Entry {
   state: number;
   wake: number | null;
   runner?: Runner;
+  /** The runner's resume(). */
+  ready?: Promise<void>;
   inflight: number;
   pending: boolean;
 }
@@ -172,8 +174,9 @@ export class ChainArbitrator {
 
   /** The channel's current state (loading it if no runner is live). */
   async state(chanPoint: string): Promise<ArbState> {
-    const runner = await this.#runner(chanPoint);
+    const runner = this.#acquire(chanPoint);
     try {
+      await this.#ready(chanPoint);
       return runner.state;
     } finally {
       this.#release(chanPoint);
@@ -300,20 +303,27 @@ export class ChainArbitrator {
 
   /** Resumes a channel's runner (pending effects, pulse) without an event. */
   async #touch(chanPoint: string): Promise<void> {
+    if (!this.#entries.has(chanPoint)) return;
+    this.#acquire(chanPoint);
     try {
-      await this.#runner(chanPoint);
+      await this.#ready(chanPoint);
+    } catch {
+      // logged by the runner; the channel's next event builds a runner again
     } finally {
       this.#release(chanPoint);
     }
   }
 
-  /** Delivers one event to a channel and updates routing from the state it ends in. Never rejects. */
+  /**
+   * Delivers one event to a channel and updates routing from the state it ends in. Never rejects. The event is
+   * posted to the channel's mailbox synchronously, inside this call, so one channel's events are processed in the
+   * order #deliver was called (the node's calls, the blocks), also while its runner is being built and resumed.
+   */
   async #deliver(chanPoint: string, event: ArbEvent): Promise<EventOutcome<ArbState>> {
     let runner: Runner;
     try {
-      runner = await this.#runner(chanPoint);
+      runner = this.#acquire(chanPoint);
     } catch (err) {
-      this.#release(chanPoint);
       return { kind: 'failed', error: err };
     }
     try {
@@ -326,7 +336,17 @@ export class ChainArbitrator {
     }
   }
 
-  async #runner(chanPoint: string): Promise<Runner> {
+  /** Waits for a runner's resume (rejects with its error if it failed). */
+  async #ready(chanPoint: string): Promise<void> {
+    await this.#entries.get(chanPoint)?.ready;
+  }
+
+  /**
+   * The channel's runner, built and resumed (in the background) if it has none; counts one user until
+   * #release. Synchronous, so that an event enqueued right after it keeps its caller's order: a runner's
+   * mailbox holds events posted before its resume finished and runs them after it, in posting order.
+   */
+  #acquire(chanPoint: string): Runner {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
     e.inflight++;
@@ -348,7 +368,10 @@ export class ChainArbitrator {
       },
     });
     e.runner = runner;
-    await runner.resume();
+    // A failed resume is logged by the runner and answers every event with 'failed'.
+    const resumed = runner.resume();
+    resumed.catch(() => undefined);
+    e.ready = resumed;
     return runner;
   }
 
@@ -403,6 +426,7 @@ export class ChainArbitrator {
     if (e.inflight > 0 || e.runner === undefined || e.runner.queued > 0 || e.pending) return;
     const runner = e.runner;
     delete e.runner;
+    delete e.ready;
     void runner.close();
     if (e.state === ARBITRATOR_STATE.FullyResolved) {
       this.#entries.delete(chanPoint);
