@@ -12,7 +12,11 @@
  *   The block is handled when every routed channel has taken it (the dispatcher's ordering), but a slow channel
  *   never delays another one's processing.
  * - Node updates (snapshots), force-close requests (refused unless Default) and retirement of FullyResolved
- *   channels go through here.
+ *   channels go through here. A channel's events reach its mailbox synchronously, in call order, even while its
+ *   runner is being built and resumed.
+ * - A block event whose delivery fails is not lost: a wake-up is armed again, a funding spend or a disconnect is
+ *   delivered again with the next chain event, and a channel with effects pending or a pulse due gets every
+ *   block until its work is done.
  * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
  *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
  *   resolver launches for WaitingFullResolution channels.
