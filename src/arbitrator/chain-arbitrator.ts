@@ -12,7 +12,11 @@
  *   The block is handled when every routed channel has taken it (the dispatcher's ordering), but a slow channel
  *   never delays another one's processing.
  * - Node updates (snapshots), force-close requests (refused unless Default) and retirement of FullyResolved
- *   channels go through here.
+ *   channels go through here. A channel's events reach its mailbox synchronously, in call order, even while its
+ *   runner is being built and resumed.
+ * - A block event whose delivery fails is not lost: a wake-up is armed again, a funding spend or a disconnect is
+ *   delivered again with the next chain event, and a channel with effects pending or a pulse due gets every
+ *   block until its work is done.
  * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
  *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
  *   resolver launches for WaitingFullResolution channels.
@@ -54,6 +58,8 @@ interface Entry {
   state: number;
   wake: number | null;
   runner?: Runner;
+  /** The runner's resume(). */
+  ready?: Promise<void>;
   inflight: number;
   pending: boolean;
 }
@@ -103,7 +109,9 @@ export class ChainArbitrator {
    * Read from the briefcase at the first reorg (rare), then kept up to date by #route.
    */
   #spendHeights: Map<string, number> | undefined;
-  /** Channels with outbox rows still pending: they get every block, to retry them. */
+  /** Block events (funding spends, disconnects) whose delivery failed, per channel in order: delivered again first. */
+  readonly #redeliver = new Map<string, ArbEvent[]>();
+  /** Channels with outbox rows still pending (or a pulse due): they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
   #height = 0;
@@ -187,8 +195,9 @@ export class ChainArbitrator {
 
   /** The channel's current state (loading it if no runner is live). */
   async state(chanPoint: string): Promise<ArbState> {
-    const runner = await this.#runner(chanPoint);
+    const runner = this.#acquire(chanPoint);
     try {
+      await this.#ready(chanPoint, runner);
       return runner.state;
     } finally {
       this.#release(chanPoint);
@@ -292,32 +301,77 @@ export class ChainArbitrator {
     await this.#deliver(chanPoint, { kind: 'ResolverFinished', outpoint });
   }
 
-  /** The block dispatcher's subscriber. */
+  /**
+   * The block dispatcher's subscriber. Each routed channel gets its events in order: first those of earlier
+   * blocks whose delivery failed (kept in #redeliver), then this block's. A delivery that fails never loses the
+   * block: a funding spend or a disconnect is delivered again with the next chain event, and a wake-up is armed
+   * again so the next block wakes the channel.
+   */
   readonly onChainEvent = async (event: ChainEvent): Promise<void> => {
+    const routed = new Map<string, ArbEvent[]>();
+    const add = (cp: string, ev: ArbEvent): void => {
+      const list = routed.get(cp);
+      if (list === undefined) routed.set(cp, [ev]);
+      else list.push(ev);
+    };
     if (event.type === 'BlockDisconnected') {
       this.#height = event.height - 1;
-      const hit = [...this.#spendHeightsIndex()].filter(([, h]) => h >= event.height).map(([cp]) => cp);
-      await Promise.all(hit.map((cp) => this.#deliver(cp, { kind: 'BlockDisconnected', height: event.height, hash: event.hash })));
+      this.#takeRedeliveries(add, event.height);
+      for (const [cp, h] of this.#spendHeightsIndex()) if (h >= event.height) add(cp, { kind: 'BlockDisconnected', height: event.height, hash: event.hash });
+    } else {
+      this.#height = event.height;
+      this.#takeRedeliveries(add);
+      const block = event.block;
+      const events = new Map<string, ArbEvent>();
+      block.txs.forEach((tx, i) => {
+        for (const input of tx.ins) {
+          const key = `${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`;
+          if (!this.#entries.has(key)) continue;
+          events.set(key, { kind: 'BlockConnected', height: event.height, hash: event.hash, spend: { txid: block.txids[i] as string, txHex: tx.toHex() } });
+        }
+      });
+      for (const due of this.#wake.popDue(event.height)) {
+        const e = this.#entries.get(due.id);
+        if (e === undefined || e.wake !== due.height || events.has(due.id)) continue;
+        events.set(due.id, { kind: 'BlockConnected', height: event.height, hash: event.hash });
+      }
+      for (const cp of this.#pending) if (!events.has(cp)) events.set(cp, { kind: 'BlockConnected', height: event.height, hash: event.hash });
+      for (const [cp, ev] of events) add(cp, ev);
+    }
+    await Promise.all([...routed].map(([cp, evs]) => this.#deliverBlock(cp, evs)));
+  };
+
+  /**
+   * Hands the block events kept from failed deliveries to `add` (channels retired since are skipped). Before a
+   * disconnect at `disconnected`, the BlockConnected events of that height and above are dropped: their blocks are
+   * gone, and the new branch brings its own.
+   */
+  #takeRedeliveries(add: (cp: string, ev: ArbEvent) => void, disconnected?: number): void {
+    for (const [cp, evs] of this.#redeliver) {
+      if (!this.#entries.has(cp)) continue;
+      for (const ev of evs) if (disconnected === undefined || ev.kind !== 'BlockConnected' || ev.height < disconnected) add(cp, ev);
+    }
+    this.#redeliver.clear();
+  }
+
+  /**
+   * Delivers one channel's block events in order. At the first that fails (a commit that fails, a runner that
+   * cannot resume), it stops: that event and the later ones that carry chain facts (a funding spend, a
+   * disconnect) are kept for the next chain event, and the channel's wake-up is armed again.
+   */
+  async #deliverBlock(cp: string, evs: readonly ArbEvent[]): Promise<void> {
+    for (const [i, ev] of evs.entries()) {
+      const outcome = await this.#deliver(cp, ev);
+      if (outcome.kind !== 'failed') continue;
+      const e = this.#entries.get(cp);
+      if (e === undefined) return;
+      const keep = evs.slice(i).filter((x) => x.kind === 'BlockDisconnected' || (x.kind === 'BlockConnected' && x.spend !== undefined));
+      if (keep.length > 0) this.#redeliver.set(cp, [...(this.#redeliver.get(cp) ?? []), ...keep]);
+      if (e.wake !== null) this.#wake.push(e.wake, cp);
+      this.#log.warn({ chanPoint: cp, height: this.#height, kept: keep.length, ...errFields(outcome.error) }, 'arbitrator: a block event failed; it is retried with the next block');
       return;
     }
-    this.#height = event.height;
-    const block = event.block;
-    const events = new Map<string, ArbEvent>();
-    block.txs.forEach((tx, i) => {
-      for (const input of tx.ins) {
-        const key = `${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`;
-        if (!this.#entries.has(key)) continue;
-        events.set(key, { kind: 'BlockConnected', height: event.height, hash: event.hash, spend: { txid: block.txids[i] as string, txHex: tx.toHex() } });
-      }
-    });
-    for (const due of this.#wake.popDue(event.height)) {
-      const e = this.#entries.get(due.id);
-      if (e === undefined || e.wake !== due.height || events.has(due.id)) continue;
-      events.set(due.id, { kind: 'BlockConnected', height: event.height, hash: event.hash });
-    }
-    for (const cp of this.#pending) if (!events.has(cp)) events.set(cp, { kind: 'BlockConnected', height: event.height, hash: event.hash });
-    await Promise.all([...events].map(([cp, ev]) => this.#deliver(cp, ev)));
-  };
+  }
 
   #facts(snapshotSeq: number, checked: ReturnType<typeof checkSnapshot>): ChannelFacts {
     const set = commitSetFacts(checked);
@@ -348,25 +402,32 @@ export class ChainArbitrator {
 
   /** Resumes a channel's runner (pending effects, pulse) without an event. */
   async #touch(chanPoint: string): Promise<void> {
+    if (!this.#entries.has(chanPoint)) return;
+    const runner = this.#acquire(chanPoint);
     try {
-      await this.#runner(chanPoint);
+      await this.#ready(chanPoint, runner);
+    } catch {
+      // logged by the runner; the channel's next event builds a runner again
     } finally {
       this.#release(chanPoint);
     }
   }
 
-  /** Delivers one event to a channel and updates routing from the state it ends in. Never rejects. */
+  /**
+   * Delivers one event to a channel and updates routing from the state it ends in. Never rejects. The event is
+   * posted to the channel's mailbox synchronously, inside this call, so one channel's events are processed in the
+   * order #deliver was called (the node's calls, the blocks), also while its runner is being built and resumed.
+   */
   async #deliver(chanPoint: string, event: ArbEvent): Promise<EventOutcome<ArbState>> {
     let runner: Runner;
     try {
-      runner = await this.#runner(chanPoint);
+      runner = this.#acquire(chanPoint);
     } catch (err) {
-      this.#release(chanPoint);
       return { kind: 'failed', error: err };
     }
     try {
       const outcome = await runner.enqueue(event);
-      if (outcome.kind === 'accepted' && outcome.effectsFailed > 0) this.#setPending(chanPoint, true);
+      if ((outcome.kind === 'accepted' && outcome.effectsFailed > 0) || runner.pulseDue) this.#setPending(chanPoint, true);
       if (event.kind === 'BlockConnected' && this.#pending.has(chanPoint)) this.#setPending(chanPoint, (await runner.retryPending()) > 0);
       return outcome;
     } finally {
@@ -374,7 +435,21 @@ export class ChainArbitrator {
     }
   }
 
-  async #runner(chanPoint: string): Promise<Runner> {
+  /**
+   * Waits for a runner's resume (rejects with its error if it failed). A channel whose pulse could not be taken
+   * is marked pending, so the next block retries it.
+   */
+  async #ready(chanPoint: string, runner: Runner): Promise<void> {
+    await this.#entries.get(chanPoint)?.ready;
+    if (runner.pulseDue) this.#setPending(chanPoint, true);
+  }
+
+  /**
+   * The channel's runner, built and resumed (in the background) if it has none; counts one user until
+   * #release. Synchronous, so that an event enqueued right after it keeps its caller's order: a runner's
+   * mailbox holds events posted before its resume finished and runs them after it, in posting order.
+   */
+  #acquire(chanPoint: string): Runner {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
     e.inflight++;
@@ -396,7 +471,10 @@ export class ChainArbitrator {
       },
     });
     e.runner = runner;
-    await runner.resume();
+    // A failed resume is logged by the runner and answers every event with 'failed'.
+    const resumed = runner.resume();
+    resumed.catch(() => undefined);
+    e.ready = resumed;
     return runner;
   }
 
@@ -448,13 +526,17 @@ export class ChainArbitrator {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) return;
     e.inflight--;
-    if (e.inflight > 0 || e.runner === undefined || e.runner.queued > 0 || e.pending) return;
+    if (e.inflight > 0 || e.runner === undefined || e.runner.queued > 0) return;
+    // A runner whose resume failed is dropped even with work pending: the next event builds a fresh one.
+    if (e.pending && !e.runner.broken) return;
     const runner = e.runner;
     delete e.runner;
+    delete e.ready;
     void runner.close();
     if (e.state === ARBITRATOR_STATE.FullyResolved) {
       this.#entries.delete(chanPoint);
       this.#pending.delete(chanPoint);
+      this.#redeliver.delete(chanPoint);
     }
   }
 

@@ -14,8 +14,12 @@
  * awaited block delivery (block N+1 waits until every event of block N was handled). Events come in chain order:
  * by block; within a block, spends by transaction and input index, then the confirmations whose depth that
  * block completes (a 1-confirmation watch included in it among them). Rescan
- * events come before any live event of the same watch. A handler should hand the event to its owner's mailbox;
- * if it throws, the error is logged and the event is not redelivered (one faulty consumer must not stall the chain).
+ * events come before any live event of the same watch. A handler should hand the event to its owner's mailbox.
+ * If it throws, the error is logged and the event is kept: it is delivered again when the next block event
+ * arrives (before anything else of that block), and every later event of that watch waits behind it, so a watch's
+ * events still arrive in order and none is lost once its outpoint is marked spent. One faulty consumer does not
+ * stall the chain: other watches and the dispatcher go on. A kept spend or confirmation whose block is
+ * disconnected before it was delivered is dropped together with its undo (the consumer never saw either).
  *
  * Registration never fails because of the node: a rescan that fails is retried with back-off in the background
  * (and before the next block is matched); `ready` resolves once the watch is live.
@@ -88,6 +92,8 @@ interface WatchBase {
   scanFrom: number;
   live: boolean;
   cancelled: boolean;
+  /** Events whose handler threw, oldest first: delivered again before any newer event of this watch. */
+  owed: (SpendEvent | ConfEvent)[];
 }
 
 interface SpendWatch extends WatchBase {
@@ -148,6 +154,8 @@ export class ChainWatches implements SpendNotifier {
   /** The last BLOCK_LOG_RETAIN processed blocks, by height. */
   private readonly blocks = new Map<number, BlockRecord>();
   private readonly pending = new Set<Watch>();
+  /** Watches holding events whose handler threw (see `owed`). */
+  private readonly owing = new Set<Watch>();
   private ownTip: number | undefined;
   private nextId = 1;
   private retrying = false;
@@ -227,7 +235,7 @@ export class ChainWatches implements SpendNotifier {
     if (!Number.isInteger(heightHint) || heightHint < 0) {
       throw new CourtError('COURT_E_INVALID_ARGUMENT', 'heightHint must be a non-negative integer');
     }
-    return { id: this.nextId++, hint: heightHint, ready: deferred(), scanFrom: heightHint, live: false, cancelled: false };
+    return { id: this.nextId++, hint: heightHint, ready: deferred(), scanFrom: heightHint, live: false, cancelled: false, owed: [] };
   }
 
   private register(w: Watch): WatchHandle {
@@ -337,6 +345,7 @@ export class ChainWatches implements SpendNotifier {
   }
 
   private async connected(ev: BlockConnected): Promise<void> {
+    await this.redeliverOwed();
     if (this.blocks.get(ev.height)?.hash === ev.hash) return; // redelivery after a restart or retry
     // Pending rescans first, up to the block below this one; a node error here makes the dispatcher redeliver.
     await this.drainPending(ev.height - 1);
@@ -347,6 +356,7 @@ export class ChainWatches implements SpendNotifier {
   }
 
   private async disconnected(ev: BlockDisconnected): Promise<void> {
+    await this.redeliverOwed();
     const rec = this.blocks.get(ev.height);
     if (rec && rec.hash === ev.hash) {
       for (let i = rec.matched.length - 1; i >= 0; i--) await this.undo(rec.matched[i] as Watch, ev);
@@ -361,6 +371,7 @@ export class ChainWatches implements SpendNotifier {
       if (w.spent?.hash !== ev.hash) return;
       const { txid } = w.spent;
       w.spent = undefined;
+      if (this.forgetOwed(w, 'spend', ev.hash)) return;
       await this.emit(w, { type: 'spend-undone', outpoint: w.outpoint, spenderTxid: txid, height: ev.height, blockHash: ev.hash });
       return;
     }
@@ -369,6 +380,7 @@ export class ChainWatches implements SpendNotifier {
     w.included = undefined;
     if (!w.reported) return;
     w.reported = false;
+    if (this.forgetOwed(w, 'confirmed', ev.hash)) return;
     await this.emit(w, { type: 'conf-undone', txid: w.txid, height: ev.height, blockHash: ev.hash });
   }
 
@@ -430,12 +442,51 @@ export class ChainWatches implements SpendNotifier {
     await this.emit(w, { type: 'confirmed', txid: w.txid, tx, height, blockHash: hash, txIndex, numConfs: w.numConfs });
   }
 
+  /** Delivers `e`, or keeps it (behind the watch's older kept events) if the handler throws or others wait. */
   private async emit(w: Watch, e: SpendEvent | ConfEvent): Promise<void> {
     if (w.cancelled) return;
+    if (w.owed.length > 0) {
+      w.owed.push(e);
+      return;
+    }
+    if (!(await this.deliver(w, e))) {
+      w.owed.push(e);
+      this.owing.add(w);
+    }
+  }
+
+  /** Runs the handler; false if it threw (logged). */
+  private async deliver(w: Watch, e: SpendEvent | ConfEvent): Promise<boolean> {
     try {
       await (w.onEvent as (e: SpendEvent | ConfEvent) => void | Promise<void>)(e);
+      return true;
     } catch (err) {
-      this.logger.error({ err: errFields(err), watch: w.id, event: e.type }, 'watch handler threw; event dropped');
+      this.logger.error({ err: errFields(err), watch: w.id, event: e.type, height: e.height }, 'watch handler threw; the event is kept for the next block');
+      return false;
     }
+  }
+
+  /** Delivers kept events again, oldest first per watch; a watch whose handler throws again keeps the rest. */
+  private async redeliverOwed(): Promise<void> {
+    for (const w of [...this.owing]) {
+      while (!w.cancelled && w.owed.length > 0) {
+        if (!(await this.deliver(w, w.owed[0] as SpendEvent | ConfEvent))) break;
+        w.owed.shift();
+      }
+      if (w.cancelled) w.owed = [];
+      if (w.owed.length === 0) this.owing.delete(w);
+    }
+  }
+
+  /**
+   * Drops a kept (never delivered) event of `type` from the block `hash`, and any kept event after it (they
+   * follow from it); true if there was one, so its undo must not be reported either.
+   */
+  private forgetOwed(w: Watch, type: 'spend' | 'confirmed', hash: BlockHash): boolean {
+    const i = w.owed.findIndex((e) => e.type === type && e.blockHash === hash);
+    if (i < 0) return false;
+    w.owed.splice(i);
+    if (w.owed.length === 0) this.owing.delete(w);
+    return true;
   }
 }

@@ -25,10 +25,12 @@
  * this runner's own mailbox (that would deadlock): it posts result events with `enqueue` and does not wait. An
  * interpreter call that never settles stalls its machine, so adapters bound their calls with timeouts.
  *
- * Failures never crash the process. A throwing effect leaves its row pending (attempts and last_error recorded),
- * is logged, and is reported to `onEffectFailed` (which typically enqueues an EffectFailed event). A transition
- * that throws or a commit that fails answers `{ kind: 'failed' }` and leaves the state as it was. `enqueue`'s
- * promise never rejects, so a supervisor may drop it.
+ * Failures never crash the process. A throwing effect, or one whose result event cannot be committed, leaves its
+ * row pending (attempts and last_error recorded), is logged, and is reported to `onEffectFailed` (which typically
+ * enqueues an EffectFailed event); an effect whose row cannot be marked done stays pending too (it is counted in
+ * `effectsFailed`). A transition that throws or a commit that fails answers `{ kind: 'failed' }` and leaves the
+ * state as it was; a pulse step that fails leaves `pulseDue` set and is taken again by `retryPending()`.
+ * `enqueue`'s promise never rejects, so a supervisor may drop it.
  */
 import { CourtError, type CourtErrorCode } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
@@ -138,6 +140,19 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
     return this.#seq;
   }
 
+  /** Whether resume() failed: every event is then answered 'failed' (a fresh runner may be built instead). */
+  get broken(): boolean {
+    return this.#broken;
+  }
+
+  /**
+   * Whether the machine rests in a state whose pulse is due: a pulse step failed (its commit, say) and was not
+   * taken yet. `retryPending()` takes it again; a supervisor should call that on the next block.
+   */
+  get pulseDue(): boolean {
+    return this.#loaded && !this.#broken && this.#o.machine.pulse?.(this.#state as S) !== undefined;
+  }
+
   /** Events waiting in the mailbox. */
   get queued(): number {
     return this.#mailbox.size;
@@ -205,20 +220,24 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
   }
 
   /**
-   * Queues a re-run of this machine's pending outbox rows (say, on each block); resolves with how many are still
-   * pending afterwards (0 if the runner is closed or broken). Never rejects.
+   * Queues a re-run of this machine's pending outbox rows, then of a pulse that is due (say, on each block);
+   * resolves with how much work is left afterwards: the effects still pending, plus 1 if the pulse is still due
+   * or the pending rows could not be read (0 if the runner is closed or broken). Never rejects.
    */
   retryPending(): Promise<number> {
     if (this.#phase === 'closing' || this.#phase === 'closed') return Promise.resolve(0);
     return new Promise((resolve) =>
       this.#mailbox.post(async () => {
         if (this.#broken || !this.#loaded) return resolve(0);
+        let left: number;
         try {
-          resolve(await this.#runEntries(this.#o.journal.pending(this.machineId)));
+          left = await this.#runEntries(this.#o.journal.pending(this.machineId));
         } catch (err) {
           this.#log.error({ ...this.#ctx(), ...errFields(err) }, 'fsm: reading pending effects failed');
-          resolve(0);
+          left = 1;
         }
+        await this.#pulse();
+        resolve(left + (this.pulseDue ? 1 : 0));
       }),
     );
   }
@@ -306,7 +325,11 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
     return failed;
   }
 
-  /** Runs one effect and marks it done; false if it threw. */
+  /**
+   * Runs one effect and marks it done; false if it is still pending: it threw, its result event could not be
+   * committed (the result is lost with that transaction, so the effect must run again to produce it), or marking
+   * it done failed.
+   */
   async #runOne(entry: OutboxEntry, effect: Ef): Promise<boolean> {
     const ctx: EffectContext = { machineId: this.machineId, outboxId: entry.id, seq: entry.seq, idx: entry.idx };
     let result: Ev | void;
@@ -323,12 +346,17 @@ export class MachineRunner<S, Ev, Ef, Env extends FsmEnv = FsmEnv> {
         await this.#pulse();
         return true;
       }
+      if (outcome.kind === 'failed') {
+        this.#effectFailed(entry, effect, outcome.error);
+        return false;
+      }
+      // Refused or unchanged: the machine took the result and it changes nothing; the effect is done.
     }
     try {
       this.#o.journal.markDone(entry.id);
     } catch (err) {
-      this.#log.error({ ...this.#ctx(), outboxId: entry.id, ...errFields(err) }, 'fsm: effect ran but was not marked done; it will run again');
-      return true;
+      this.#log.error({ ...this.#ctx(), outboxId: entry.id, ...errFields(err) }, 'fsm: effect ran but was not marked done; it stays pending and runs again');
+      return false;
     }
     this.#notify({ kind: 'effect-done', ...ctx });
     return true;

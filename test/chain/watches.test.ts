@@ -292,3 +292,78 @@ describe('watch index', () => {
     assert.deepEqual(log, ['target:spend@22']);
   });
 });
+
+describe('a handler that throws', () => {
+  // fails on a1a5213: the event was logged and dropped ("watch handler threw; event dropped"); the outpoint was
+  // already marked spent (the confirmation reported), so the watch never reported it again.
+  it('gets its spend event again with the next block, once, while the other watches go on', async () => {
+    const { chain, dispatcher, watches, log, onSpend } = setup();
+    const a = chain.makeTx();
+    const b = chain.makeTx();
+    chain.mine(1, [a, b]);
+    await dispatcher.poll();
+    let throws = 1;
+    const flaky = (e: SpendEvent): void => {
+      if (throws-- > 0) throw new Error('mailbox full');
+      onSpend('flaky')(e);
+    };
+    await watches.watchSpend(outpointOf(a), 1, flaky).ready;
+    await watches.watchSpend(outpointOf(b), 1, onSpend('other')).ready;
+    chain.mine(1, [chain.spend([outpointOf(a), outpointOf(b)])]); // 2
+    await dispatcher.poll();
+    assert.deepEqual(log, ['other:spend@2'], 'the other watch was not held up');
+    chain.mine(1); // 3
+    await dispatcher.poll();
+    assert.deepEqual(log, ['other:spend@2', 'flaky:spend@2'], 'redelivered before block 3, with its own height');
+    chain.mine(2); // 4, 5
+    await dispatcher.poll();
+    assert.deepEqual(log, ['other:spend@2', 'flaky:spend@2']);
+  });
+
+  it('keeps a confirmation across failing blocks, and its undo comes after it', async () => {
+    const { chain, dispatcher, watches, log, onConf } = setup();
+    chain.mine(1);
+    await dispatcher.poll();
+    const tx = chain.makeTx();
+    let throws = 2;
+    await watches
+      .watchConf(tx.getId(), 1, 1, (e) => {
+        if (throws-- > 0) throw new Error('busy');
+        onConf('w')(e);
+      })
+      .ready;
+    chain.mine(1, [tx]); // 2
+    await dispatcher.poll();
+    chain.mine(1); // 3: the redelivery throws again
+    await dispatcher.poll();
+    assert.deepEqual(log, []);
+    chain.mine(1); // 4
+    await dispatcher.poll();
+    assert.deepEqual(log, ['w:conf@2']);
+    chain.reorg(3, 4); // drops 2, 3, 4; tx back in no block
+    await dispatcher.poll();
+    assert.deepEqual(log, ['w:conf@2', 'w:unconf@2']);
+  });
+
+  it('a kept spend whose block is disconnected before it was delivered is dropped with its undo', async () => {
+    const { chain, dispatcher, watches, log, onSpend } = setup();
+    const funding = chain.makeTx();
+    chain.mine(1, [funding]);
+    await dispatcher.poll();
+    let failing = true;
+    await watches.watchSpend(outpointOf(funding), 1, (e) => {
+      if (failing) throw new Error('down');
+      onSpend('w')(e);
+    }).ready;
+    chain.mine(1, [chain.spend(outpointOf(funding))]); // 2
+    await dispatcher.poll();
+    const replacement = chain.spend(outpointOf(funding));
+    chain.reorg(1, 3, [[], [replacement]]); // new 2 (empty), 3 (replacement), 4
+    await dispatcher.poll();
+    assert.deepEqual(log, []);
+    failing = false;
+    chain.mine(1); // 5
+    await dispatcher.poll();
+    assert.deepEqual(log, ['w:spend@3'], 'only the spend that is on the chain, never the one that left it');
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * Never lose a wake-up or a result (issue 9 item 10): a SQLite error injected (by a trigger on transition_log) at
+ * the worst commit of each path, on a real briefcase, for both channel formats. The ChainArbitrator must still
+ * bring the channel to the state a fault-free run reaches, on the next block and without a restart:
+ *   - a wake-up (an HTLC's cutoff) whose delivery fails is armed again;
+ *   - a funding spend whose delivery fails is delivered again with the next block;
+ *   - ResolveClose's result (CloseConfirmed) whose commit fails leaves the effect pending, and it runs again;
+ *   - ContractClosed's pulse (Persisted) whose commit fails is taken again on the next block.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { Transaction } from 'bitcoinjs-lib';
+import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
+import type { ChannelSimulator } from '../../regtest/simulator.js';
+import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
+import { wakeHeight } from '../../src/arbitrator/channel/transition.js';
+import type { ChainEvent, PublishResult } from '../../src/chain/ports.js';
+import { KeyRing } from '../../src/keys/keyring.js';
+import { LocalSigner } from '../../src/keys/signer.js';
+import { ARBITRATOR_EVENT } from '../../src/store/codes.js';
+import { openDatabase, type Db } from '../../src/store/db.js';
+import { migrate } from '../../src/store/migrate.js';
+import { sha256, toHex } from '../../src/util/bytes.js';
+import { tempDir } from '../helpers/db.js';
+import { openChannel } from '../simulator/fixture.js';
+
+const H = 600;
+const hashOf = (height: number): string => toHex(sha256(new TextEncoder().encode(`fault block ${height}`)));
+const block = (height: number, txs: Transaction[] = []): ChainEvent => ({
+  type: 'BlockConnected',
+  height,
+  hash: hashOf(height),
+  block: { hash: hashOf(height), height, prevHash: hashOf(height - 1), txs, txids: txs.map((t) => t.getId()) },
+});
+
+/**
+ * A briefcase whose transition_log inserts fail (SQLITE_CONSTRAINT from RAISE(ABORT)) for the armed event kinds:
+ * `arm(kind, n)` makes the next n commits of that event kind fail, in any channel.
+ */
+function faultyDb(path: string): { db: Db; arm: (eventKind: number, times: number) => void; fired: () => number } {
+  const db = openDatabase(path);
+  migrate(db);
+  const armed = new Map<number, number>();
+  let fired = 0;
+  db.function('court_test_fault', (kind: unknown) => {
+    const left = armed.get(Number(kind)) ?? 0;
+    if (left <= 0) return 0;
+    armed.set(Number(kind), left - 1);
+    fired++;
+    return 1;
+  });
+  db.exec(
+    `CREATE TEMP TRIGGER court_test_fault BEFORE INSERT ON main.transition_log
+     WHEN court_test_fault(NEW.event_kind) BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+  );
+  return { db, arm: (kind, times) => armed.set(kind, times), fired: () => fired };
+}
+
+function court(db: Db, sim: ChannelSimulator) {
+  const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
+  const published: string[] = [];
+  const arb = new ChainArbitrator({
+    db,
+    keyring: ring,
+    signer: new LocalSigner(ring),
+    broadcaster: {
+      publish: async (tx: Transaction): Promise<PublishResult> => {
+        published.push(tx.getId());
+        return { kind: 'accepted', txid: tx.getId() };
+      },
+    },
+    closeDepth: { min: 1, max: 1 },
+  });
+  arb.start(H);
+  return { arb, published };
+}
+
+/** The stored state kind (read from the briefcase: asking the ChainArbitrator would build a runner, whose resume is a restart). */
+const kindOf = (db: Db, cp: string): string =>
+  (JSON.parse(db.prepare<[string], { detail: string }>('SELECT detail FROM arbitrator_state WHERE chan_point = ?').get(cp)?.detail ?? '{}') as { kind?: string }).kind ?? 'none';
+
+const pendingRows = (db: Db, cp: string): number =>
+  (db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM outbox WHERE machine_id = ? AND status = 0').get(cp) as { n: number }).n;
+
+/** A committed channel with an outgoing HTLC (expiring at H + 20) and an incoming one. */
+function channel(format: 'static_remotekey' | 'anchors'): ChannelSimulator {
+  const sim = openChannel(format);
+  sim.addHtlc('alice', 50_000_000n, H + 20, sha256(new TextEncoder().encode('fault out')));
+  sim.addHtlc('bob', 40_000_000n, H + 30, sha256(new TextEncoder().encode('fault in')));
+  sim.commit();
+  return sim;
+}
+
+describe('ChainArbitrator fault injection: no lost wake-up or result', () => {
+  const tmp = tempDir('chain-arbitrator-faults');
+  after(() => tmp.remove());
+  let n = 0;
+
+  for (const format of ['static_remotekey', 'anchors'] as const) {
+    it(`a wake-up whose delivery fails is armed again: the next block takes the channel on chain (${format})`, async () => {
+      // fails on a1a5213: the due wake-up was popped and its failed delivery forgotten; the channel stayed in
+      // Default past its HTLC's cutoff (no broadcast) until a restart.
+      const sim = channel(format);
+      const f = faultyDb(join(tmp.dir, `wake-${n++}.sqlite`));
+      const { arb, published } = court(f.db, sim);
+      await arb.updateChannel(sim.snapshot('alice'));
+      const wake = wakeHeight(await arb.state(sim.chanPoint));
+      assert.equal(wake, H + 20);
+      f.arm(ARBITRATOR_EVENT.BlockConnected, 1);
+      await arb.onChainEvent(block(H + 20));
+      assert.equal(f.fired(), 1);
+      assert.equal(kindOf(f.db, sim.chanPoint), 'Default', 'the commit failed: nothing changed');
+      await arb.onChainEvent(block(H + 21));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'CommitmentBroadcasted');
+      assert.deepEqual(published, [sim.commitment('alice', sim.latestNumber).txid]);
+      await arb.stop();
+      f.db.close();
+    });
+
+    it(`a funding spend whose delivery fails is delivered again with the next block (${format})`, async () => {
+      // fails on a1a5213: the spend was seen in one block only; its failed delivery lost it and the channel
+      // never learnt that it had closed.
+      const sim = channel(format);
+      const f = faultyDb(join(tmp.dir, `spend-${n++}.sqlite`));
+      const { arb } = court(f.db, sim);
+      await arb.updateChannel(sim.snapshot('alice'));
+      const theirs = sim.signedCommitment('bob', sim.currentNumber);
+      f.arm(ARBITRATOR_EVENT.BlockConnected, 1);
+      await arb.onChainEvent(block(H + 1, [theirs]));
+      assert.equal(f.fired(), 1);
+      await arb.onChainEvent(block(H + 2));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
+      const s = await arb.state(sim.chanPoint);
+      assert.equal(s.kind === 'WaitingFullResolution' ? s.close.height : 0, H + 1, 'the close is dated by its own block');
+      assert.equal(pendingRows(f.db, sim.chanPoint), 0);
+      await arb.stop();
+      f.db.close();
+    });
+
+    it(`ResolveClose whose result fails to commit stays pending and runs again on the next block (${format})`, async () => {
+      // fails on a1a5213: ResolveClose was marked done although its CloseConfirmed never committed; the channel
+      // stayed in Default with a spend "resolving" forever (no wake-up, nothing pending).
+      const sim = channel(format);
+      const f = faultyDb(join(tmp.dir, `result-${n++}.sqlite`));
+      const { arb } = court(f.db, sim);
+      await arb.updateChannel(sim.snapshot('alice'));
+      // Twice: the first run, and the retry the same block makes once the channel is marked pending.
+      f.arm(ARBITRATOR_EVENT.CloseConfirmed, 2);
+      await arb.onChainEvent(block(H + 1, [sim.signedCommitment('bob', sim.currentNumber)]));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'Default');
+      assert.equal(pendingRows(f.db, sim.chanPoint), 1, 'ResolveClose is still pending');
+      await arb.onChainEvent(block(H + 2));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
+      assert.equal(pendingRows(f.db, sim.chanPoint), 0);
+      assert.equal(f.fired(), 2);
+      await arb.stop();
+      f.db.close();
+    });
+
+    it(`a pulse whose commit fails is taken again on the next block, not only at restart (${format})`, async () => {
+      // fails on a1a5213: ContractClosed's Persisted step failed (after the result, after the event) and nothing
+      // took it again: a ContractClosed channel gets no blocks, so it stayed there until a restart.
+      const sim = channel(format);
+      const f = faultyDb(join(tmp.dir, `pulse-${n++}.sqlite`));
+      const { arb } = court(f.db, sim);
+      await arb.updateChannel(sim.snapshot('alice'));
+      // Three times: after the result, after the event, and in the retry the same block makes.
+      f.arm(ARBITRATOR_EVENT.Persisted, 3);
+      await arb.onChainEvent(block(H + 1, [sim.signedCommitment('bob', sim.currentNumber)]));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'ContractClosed');
+      await arb.onChainEvent(block(H + 2));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
+      assert.equal(pendingRows(f.db, sim.chanPoint), 0);
+      assert.equal(f.fired(), 3);
+      await arb.stop();
+      f.db.close();
+    });
+  }
+});
