@@ -16,7 +16,7 @@
  *     the trigger is the stored close type, never "chain" (lnd's restart hazard: spec 1.7).
  */
 import { refuse, step, type TransitionResult } from '../../fsm/index.js';
-import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
+import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, preBroadcastFailBacks, remoteActions, type HtlcAction } from '../actions.js';
 import type { HtlcFact } from '../types.js';
 import { resolverRecords } from './records.js';
 import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, SpendSeen } from './types.js';
@@ -149,25 +149,38 @@ const spendOf = (s: OpenState): { spend?: SpendSeen } => (s.spend === undefined 
 
 /** Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. */
 function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv): Result {
-  const actions = localActions(f.commitSet, env.height, new Set(f.preimages), f.deltas, false);
-  // Only dust is failed back before the broadcast (spec 1.5): dangling HTLCs wait for the confirmation.
-  const dust = actions.filter((a) => a.action === 'failDust');
-  const effects: ArbEffect[] = failBacks(dust, []);
+  // Only dust that no commitment could carry as an output, without a known preimage, is failed back before the
+  // broadcast (actions.ts preBroadcastFailBacks); every other HTLC waits for the confirmed close.
+  const dust = preBroadcastFailBacks(f.commitSet, env.height, new Set(f.preimages), f.deltas);
+  const effects: ArbEffect[] = dust.map((htlc) => ({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' }));
   effects.push({ kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'broadcasting', trigger, height: env.height } });
   effects.push({ kind: 'BroadcastTx', snapshotSeq: f.snapshotSeq, commitmentNumber: f.localNumber });
-  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((a) => a.htlc.htlcId) }, effects);
+  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((h) => h.htlcId) }, effects);
 }
 
-/** The node-facing effects of HTLC actions that need no resolver, skipping outgoing HTLCs already failed back. */
-function failBacks(actions: readonly HtlcAction[], failed: readonly number[]): ArbEffect[] {
+/**
+ * The node-facing effects of HTLC actions that need no resolver, skipping outgoing HTLCs already failed back. A
+ * dust outgoing HTLC whose preimage we hold is reported settled (the upstream HTLC is settled), never failed.
+ */
+function failBacks(actions: readonly HtlcAction[], failed: readonly number[], preimages: ReadonlySet<string>): ArbEffect[] {
   const out: ArbEffect[] = [];
   for (const { action, htlc } of actions) {
     if (htlc.direction === 'outgoing' && failed.includes(htlc.htlcId)) continue;
-    if (action === 'failDust') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' });
+    if (action === 'failDust' && preimages.has(htlc.paymentHash)) out.push(htlcSettledEvent(htlc, 'dust'));
+    else if (action === 'failDust') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' });
     else if (action === 'failDangling') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dangling' });
     else if (action === 'incomingDustFinal') out.push(htlcFailedEvent(htlc, 'incomingDust'));
   }
   return out;
+}
+
+/** An outgoing HTLC that cannot settle on chain but whose preimage we hold: the node settles it upstream. */
+function htlcSettledEvent(h: HtlcFact, reason: 'dust' | 'breach'): ArbEffect {
+  return {
+    kind: 'NotifyNode',
+    event: 'htlcSettledOnChain',
+    payload: { v: 1, htlcId: h.htlcId, direction: h.direction, paymentHash: h.paymentHash, amountMsat: h.amountMsat, reason, upstream: true },
+  };
 }
 
 function htlcFailedEvent(h: HtlcFact, reason: string): ArbEffect {
@@ -253,7 +266,8 @@ function toResolution(state: ClosedState): Result {
       break;
     case 'breach':
       for (const htlc of breachFailBacks(set)) {
-        if (!state.failed.includes(htlc.htlcId)) effects.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
+        if (state.failed.includes(htlc.htlcId)) continue;
+        effects.push(preimages.has(htlc.paymentHash) ? htlcSettledEvent(htlc, 'breach') : { kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
       }
       break;
     case 'future':
@@ -261,7 +275,7 @@ function toResolution(state: ClosedState): Result {
       // Data loss: we do not know their HTLC set, so there is nothing to decide per HTLC (lnd does the same).
       break;
   }
-  effects.push(...failBacks(actions, state.failed));
+  effects.push(...failBacks(actions, state.failed, preimages));
   const { records, missing } = resolverRecords(close, res, actions);
   const covered = new Set(records.map((r) => r.outpoint));
   const orphans = res.htlcs.filter((h) => !covered.has(h.outpoint) && !actions.some((a) => a.htlc.htlcId === h.htlc.htlcId && a.htlc.direction === h.htlc.direction));

@@ -8,11 +8,13 @@
  * Invariants:
  *   (a) no HTLC is lost: when a non-coop close reaches WaitingFullResolution or FullyResolved, every HTLC of the
  *       confirmed commitment set, and every dangling outgoing one whose preimage we do not know, has a resolver
- *       record or a FailHtlcsUpstream / NotifyNode htlcFailedOnChain effect emitted on the way (breach: every
+ *       record or a FailHtlcsUpstream / NotifyNode htlcFailedOnChain (or htlcSettledOnChain) effect emitted on the way (breach: every
  *       outgoing HTLC of their sets failed back, and the breach resolver; future: no HTLC set, skipped);
  *   (b) FullyResolved is absorbing;
  *   (c) refusals carry a COURT_E_ code and never change the state;
- *   (d) encoding then decoding the state (and each event and effect) is the identity, at every step.
+ *   (d) encoding then decoding the state (and each event and effect) is the identity, at every step;
+ *   (e) no step fails back (FailHtlcsUpstream, or htlcFailedOnChain) an outgoing HTLC whose preimage the facts it
+ *       decided on hold: it is reported settled (htlcSettledOnChain) instead, or left alone.
  *
  * The seed is printed as a test diagnostic; COURT_PROPERTY_SEED=n replays a run (COURT_PROPERTY_RUNS=n changes the
  * number of runs).
@@ -251,6 +253,8 @@ function assertNoHtlcLost(m: Model, closed: Extract<ArbState, { kind: 'ContractC
   for (const e of m.effects) {
     if (e.kind === 'FailHtlcsUpstream') failedBack.add(hkey(e.htlc));
     if (e.kind === 'NotifyNode' && e.event === 'htlcFailedOnChain') failedBack.add(hkey(e.payload as { direction: string; htlcId: number }));
+    // An HTLC whose preimage we hold is settled upstream instead of failed (e): accounted for too.
+    if (e.kind === 'NotifyNode' && e.event === 'htlcSettledOnChain') failedBack.add(hkey(e.payload as { direction: string; htlcId: number }));
   }
   const resolved = new Set<string>();
   for (const r of m.records) {
@@ -295,6 +299,11 @@ function apply(m: Model, event: ArbEvent, height: number, stats: Stats): boolean
     assert.deepEqual(r.effects, [], `(b) FullyResolved is absorbing: ${event.kind} emitted effects`);
   }
   if (isDeepStrictEqual(r.state, before)) assert.deepEqual(r.effects, [], `${before.kind} + ${event.kind}: the same state with effects`);
+  const held = new Set([...(factsOf(before)?.preimages ?? []), ...(factsOf(r.state)?.preimages ?? [])]);
+  for (const e of r.effects) {
+    const failed = e.kind === 'FailHtlcsUpstream' ? e.htlc : e.kind === 'NotifyNode' && e.event === 'htlcFailedOnChain' ? (e.payload as unknown as HtlcFact) : undefined;
+    if (failed?.direction === 'outgoing') assert.ok(!held.has(failed.paymentHash), `(e) ${before.kind} + ${event.kind} failed back outgoing ${failed.htlcId} whose preimage is held`);
+  }
   m.state = r.state;
   m.effects.push(...r.effects);
   m.records.push(...((r.records ?? []) as ResolverRecord[]));

@@ -655,6 +655,43 @@ describe('fixed bugs found by these tests (regressions)', () => {
   });
 });
 
+describe('issue 9 item 6: dust fail-back before the broadcast, and never a failed report with the preimage held', () => {
+  // outgoing 2: dust on ours, an output on their current (their dust limit is lower): it waits for the close.
+  const OUT2_OUTPUT = outgoing(2, 1100);
+  const split = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_OUTPUT] });
+  // outgoing 2 dust everywhere, its preimage held.
+  const paid = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST], preimages: [OUT2_DUST.paymentHash] });
+  const labels = (r: TransitionResult<ArbState, ArbEffect>): string[] => accepted(r).effects.map(label);
+
+  it('an HTLC dust on ours but an output on their current is not failed back before the broadcast; our close fails it as dust', () => {
+    const bc = accepted(transition({ kind: 'Default', facts: split }, { kind: 'ForceCloseRequested' }, { height: HEIGHT }));
+    assert.deepEqual(bc.effects.map(label), ['NotifyNode channelClosing', 'BroadcastTx 7/42']);
+    assert.deepEqual(bc.state.kind === 'BroadcastCommit' && bc.state.failed, []);
+    assert.ok(labels(transition(contractClosed('local', { facts: split }), { kind: 'Persisted' }, { height: HEIGHT + 2 })).includes('FailHtlcsUpstream dust outgoing 2'));
+  });
+
+  it('an HTLC dust on ours and their current but an output on their pending waits too', () => {
+    const f = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST], remotePending: [OUT1, OUT2_OUTPUT] });
+    assert.deepEqual(labels(transition({ kind: 'Default', facts: f }, { kind: 'ForceCloseRequested' }, { height: HEIGHT })), ['NotifyNode channelClosing', 'BroadcastTx 7/42']);
+  });
+
+  it('a dust HTLC whose preimage we hold is not failed back before the broadcast, and is reported settled (not failed) at our close', () => {
+    assert.deepEqual(labels(transition({ kind: 'Default', facts: paid }, { kind: 'ForceCloseRequested' }, { height: HEIGHT })), ['NotifyNode channelClosing', 'BroadcastTx 7/42']);
+    const closed = labels(transition(contractClosed('local', { facts: paid }), { kind: 'Persisted' }, { height: HEIGHT + 2 }));
+    assert.ok(closed.includes('NotifyNode htlcSettledOnChain outgoing 2'), closed.join(', '));
+    assert.ok(!closed.some((l) => l.endsWith('outgoing 2') && l.includes('ail')), closed.join(', '));
+  });
+
+  it('a breach reports an outgoing HTLC whose preimage we hold settled, and fails back the others', () => {
+    const f = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST, OUT5_DANGLING], preimages: [OUT1.paymentHash] });
+    const closed = labels(transition(contractClosed('breach', { facts: f }), { kind: 'Persisted' }, { height: HEIGHT + 2 }));
+    assert.deepEqual(
+      closed.filter((l) => l.includes('outgoing')),
+      ['NotifyNode htlcSettledOnChain outgoing 1', 'FailHtlcsUpstream breach outgoing 2', 'FailHtlcsUpstream breach outgoing 5'],
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // The sweep: every sample state against every sample event.
 
