@@ -90,7 +90,7 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       if (state.facts !== undefined && event.facts.snapshotSeq < state.facts.snapshotSeq) {
         return refuse(`snapshot ${event.facts.snapshotSeq} is older than ${state.facts.snapshotSeq}`, 'COURT_E_SNAPSHOT_CONFLICT');
       }
-      return step({ ...state, facts: event.facts });
+      return takeFacts(state, event.facts, env);
     case 'ForceCloseRequested':
       if (state.kind !== 'Default') return refuse(`already force-closing (${state.kind})`, 'COURT_E_CHANNEL_CLOSING');
       if (state.spend !== undefined) return refuse(`the funding output is already spent by ${state.spend.txid}`, 'COURT_E_CHANNEL_CLOSING');
@@ -113,6 +113,16 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
     case 'Persisted':
       return ignore(state);
   }
+}
+
+/**
+ * Default takes new facts (a snapshot, or a preimage learned) and applies the go-to-chain rule to them at once at
+ * env.height: facts that arrive past a cutoff act in this step, not a block later. With a funding spend already
+ * seen there is nothing to broadcast (the close is being confirmed), so the facts are only kept.
+ */
+function takeFacts(state: Extract<ArbState, { kind: 'Default' }>, facts: ChannelFacts, env: ArbEnv): Result {
+  if (state.spend === undefined && mustGoOnChain(facts.commitSet, env.height, new Set(facts.preimages), facts.deltas)) return goOnChain(facts, 'chain', env);
+  return step({ ...state, facts });
 }
 
 function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConnected' }>, env: ArbEnv): Result {

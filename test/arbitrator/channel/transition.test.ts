@@ -655,6 +655,46 @@ describe('fixed bugs found by these tests (regressions)', () => {
   });
 });
 
+describe('issue 9 item 5: a snapshot applies the go-to-chain rule in the same step', () => {
+  const update = (facts: ChannelFacts): ArbEvent => ({ kind: 'ChannelUpdated', facts: { ...facts, snapshotSeq: 8, localNumber: 43 } });
+  runRows([
+    {
+      name: 'a snapshot taken one block before its earliest cutoff: facts kept, nothing else',
+      state: { kind: 'Default', facts: channelFacts({}) },
+      event: update(FORCE_FACTS),
+      height: 1099,
+      next: 'Default',
+      effects: [],
+      check: (s) => assert.equal(wakeHeight(s.state), 1100),
+    },
+    {
+      name: 'a snapshot taken at its earliest cutoff goes on chain at once with its own seq, dust failed back first',
+      state: { kind: 'Default', facts: channelFacts({}) },
+      event: update(FORCE_FACTS),
+      height: 1100,
+      next: 'BroadcastCommit',
+      effects: ['FailHtlcsUpstream dust outgoing 2', 'NotifyNode channelClosing', 'BroadcastTx 8/43'],
+      check: (s) => assert.equal(s.state.kind === 'BroadcastCommit' && s.state.trigger, 'chain'),
+    },
+    {
+      name: 'the first snapshot, past an incoming HTLC cutoff with its preimage (expiry - 16), goes on chain at once',
+      state: { kind: 'Default' },
+      event: update(channelFacts({ local: [IN3], remote: [IN3], preimages: [IN3.paymentHash] })),
+      height: 1184,
+      next: 'BroadcastCommit',
+      effects: ['NotifyNode channelClosing', 'BroadcastTx 8/43'],
+    },
+    {
+      name: 'a snapshot past its cutoff while a funding spend waits for its depth: facts kept, nothing broadcast',
+      state: { kind: 'Default', facts: channelFacts({}), spend: SPEND_SEEN },
+      event: update(FORCE_FACTS),
+      height: 1100,
+      next: 'Default',
+      effects: [],
+    },
+  ]);
+});
+
 describe('issue 9 item 6: dust fail-back before the broadcast, and never a failed report with the preimage held', () => {
   // outgoing 2: dust on ours, an output on their current (their dust limit is lower): it waits for the close.
   const OUT2_OUTPUT = outgoing(2, 1100);
