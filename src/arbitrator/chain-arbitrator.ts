@@ -183,7 +183,9 @@ export class ChainArbitrator {
   /**
    * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force, stored as
    * the next snapshot row, then delivered as ChannelUpdated. Refused with a coded error if anything fails; the
-   * previous snapshot stays in force.
+   * previous snapshot stays in force: a snapshot the arbitrator refuses (or that could not be delivered) is
+   * removed again, so channel_snapshot_current is always one the arbitrator took in or is about to take in. A crash
+   * between storing and delivering leaves the row for start-up to redeliver (and remove if refused then).
    */
   async updateChannel(json: unknown): Promise<ChannelReply> {
     const snap = parseSnapshot(json);
@@ -213,7 +215,22 @@ export class ChainArbitrator {
     }).immediate();
     this.#ensureEntry(cp);
     const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
+    if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(cp, seq);
     return this.#reply(cp, outcome);
+  }
+
+  /**
+   * Removes snapshot row `seq` of a channel that the arbitrator did not take in (refused, or not delivered), so it
+   * never stands as the current one. Guarded by arbitrator_state.snapshot_seq in the statement itself: a row the
+   * arbitrator did take in is never removed.
+   */
+  #dropSnapshot(chanPoint: string, seq: number): void {
+    this.#o.db
+      .prepare(
+        `DELETE FROM channel_snapshot WHERE chan_point = @cp AND seq = @seq
+           AND @seq > COALESCE((SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = @cp), 0)`,
+      )
+      .run({ cp: chanPoint, seq });
   }
 
   /** A force-close request: refused (COURT_E_CHANNEL_CLOSING) unless the channel is in Default. */
@@ -292,7 +309,8 @@ export class ChainArbitrator {
 
   async #redeliverSnapshot(chanPoint: string, seq: number): Promise<void> {
     try {
-      await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
+      const outcome = await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
+      if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(chanPoint, seq);
     } catch (err) {
       this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: redelivering the stored snapshot failed');
     }
