@@ -43,6 +43,7 @@ export const ARBITRATOR_EVENT = Object.freeze({
   EffectFailed: 6,
   CommitmentPublished: 7,
   Persisted: 8,
+  PreimageLearned: 10,
 } as const);
 export type ArbitratorEventCode = CodeOf<typeof ARBITRATOR_EVENT>;
 

@@ -30,6 +30,7 @@ const PINNED: Record<string, Record<string, number>> = {
     EffectFailed: 6,
     CommitmentPublished: 7,
     Persisted: 8,
+    PreimageLearned: 10,
   },
   ARBITRATOR_EFFECT: {
     BroadcastTx: 0,

@@ -112,7 +112,24 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       return ignore(state);
     case 'Persisted':
       return ignore(state);
+    case 'PreimageLearned': {
+      const facts = withPreimage(state.facts, event.paymentHash);
+      if (facts === undefined) return ignore(state);
+      return state.kind === 'Default' ? takeFacts(state, facts, env) : step({ ...state, facts });
+    }
   }
+}
+
+/**
+ * The facts with one more preimage held (hashes kept sorted), or undefined when nothing changes: no facts yet, the
+ * preimage already held, or no HTLC of the commit set with that hash (the routing index may name a channel whose
+ * newer snapshot dropped the HTLC). The closed states keep the facts too: the close-time actions read them.
+ */
+function withPreimage(facts: ChannelFacts | undefined, paymentHash: string): ChannelFacts | undefined {
+  if (facts === undefined || facts.preimages.includes(paymentHash)) return undefined;
+  const set = facts.commitSet;
+  if (![...set.local, ...set.remote, ...(set.remotePending ?? [])].some((h) => h.paymentHash === paymentHash)) return undefined;
+  return { ...facts, preimages: [...facts.preimages, paymentHash].sort() };
 }
 
 /**
@@ -247,6 +264,10 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
     case 'ResolverFinished':
       return toError(state, `resolver ${event.outpoint} finished before resolvers were launched`, state.close);
+    case 'PreimageLearned': {
+      const facts = withPreimage(state.facts, event.paymentHash);
+      return facts === undefined ? ignore(state) : step({ ...state, facts });
+    }
     case 'CommitmentPublished':
     case 'BlockConnected':
     case 'BlockDisconnected':
@@ -331,6 +352,7 @@ function waiting(state: WaitingState, event: ArbEvent): Result {
     case 'CommitmentPublished':
     case 'EffectFailed':
     case 'Persisted':
+    case 'PreimageLearned': // the resolvers read the preimage table themselves
       return ignore(state);
   }
 }
@@ -348,6 +370,7 @@ function fullyResolved(state: Extract<ArbState, { kind: 'FullyResolved' }>, even
     case 'CommitmentPublished':
     case 'EffectFailed':
     case 'Persisted':
+    case 'PreimageLearned':
       return ignore(state);
   }
 }
@@ -364,6 +387,7 @@ function errored(state: Extract<ArbState, { kind: 'Error' }>, event: ArbEvent): 
     case 'BlockDisconnected':
     case 'EffectFailed':
     case 'Persisted':
+    case 'PreimageLearned':
       return ignore(state);
   }
 }

@@ -40,7 +40,7 @@ export interface ChannelFacts {
   /** Our latest commitment's number (the one we would broadcast). */
   readonly localNumber: number;
   readonly commitSet: CommitSetFacts;
-  /** Payment hashes (hex) of HTLCs on the channel whose preimage we hold. */
+  /** Payment hashes (hex, sorted) of HTLCs on the channel whose preimage we hold (from the snapshot, or PreimageLearned). */
   readonly preimages: readonly string[];
   /** Confirmations a close needs before we act (closeConfirmationDepth of the capacity). */
   readonly closeDepth: number;
@@ -109,7 +109,12 @@ export type ArbEvent =
   /** Our commitment was accepted by the node's mempool (BroadcastTx's answer). */
   | { readonly kind: 'CommitmentPublished'; readonly txid: string }
   /** The pulse of ContractClosed: the previous step is durable, continue (also taken on restart). */
-  | { readonly kind: 'Persisted' };
+  | { readonly kind: 'Persisted' }
+  /**
+   * A preimage was stored (the node's POST, or another channel's spend) for a payment hash (hex) this channel
+   * carries. Only the hash travels: the preimage stays in the preimage table.
+   */
+  | { readonly kind: 'PreimageLearned'; readonly paymentHash: string };
 
 export type ArbEventKind = ArbEvent['kind'];
 

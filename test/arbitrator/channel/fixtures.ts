@@ -287,6 +287,7 @@ export const EVENT_SAMPLES: EventSamples = {
   EffectFailed: { kind: 'EffectFailed', outboxId: 3, effect: 'BroadcastTx', error: 'COURT_E_CHAIN_RPC: min relay fee not met' },
   CommitmentPublished: { kind: 'CommitmentPublished', txid: COMMIT_TXID },
   Persisted: { kind: 'Persisted' },
+  PreimageLearned: { kind: 'PreimageLearned', paymentHash: IN3.paymentHash },
 };
 
 /** One sample effect of every kind. */

@@ -3,7 +3,7 @@
  * heights (some skipped), a funding spend now and then and reorgs that remove it, snapshots with random HTLC sets
  * and preimages (sometimes stale), force closes, our commitment published, ResolveClose answered with resolutions
  * matching the facts (any close type, or unclassifiable), ResolverFinished for listed outpoints (and redelivered),
- * failed effects. Persisted is taken through pulse() after every accepted step, as the runner does.
+ * failed effects, preimages learned. Persisted is taken through pulse() after every accepted step, as the runner does.
  *
  * Invariants:
  *   (a) no HTLC is lost: when a non-coop close reaches WaitingFullResolution or FullyResolved, every HTLC of the
@@ -65,7 +65,8 @@ type Cmd =
   | { readonly t: 'confirm'; readonly type: CloseType | 'unknown'; readonly anchor: boolean; readonly commitOutput: boolean }
   | { readonly t: 'finish'; readonly pick: number; readonly redeliver: boolean }
   | { readonly t: 'effectFailed'; readonly effect: 'BroadcastTx' | 'ResolveClose' | 'NotifyNode' }
-  | { readonly t: 'persisted' };
+  | { readonly t: 'persisted' }
+  | { readonly t: 'preimage'; readonly pick: number };
 
 const triple = fc.tuple(fc.boolean(), fc.boolean(), fc.boolean());
 
@@ -114,6 +115,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 14, arbitrary: fc.record({ t: fc.constant('finish' as const), pick: fc.nat({ max: 20 }), redeliver: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('effectFailed' as const), effect: fc.constantFrom('BroadcastTx' as const, 'ResolveClose' as const, 'NotifyNode' as const) }) },
   { weight: 2, arbitrary: fc.constant<Cmd>({ t: 'persisted' }) },
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('preimage' as const), pick: fc.nat({ max: 20 }) }) },
 );
 
 interface Model {
@@ -208,6 +210,13 @@ function eventFor(m: Model, cmd: Cmd): { event: ArbEvent; height: number } | und
       return { event: { kind: 'EffectFailed', outboxId: ++m.outboxId, effect: cmd.effect, error: 'COURT_E_CHAIN_UNREACHABLE: down' }, height: tip };
     case 'persisted':
       return { event: { kind: 'Persisted' }, height: tip };
+    case 'preimage': {
+      // A preimage for one of the facts' HTLCs (held or not), or for a hash the channel does not carry.
+      const f = factsOf(m.state);
+      const hashes = f === undefined ? [] : [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])].map((h) => h.paymentHash);
+      const paymentHash = hashes[cmd.pick % (hashes.length + 1)] ?? 'ab'.repeat(32);
+      return { event: { kind: 'PreimageLearned', paymentHash }, height: tip };
+    }
   }
 }
 

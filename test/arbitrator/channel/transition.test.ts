@@ -655,6 +655,63 @@ describe('fixed bugs found by these tests (regressions)', () => {
   });
 });
 
+describe('issue 9 item 4: a preimage learned while the channel is quiet (PreimageLearned)', () => {
+  const LATE = outgoing(1, 1300);
+  const quiet = channelFacts({ local: [LATE, IN3], remote: [LATE, IN3] });
+  const learned: ArbEvent = { kind: 'PreimageLearned', paymentHash: IN3.paymentHash };
+  runRows([
+    {
+      name: 'one block before the incoming cutoff (expiry - 17): the preimage is kept and the wake height becomes the cutoff',
+      state: { kind: 'Default', facts: quiet },
+      event: learned,
+      height: 1183,
+      next: 'Default',
+      effects: [],
+      state2: { kind: 'Default', facts: { ...quiet, preimages: [IN3.paymentHash] } },
+      check: (s) => {
+        assert.equal(wakeHeight({ kind: 'Default', facts: quiet }), 1300);
+        assert.equal(wakeHeight(s.state), 1184, 'the wake height is recomputed at once');
+        const onlyIn = channelFacts({ local: [IN3], remote: [IN3] });
+        assert.equal(wakeHeight({ kind: 'Default', facts: onlyIn }), undefined);
+        assert.equal(wakeHeight(accepted(transition({ kind: 'Default', facts: onlyIn }, learned, { height: 1183 })).state), 1184);
+      },
+    },
+    {
+      name: 'at the incoming cutoff (expiry - 16): BroadcastCommit at once, trigger chain',
+      state: { kind: 'Default', facts: quiet },
+      event: learned,
+      height: 1184,
+      next: 'BroadcastCommit',
+      effects: ['NotifyNode channelClosing', 'BroadcastTx 7/42'],
+      state2: { kind: 'BroadcastCommit', trigger: 'chain', facts: { ...quiet, preimages: [IN3.paymentHash] }, failed: [] },
+    },
+    ignoredRow('a preimage already held is ignored', { kind: 'Default', facts: { ...quiet, preimages: [IN3.paymentHash] } }, learned, 1184),
+    ignoredRow('a hash no HTLC of the facts carries is ignored', { kind: 'Default', facts: quiet }, { kind: 'PreimageLearned', paymentHash: 'ab'.repeat(32) }, 1184),
+    ignoredRow('before the first snapshot there is nothing to keep', { kind: 'Default' }, learned, 1184),
+    ignoredRow('WaitingFullResolution leaves preimages to its resolvers', STATE_SAMPLES.WaitingFullResolution.twoLeft, learned, 1184),
+    {
+      name: 'while a funding spend waits for its depth: kept, nothing broadcast',
+      state: { kind: 'Default', facts: quiet, spend: SPEND_SEEN },
+      event: learned,
+      height: 1184,
+      next: 'Default',
+      effects: [],
+    },
+  ]);
+
+  it('a preimage learned after our broadcast is kept, and the close then settles (not fails) that dust HTLC', () => {
+    const f = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST] });
+    const bc: ArbState = { kind: 'CommitmentBroadcasted', facts: f, failed: [], commitTxid: SPEND_TXID, spend: SPEND_RESOLVING };
+    const s1 = accepted(transition(bc, { kind: 'PreimageLearned', paymentHash: OUT2_DUST.paymentHash }, { height: HEIGHT + 2 }));
+    assert.deepEqual(s1.effects, []);
+    const s2 = accepted(transition(s1.state, closeConfirmed('local', f), { height: HEIGHT + 2 }));
+    const s3 = accepted(transition(s2.state, { kind: 'Persisted' }, { height: HEIGHT + 2 }));
+    const labels = s3.effects.map(label);
+    assert.ok(labels.includes('NotifyNode htlcSettledOnChain outgoing 2'), labels.join(', '));
+    assert.ok(!labels.includes('FailHtlcsUpstream dust outgoing 2'), labels.join(', '));
+  });
+});
+
 describe('issue 9 item 5: a snapshot applies the go-to-chain rule in the same step', () => {
   const update = (facts: ChannelFacts): ArbEvent => ({ kind: 'ChannelUpdated', facts: { ...facts, snapshotSeq: 8, localNumber: 43 } });
   runRows([
@@ -755,6 +812,7 @@ const COLUMNS = [
   'EffectFailed',
   'CommitmentPublished',
   'Persisted',
+  'PreimageLearned',
 ] as const satisfies readonly ArbEventKind[];
 
 /**
@@ -763,19 +821,19 @@ const COLUMNS = [
  */
 // prettier-ignore
 const OUTCOMES: Readonly<Record<string, readonly Outcome[]>> = {
-  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers
-  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I],
-  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I],
-  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I],
-  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I],
-  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I],
-  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I],
-  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I],
-  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I],
-  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S],
-  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I],
-  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I],
-  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I],
+  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers  Preim
+  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    I],
+  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    S],
+  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    S],
+  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    S],
+  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    S],
+  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    S],
+  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    S],
+  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    S],
+  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S,    S],
+  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I,    I],
+  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    I],
+  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    I],
 };
 
 function classify(before: ArbState, r: TransitionResult<ArbState, ArbEffect>, what: string): Outcome {
