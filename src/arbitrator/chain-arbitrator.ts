@@ -13,6 +13,8 @@
  *   never delays another one's processing.
  * - Node updates (snapshots), force-close requests (refused unless Default) and retirement of FullyResolved
  *   channels go through here.
+ * - Preimages (addPreimage; preimageSink for the resolvers) are routed by payment hash through a persistent index
+ *   (htlc_payment_hash, written with each stored snapshot), never by a scan of the channels.
  * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
  *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
  *   resolver launches for WaitingFullResolution channels.
@@ -22,9 +24,10 @@ import { MachineRunner, type EventOutcome } from '../fsm/index.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
 import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
-import { ARBITRATOR_STATE } from '../store/codes.js';
+import { ARBITRATOR_STATE, PREIMAGE_SOURCE } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import { SqliteJournal } from '../store/journal.js';
+import { sha256, toHex } from '../util/bytes.js';
 import { CourtError, type CourtErrorCode } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { closeConfirmationDepth, type CloseDepthOptions } from '../watcher/classify.js';
@@ -33,8 +36,9 @@ import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
 import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
-import { arbitratorStateTable, loadRevocations, loadStartRows, resolverRecordSink, staleSnapshots } from './store.js';
+import { arbitratorStateTable, channelsByPaymentHash, loadRevocations, loadStartRows, reindexPaymentHashes, resolverRecordSink, staleSnapshots } from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
+import type { HtlcFact } from './types.js';
 import { WakeQueue } from './wake-queue.js';
 
 type Runner = MachineRunner<ArbState, ArbEvent, ArbEffect, ArbEnv>;
@@ -74,6 +78,34 @@ export interface ChannelReply {
 
 const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
 
+/** Where a preimage was learned (preimage.source). */
+export type PreimageSource = 'node' | 'chain' | 'mempool';
+
+const PREIMAGE_SOURCE_CODE: Readonly<Record<PreimageSource, number>> = Object.freeze({
+  node: PREIMAGE_SOURCE.Node,
+  chain: PREIMAGE_SOURCE.Chain,
+  mempool: PREIMAGE_SOURCE.Mempool,
+});
+
+/** What addPreimage did: the payment hash and the open channels it was routed to. */
+export interface PreimageReply {
+  readonly paymentHash: string;
+  readonly channels: readonly string[];
+}
+
+/** What a resolver calls when a spend on chain (or in the mempool) reveals a preimage. */
+export type PreimageSink = (preimage: Uint8Array, seenIn: 'chain' | 'mempool') => Promise<PreimageReply>;
+
+/**
+ * The resolvers' way in for a preimage revealed by another channel's spend: the same path as the node's POST
+ * (ChainArbitrator.addPreimage), so every channel carrying that payment hash re-evaluates its go-to-chain rule.
+ */
+export function preimageSink(arb: ChainArbitrator): PreimageSink {
+  return (preimage, seenIn) => arb.addPreimage(preimage, seenIn);
+}
+
+const allHtlcs = (f: ChannelFacts): HtlcFact[] => [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])];
+
 /** The supervisor. */
 export class ChainArbitrator {
   readonly #o: ChainArbitratorOptions;
@@ -93,6 +125,8 @@ export class ChainArbitrator {
   readonly #resolvers: ResolverHost;
   #height = 0;
   #started = false;
+  /** Counts preimages stored by addPreimage (updateChannel checks whether one arrived while it delivered). */
+  #preimageEpoch = 0;
 
   constructor(o: ChainArbitratorOptions) {
     this.#o = o;
@@ -211,12 +245,55 @@ export class ChainArbitrator {
       }
       const next = (prev?.seq ?? 0) + 1;
       db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
+      reindexPaymentHashes(db, cp);
       return next;
     }).immediate();
     this.#ensureEntry(cp);
-    const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
+    const epoch = this.#preimageEpoch;
+    const facts = this.#facts(seq, checked);
+    let outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts });
     if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(cp, seq);
+    // A preimage stored after these facts were read, and routed before they were taken in, would be lost for this
+    // snapshot: catch up (only when some preimage arrived meanwhile).
+    if (outcome.kind === 'accepted' && epoch !== this.#preimageEpoch) {
+      const missing = this.#knownPreimages([...new Set(allHtlcs(facts).map((h) => h.paymentHash))]).filter((h) => !facts.preimages.includes(h));
+      for (const paymentHash of missing) {
+        const next = await this.#deliver(cp, { kind: 'PreimageLearned', paymentHash });
+        if (next.kind === 'accepted') outcome = next;
+      }
+    }
     return this.#reply(cp, outcome);
+  }
+
+  /**
+   * A payment preimage (32 bytes) learned from the node (POST /v1/preimages), or from a spend on chain or in the
+   * mempool (the resolvers, through preimageSink): stored by payment hash (idempotent: the first source is kept),
+   * then routed through the payment-hash index to every open channel whose current snapshot carries that hash,
+   * as PreimageLearned (the go-to-chain rule applied at once). A preimage no HTLC matches is stored all the same.
+   * Routing happens on every call, even for a preimage already stored, so a caller that retries after a crash
+   * (the node resends an unanswered POST, a resolver re-reads its spend) completes a delivery the crash cut short.
+   * The preimage itself never leaves this method: logs, errors and events carry the hash only.
+   */
+  async addPreimage(preimage: Uint8Array, source: PreimageSource): Promise<PreimageReply> {
+    if (!(preimage instanceof Uint8Array) || preimage.length !== 32) {
+      throw new CourtError('COURT_E_INVALID_ARGUMENT', `a preimage must be 32 bytes (got ${preimage instanceof Uint8Array ? preimage.length : typeof preimage})`);
+    }
+    if (!Object.hasOwn(PREIMAGE_SOURCE_CODE, source)) throw new CourtError('COURT_E_INVALID_ARGUMENT', `unknown preimage source ${String(source)}`);
+    const paymentHash = toHex(sha256(preimage));
+    const db = this.#o.db;
+    const routed = db.transaction(() => {
+      db.prepare(
+        'INSERT INTO preimage (payment_hash, preimage, source, learned_height) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING',
+      ).run(paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
+      return channelsByPaymentHash(db, paymentHash);
+    }).immediate();
+    this.#preimageEpoch++;
+    const channels = routed.filter((cp) => this.#entries.has(cp));
+    const outcomes = await Promise.all(channels.map((cp) => this.#deliver(cp, { kind: 'PreimageLearned', paymentHash })));
+    outcomes.forEach((o, i) => {
+      if (o.kind === 'failed') this.#log.error({ chanPoint: channels[i], paymentHash, ...errFields(o.error) }, 'arbitrator: delivering a learned preimage failed');
+    });
+    return { paymentHash, channels };
   }
 
   /**
@@ -225,12 +302,16 @@ export class ChainArbitrator {
    * arbitrator did take in is never removed.
    */
   #dropSnapshot(chanPoint: string, seq: number): void {
-    this.#o.db
-      .prepare(
-        `DELETE FROM channel_snapshot WHERE chan_point = @cp AND seq = @seq
-           AND @seq > COALESCE((SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = @cp), 0)`,
-      )
-      .run({ cp: chanPoint, seq });
+    const db = this.#o.db;
+    db.transaction(() => {
+      const removed = db
+        .prepare(
+          `DELETE FROM channel_snapshot WHERE chan_point = @cp AND seq = @seq
+             AND @seq > COALESCE((SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = @cp), 0)`,
+        )
+        .run({ cp: chanPoint, seq }).changes;
+      if (removed > 0) reindexPaymentHashes(db, chanPoint);
+    }).immediate();
   }
 
   /** A force-close request: refused (COURT_E_CHANNEL_CLOSING) unless the channel is in Default. */

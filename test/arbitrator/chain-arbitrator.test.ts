@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import type { Transaction } from 'bitcoinjs-lib';
 import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
-import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
+import { ChainArbitrator, preimageSink } from '../../src/arbitrator/chain-arbitrator.js';
 import type { ChainEvent, PublishResult } from '../../src/chain/ports.js';
 import { CourtError } from '../../src/util/errors.js';
 import { KeyRing } from '../../src/keys/keyring.js';
@@ -19,7 +19,7 @@ import { migrate } from '../../src/store/migrate.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { tempDir } from '../helpers/db.js';
 import { openChannel } from '../simulator/fixture.js';
-import { eventually } from '../helpers/async.js';
+import { eventually, recordingLogger } from '../helpers/async.js';
 import { parseSnapshot, snapshotJson } from '../../src/arbitrator/snapshot.js';
 
 const H = 300;
@@ -31,7 +31,7 @@ const connected = (height: number, txs: Transaction[]): ChainEvent => ({
   block: { hash: hashOf(height), height, prevHash: '00'.repeat(32), txs, txids: txs.map((t) => t.getId()) },
 });
 
-function arbitrator(db: Db, sim: ChannelSimulator, publish?: (tx: Transaction) => Promise<PublishResult>): ChainArbitrator {
+function arbitrator(db: Db, sim: ChannelSimulator, publish?: (tx: Transaction) => Promise<PublishResult>, logger?: ReturnType<typeof recordingLogger>): ChainArbitrator {
   const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
   return new ChainArbitrator({
     db,
@@ -39,6 +39,7 @@ function arbitrator(db: Db, sim: ChannelSimulator, publish?: (tx: Transaction) =
     signer: new LocalSigner(ring),
     broadcaster: { publish: publish ?? (async () => assert.fail('nothing is broadcast here')) },
     closeDepth: { min: 3, max: 3 },
+    ...(logger === undefined ? {} : { logger }),
   });
 }
 
@@ -135,6 +136,93 @@ describe('ChainArbitrator snapshots (issue 9 item 5)', () => {
       db.prepare<[string], { snapshot_seq: number }>('SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = ?').get(a.chanPoint)?.snapshot_seq;
     await eventually(() => seqOf() === 2, 5_000, 'the stored snapshot 2 taken in after the restart');
     assert.equal(currentSeq(db, a.chanPoint), 2);
+    await arb.stop();
+    db.close();
+  });
+});
+
+describe('ChainArbitrator.addPreimage (issue 9 item 4)', () => {
+  const tmp = tempDir('chain-arbitrator-preimages');
+  after(() => tmp.remove());
+  const pre = (label: string): Uint8Array => sha256(new TextEncoder().encode(`chain-arbitrator.test ${label}`));
+
+  it('stores the preimage and routes it by payment hash to the channel carrying it, which applies the rule at once', async () => {
+    const db = openDatabase(join(tmp.dir, 'route.sqlite'));
+    migrate(db);
+    const a = openChannel('anchors');
+    const b = openChannel('static_remotekey');
+    const p = pre('incoming');
+    a.addHtlc('bob', 20_000_000n, H + 17, p); // incoming for alice: cutoff H + 1
+    a.commit();
+    b.addHtlc('bob', 20_000_000n, H + 300, pre('other'));
+    b.commit();
+    const log = recordingLogger();
+    const published: string[] = [];
+    const arb = arbitrator(db, a, async (tx) => {
+      published.push(tx.getId());
+      return accept(tx);
+    }, log);
+    arb.start(H);
+    await arb.updateChannel(a.snapshot('alice'));
+    await arb.updateChannel(b.snapshot('alice'));
+
+    const r1 = await arb.addPreimage(p, 'node');
+    assert.deepEqual(r1, { paymentHash: toHex(sha256(p)), channels: [a.chanPoint] }, 'routed to a only');
+    let s = await arb.state(a.chanPoint);
+    assert.equal(s.kind, 'Default', 'one block before the cutoff: nothing');
+    assert.deepEqual(s.kind === 'Default' && s.facts?.preimages, [toHex(sha256(p))]);
+    const wake = db.prepare<[string], { wake_height: number }>('SELECT wake_height FROM arbitrator_state WHERE chan_point = ?').get(a.chanPoint);
+    assert.equal(wake?.wake_height, H + 1, 'the wake height is the incoming cutoff now');
+    await arb.onChainEvent(connected(H + 1, []));
+    await arb.idle();
+    s = await arb.state(a.chanPoint);
+    assert.ok(s.kind === 'BroadcastCommit' || s.kind === 'CommitmentBroadcasted', s.kind);
+    assert.deepEqual(published, [a.commitment('alice', a.latestNumber).txid]);
+    assert.equal((await arb.state(b.chanPoint)).kind, 'Default');
+
+    // Idempotent (routed again, changes nothing), a stray preimage is stored, a wrong length is refused.
+    assert.deepEqual((await arb.addPreimage(p, 'chain')).channels, [a.chanPoint]);
+    const stray = pre('stray');
+    assert.deepEqual((await preimageSink(arb)(stray, 'chain')).channels, []);
+    const rows = db.prepare<[], { payment_hash: string; source: number }>('SELECT payment_hash, source FROM preimage ORDER BY payment_hash').all();
+    assert.deepEqual(rows, [{ payment_hash: toHex(sha256(p)), source: 0 }, { payment_hash: toHex(sha256(stray)), source: 1 }].sort((x, y) => x.payment_hash.localeCompare(y.payment_hash)));
+    await assert.rejects(arb.addPreimage(new Uint8Array(31), 'node'), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT');
+    assert.equal(db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM preimage').get()?.n, 2, 'a refused preimage stores nothing');
+    const text = JSON.stringify(log.lines);
+    assert.ok(!text.includes(toHex(p)) && !text.includes(toHex(stray)), 'no preimage in the logs');
+    await arb.stop();
+    db.close();
+  });
+
+  it('the index follows the current snapshot: a hash dropped by a newer snapshot no longer routes; a refused snapshot restores the rows', async () => {
+    const db = openDatabase(join(tmp.dir, 'index.sqlite'));
+    migrate(db);
+    const a = openChannel('anchors');
+    const p1 = pre('first');
+    const ref = a.addHtlc('alice', 20_000_000n, H + 300, p1);
+    a.commit();
+    const arb = arbitrator(db, a, accept);
+    arb.start(H);
+    await arb.updateChannel(a.snapshot('alice'));
+    const hashes = (): string[] =>
+      db.prepare<[string], { payment_hash: string }>('SELECT payment_hash FROM htlc_payment_hash WHERE chan_point = ?').all(a.chanPoint).map((r) => r.payment_hash);
+    assert.deepEqual(hashes(), [toHex(sha256(p1))]);
+    a.failHtlc(ref);
+    a.commit();
+    const p2 = pre('second');
+    a.addHtlc('alice', 10_000_000n, H + 300, p2);
+    a.commit();
+    await arb.updateChannel(a.snapshot('alice'));
+    assert.deepEqual(hashes(), [toHex(sha256(p2))]);
+    assert.deepEqual((await arb.addPreimage(p1, 'node')).channels, []);
+    // Refused (the force close is queued first, as in the snapshot test): the rows of snapshot 2 come back.
+    a.addHtlc('alice', 10_000_000n, H + 300, pre('third'));
+    a.commit();
+    const update = arb.updateChannel(a.snapshot('alice'));
+    const force = arb.forceClose(a.chanPoint);
+    await assert.rejects(update);
+    await force;
+    assert.deepEqual(hashes(), [toHex(sha256(p2))]);
     await arb.stop();
     db.close();
   });
