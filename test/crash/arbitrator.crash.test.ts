@@ -76,14 +76,14 @@ const ignoreRefusal = async (p: Promise<unknown>): Promise<void> => {
 };
 
 /** The inputs of one scenario, in delivery order. */
-function scenario(sim: ChannelSimulator, close: () => Transaction): Input[] {
+function scenario(sim: ChannelSimulator, close: () => Transaction, goOnChain?: Input): Input[] {
   const cp = sim.chanPoint;
   const inputs: Input[] = [
     async (arb) => ignoreRefusal(arb.updateChannel(sim.snapshot('alice'))),
   ];
   return [
     ...inputs,
-    async (arb) => ignoreRefusal(arb.forceClose(cp)),
+    goOnChain ?? (async (arb) => ignoreRefusal(arb.forceClose(cp))),
     async (arb) => arb.onChainEvent(block(HEIGHT + 1, [close()])),
     async (arb) => arb.onChainEvent(block(HEIGHT + 2, [])),
     async (arb, db) => {
@@ -103,20 +103,25 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
     process.stdout.write(`crash checkpoints=${checkpoints} resumed=${resumed} mismatches=${mismatches}\n`);
   });
 
-  const cases: Array<[string, (sim: ChannelSimulator) => Transaction]> = [
+  // A preimage past an incoming HTLC's cutoff takes the channel on chain (issue 9 item 4): the node resends its
+  // unanswered POST after a crash, so addPreimage is redelivered like any other input.
+  const SOON = sha256(new TextEncoder().encode('in soon'));
+  const cases: Array<[string, (sim: ChannelSimulator) => Transaction, Input?]> = [
     ['our force close', (sim) => sim.signedCommitment('alice', sim.latestNumber)],
     ['their force close', (sim) => sim.signedCommitment('bob', sim.currentNumber)],
+    ['a preimage past its cutoff', (sim) => sim.signedCommitment('alice', sim.latestNumber), async (arb) => void (await arb.addPreimage(SOON, 'node'))],
   ];
   for (const format of ['static_remotekey', 'anchors'] as const) {
-    for (const [name, closeTx] of cases) {
+    for (const [name, closeTx, goOnChain] of cases) {
       it(`${name} (${format}) resumes from every commit to the same end`, async () => {
         const sim = openChannel(format);
         sim.addHtlc('alice', 50_000_000n, HEIGHT + 40, sha256(new TextEncoder().encode('out')));
         sim.addHtlc('alice', 400_000n, HEIGHT + 45, sha256(new TextEncoder().encode('dust')));
         sim.addHtlc('bob', 40_000_000n, HEIGHT + 50, sha256(new TextEncoder().encode('in')));
+        if (goOnChain !== undefined) sim.addHtlc('bob', 30_000_000n, HEIGHT + 16, SOON); // with its preimage: on chain at HEIGHT
         sim.commit();
         const cp = sim.chanPoint;
-        const inputs = scenario(sim, () => closeTx(sim));
+        const inputs = scenario(sim, () => closeTx(sim), goOnChain);
         const base = join(tmp.dir, `${format}-${name.replace(/ /g, '-')}`);
 
         // Reference run, copying the briefcase at every commit and noting which input was being processed.
@@ -138,6 +143,7 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
         const want = outcome(refDb, cp);
         assert.equal((want.state as { kind: string }).kind, 'FullyResolved', 'the reference run resolves the channel');
         assert.ok(copies.length >= 8, `expected many checkpoints, got ${copies.length}`);
+        if (goOnChain !== undefined) assert.ok(ref.broadcasts.has(sim.commitment('alice', sim.latestNumber).txid), 'the preimage took the channel on chain');
         await ref.arb.stop();
         refDb.close();
 
