@@ -3,11 +3,11 @@
  * codes (src/store/codes.ts) and versioned JSON codecs. Every value is plain JSON, so the codec only adds and
  * checks the format version `v`.
  *
- *                  ChannelUpdated / blocks below the cutoff
+ *   ChannelUpdated / PreimageLearned / blocks below the cutoff
  *                 ┌──────┐
  *                 ▼      │
  *   ┌─────────── Default ┘ ── coop CloseConfirmed ───────────────────────────────────────┐
- *   │               │ ForceCloseRequested, or a block at an HTLC's cutoff                 │
+ *   │               │ ForceCloseRequested, or a block, snapshot or preimage at a cutoff   │
  *   │               ▼   (dust failed back, commitment durable before it is published)    │
  *   │         BroadcastCommit                                                            │
  *   │               │ CommitmentPublished                                                │
@@ -96,7 +96,7 @@ export type ArbEvent =
   | { readonly kind: 'BlockConnected'; readonly height: number; readonly hash: string; readonly spend?: { readonly txid: string; readonly txHex: string } }
   /** A block removed by a reorg (newest first). */
   | { readonly kind: 'BlockDisconnected'; readonly height: number; readonly hash: string }
-  /** The node sent a snapshot that passed its checks (or a preimage changed what we hold). */
+  /** The node sent a snapshot that passed its checks (its facts read the preimages held at that time). */
   | { readonly kind: 'ChannelUpdated'; readonly facts: ChannelFacts }
   /** An operator or the node asked for a force close. */
   | { readonly kind: 'ForceCloseRequested' }
