@@ -9,6 +9,10 @@
  *
  * Dust HTLCs (no output on the commitment) go on chain with it too (lnd counts them in the rule): an expired dust
  * HTLC we offered still blocks its upstream HTLC until the channel closes and it is failed back.
+ *
+ * Failing back vs. the preimage: an outgoing HTLC whose preimage we hold is never failed back upstream (dust,
+ * dangling or breach): the downstream was paid, so the upstream HTLC must be settled. The transition reports such
+ * dust and breach HTLCs as settled (htlcSettledOnChain) instead; dangling ones are skipped as lnd does.
  */
 import { CHAIN_ACTION, type ChainActionCode } from '../store/codes.js';
 import type { CommitSetFacts, HtlcFact } from './types.js';
@@ -148,7 +152,28 @@ export function remoteActions(
   return actions;
 }
 
-/** On a breach every outgoing HTLC of any remote set is failed back (deduplicated by id): none can settle now. */
+/**
+ * The outgoing HTLCs failed back upstream BEFORE our commitment is broadcast: the candidates lnd fails early (dust
+ * on our commitment; dust dangling ones already past their cutoff), kept only if no commitment that could still
+ * confirm (ours, their current, their pending) carries them as an output and we do not hold their preimage.
+ * An HTLC a commitment does not carry at all cannot be claimed on chain through that one either (if it confirms,
+ * the close-time actions fail it back as dangling), so "absent" counts like "dust" there; a commitment carrying
+ * it as a real output could let the peer claim it with the preimage, so that HTLC waits for the confirmed close
+ * and the close-time actions decide. With the preimage we never fail back (the upstream HTLC must be settled).
+ */
+export function preBroadcastFailBacks(set: CommitSetFacts, height: number, preimages: ReadonlySet<string>, d: ChainDeltas): HtlcFact[] {
+  const candidates = localActions(set, height, preimages, d, false)
+    .filter((a) => a.action === 'failDust')
+    .map((a) => a.htlc);
+  const sets = [set.local, set.remote, ...(set.remotePending === undefined ? [] : [set.remotePending])];
+  const outputOnSome = (h: HtlcFact): boolean => sets.some((s) => s.some((o) => key(o) === key(h) && !o.dust));
+  return candidates.filter((h) => !preimages.has(h.paymentHash) && !outputOnSome(h));
+}
+
+/**
+ * On a breach every outgoing HTLC of any remote set is failed back (deduplicated by id): none can settle on chain
+ * now. The caller settles instead of failing those whose preimage it holds (see the header).
+ */
 export function breachFailBacks(set: CommitSetFacts): HtlcFact[] {
   const seen = new Set<number>();
   const out: HtlcFact[] = [];

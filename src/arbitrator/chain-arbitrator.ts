@@ -17,6 +17,8 @@
  * - A block event whose delivery fails is not lost: a wake-up is armed again, a funding spend or a disconnect is
  *   delivered again with the next chain event, and a channel with effects pending or a pulse due gets every
  *   block until its work is done.
+ * - Preimages (addPreimage; preimageSink for the resolvers) are routed by payment hash through a persistent index
+ *   (htlc_payment_hash, written with each stored snapshot), never by a scan of the channels.
  * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
  *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
  *   resolver launches for WaitingFullResolution channels.
@@ -27,10 +29,10 @@ import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
 import { perCommitmentPoint } from '../keys/derive.js';
 import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
-import { toHex } from '../util/bytes.js';
-import { ARBITRATOR_STATE } from '../store/codes.js';
+import { ARBITRATOR_STATE, PREIMAGE_SOURCE } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import { SqliteJournal } from '../store/journal.js';
+import { sha256, toHex } from '../util/bytes.js';
 import { CourtError, type CourtErrorCode } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { closeConfirmationDepth, type CloseDepthOptions } from '../watcher/classify.js';
@@ -41,14 +43,17 @@ import { wakeHeight, type ArbEnv } from './channel/transition.js';
 import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
 import {
   arbitratorStateTable,
+  channelsByPaymentHash,
   loadRevocations,
   loadStartRows,
+  reindexPaymentHashes,
   remoteCommitmentKnowledge,
   resolverRecordSink,
   saveRevocations,
   staleSnapshots,
 } from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
+import type { HtlcFact } from './types.js';
 import { WakeQueue } from './wake-queue.js';
 
 type Runner = MachineRunner<ArbState, ArbEvent, ArbEffect, ArbEnv>;
@@ -95,6 +100,34 @@ export interface ForceCloseReply extends ChannelReply {
 
 const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
 
+/** Where a preimage was learned (preimage.source). */
+export type PreimageSource = 'node' | 'chain' | 'mempool';
+
+const PREIMAGE_SOURCE_CODE: Readonly<Record<PreimageSource, number>> = Object.freeze({
+  node: PREIMAGE_SOURCE.Node,
+  chain: PREIMAGE_SOURCE.Chain,
+  mempool: PREIMAGE_SOURCE.Mempool,
+});
+
+/** What addPreimage did: the payment hash and the open channels it was routed to. */
+export interface PreimageReply {
+  readonly paymentHash: string;
+  readonly channels: readonly string[];
+}
+
+/** What a resolver calls when a spend on chain (or in the mempool) reveals a preimage. */
+export type PreimageSink = (preimage: Uint8Array, seenIn: 'chain' | 'mempool') => Promise<PreimageReply>;
+
+/**
+ * The resolvers' way in for a preimage revealed by another channel's spend: the same path as the node's POST
+ * (ChainArbitrator.addPreimage), so every channel carrying that payment hash re-evaluates its go-to-chain rule.
+ */
+export function preimageSink(arb: ChainArbitrator): PreimageSink {
+  return (preimage, seenIn) => arb.addPreimage(preimage, seenIn);
+}
+
+const allHtlcs = (f: ChannelFacts): HtlcFact[] => [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])];
+
 /** The supervisor. */
 export class ChainArbitrator {
   readonly #o: ChainArbitratorOptions;
@@ -116,6 +149,8 @@ export class ChainArbitrator {
   readonly #resolvers: ResolverHost;
   #height = 0;
   #started = false;
+  /** Counts preimages stored by addPreimage (updateChannel checks whether one arrived while it delivered). */
+  #preimageEpoch = 0;
 
   constructor(o: ChainArbitratorOptions) {
     this.#o = o;
@@ -207,7 +242,9 @@ export class ChainArbitrator {
   /**
    * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force, stored as
    * the next snapshot row, then delivered as ChannelUpdated. Refused with a coded error if anything fails; the
-   * previous snapshot stays in force.
+   * previous snapshot stays in force: a snapshot the arbitrator refuses (or that could not be delivered) is
+   * removed again, so channel_snapshot_current is always one the arbitrator took in or is about to take in. A crash
+   * between storing and delivering leaves the row for start-up to redeliver (and remove if refused then).
    */
   async updateChannel(json: unknown): Promise<ChannelReply> {
     const snap = parseSnapshot(json);
@@ -235,11 +272,73 @@ export class ChainArbitrator {
       }
       const next = (prev?.seq ?? 0) + 1;
       db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
+      reindexPaymentHashes(db, cp);
       return next;
     }).immediate();
     this.#ensureEntry(cp);
-    const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
+    const epoch = this.#preimageEpoch;
+    const facts = this.#facts(seq, checked);
+    let outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts });
+    if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(cp, seq);
+    // A preimage stored after these facts were read, and routed before they were taken in, would be lost for this
+    // snapshot: catch up (only when some preimage arrived meanwhile).
+    if (outcome.kind === 'accepted' && epoch !== this.#preimageEpoch) {
+      const missing = this.#knownPreimages([...new Set(allHtlcs(facts).map((h) => h.paymentHash))]).filter((h) => !facts.preimages.includes(h));
+      for (const paymentHash of missing) {
+        const next = await this.#deliver(cp, { kind: 'PreimageLearned', paymentHash });
+        if (next.kind === 'accepted') outcome = next;
+      }
+    }
     return this.#reply(cp, outcome);
+  }
+
+  /**
+   * A payment preimage (32 bytes) learned from the node (POST /v1/preimages), or from a spend on chain or in the
+   * mempool (the resolvers, through preimageSink): stored by payment hash (idempotent: the first source is kept),
+   * then routed through the payment-hash index to every open channel whose current snapshot carries that hash,
+   * as PreimageLearned (the go-to-chain rule applied at once). A preimage no HTLC matches is stored all the same.
+   * Routing happens on every call, even for a preimage already stored, so a caller that retries after a crash
+   * (the node resends an unanswered POST, a resolver re-reads its spend) completes a delivery the crash cut short.
+   * The preimage itself never leaves this method: logs, errors and events carry the hash only.
+   */
+  async addPreimage(preimage: Uint8Array, source: PreimageSource): Promise<PreimageReply> {
+    if (!(preimage instanceof Uint8Array) || preimage.length !== 32) {
+      throw new CourtError('COURT_E_INVALID_ARGUMENT', `a preimage must be 32 bytes (got ${preimage instanceof Uint8Array ? preimage.length : typeof preimage})`);
+    }
+    if (!Object.hasOwn(PREIMAGE_SOURCE_CODE, source)) throw new CourtError('COURT_E_INVALID_ARGUMENT', `unknown preimage source ${String(source)}`);
+    const paymentHash = toHex(sha256(preimage));
+    const db = this.#o.db;
+    const routed = db.transaction(() => {
+      db.prepare(
+        'INSERT INTO preimage (payment_hash, preimage, source, learned_height) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING',
+      ).run(paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
+      return channelsByPaymentHash(db, paymentHash);
+    }).immediate();
+    this.#preimageEpoch++;
+    const channels = routed.filter((cp) => this.#entries.has(cp));
+    const outcomes = await Promise.all(channels.map((cp) => this.#deliver(cp, { kind: 'PreimageLearned', paymentHash })));
+    outcomes.forEach((o, i) => {
+      if (o.kind === 'failed') this.#log.error({ chanPoint: channels[i], paymentHash, ...errFields(o.error) }, 'arbitrator: delivering a learned preimage failed');
+    });
+    return { paymentHash, channels };
+  }
+
+  /**
+   * Removes snapshot row `seq` of a channel that the arbitrator did not take in (refused, or not delivered), so it
+   * never stands as the current one. Guarded by arbitrator_state.snapshot_seq in the statement itself: a row the
+   * arbitrator did take in is never removed.
+   */
+  #dropSnapshot(chanPoint: string, seq: number): void {
+    const db = this.#o.db;
+    db.transaction(() => {
+      const removed = db
+        .prepare(
+          `DELETE FROM channel_snapshot WHERE chan_point = @cp AND seq = @seq
+             AND @seq > COALESCE((SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = @cp), 0)`,
+        )
+        .run({ cp: chanPoint, seq }).changes;
+      if (removed > 0) reindexPaymentHashes(db, chanPoint);
+    }).immediate();
   }
 
   /** A force-close request: refused (COURT_E_CHANNEL_CLOSING) unless the channel is in Default. */
@@ -394,7 +493,8 @@ export class ChainArbitrator {
 
   async #redeliverSnapshot(chanPoint: string, seq: number): Promise<void> {
     try {
-      await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
+      const outcome = await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
+      if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(chanPoint, seq);
     } catch (err) {
       this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: redelivering the stored snapshot failed');
     }

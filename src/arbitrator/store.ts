@@ -210,3 +210,28 @@ export function saveRevocations(db: Db, chanPoint: string, store: ShachainStore)
      ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
   ).run(chanPoint, JSON.stringify(store.serialize()));
 }
+
+/**
+ * Rewrites the channel's rows of the payment-hash routing index (migrations/0005) from its current snapshot: every
+ * payment hash on our commitment and their current and pending ones. Called inside the transaction that stores
+ * (or removes) a snapshot, so the index always matches channel_snapshot_current.
+ */
+export function reindexPaymentHashes(db: Db, chanPoint: string): void {
+  db.prepare('DELETE FROM htlc_payment_hash WHERE chan_point = ?').run(chanPoint);
+  db.prepare(
+    `INSERT OR IGNORE INTO htlc_payment_hash (payment_hash, chan_point)
+     SELECT json_extract(h.value, '$.paymentHash'), s.chan_point
+     FROM channel_snapshot_current AS s,
+          (SELECT '$.localCommitment.htlcs' AS path UNION ALL SELECT '$.remoteCommitments.current.htlcs' UNION ALL SELECT '$.remoteCommitments.pending.htlcs') AS p,
+          json_each(s.snapshot, p.path) AS h
+     WHERE s.chan_point = ?`,
+  ).run(chanPoint);
+}
+
+/** The channels whose current snapshot carries an HTLC with `paymentHash` (hex): one index lookup. */
+export function channelsByPaymentHash(db: Db, paymentHash: string): string[] {
+  return db
+    .prepare<[string], { chan_point: string }>('SELECT chan_point FROM htlc_payment_hash WHERE payment_hash = ? ORDER BY chan_point')
+    .all(paymentHash)
+    .map((r) => r.chan_point);
+}

@@ -46,6 +46,7 @@ export const ARBITRATOR_EVENT = Object.freeze({
   CommitmentPublished: 7,
   Persisted: 8,
   ReclassifyRequested: 9,
+  PreimageLearned: 10,
 } as const);
 export type ArbitratorEventCode = CodeOf<typeof ARBITRATOR_EVENT>;
 

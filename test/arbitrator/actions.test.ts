@@ -15,6 +15,7 @@ import {
   localActions,
   mustGoOnChain,
   nextCutoff,
+  preBroadcastFailBacks,
   remoteActions,
   shouldGoOnChain,
   type ChainDeltas,
@@ -218,6 +219,48 @@ describe('remoteActions', () => {
     const noPending: CommitSetFacts = { local: set.local, remote: set.remote };
     assert.deepEqual(brief(remoteActions(noPending, 'remotePending', 510, NONE, D)), ['failDangling outgoing 0', 'failDust outgoing 1', 'failDangling outgoing 3']);
     assert.equal(remoteActions(noPending, 'remote', 510, NONE, D).length, 5);
+  });
+});
+
+describe('preBroadcastFailBacks (issue 9 item 6)', () => {
+  // 0: dust on every commitment; 1: dust on ours, an output on their current; 2: dust on ours and their current,
+  // an output on their pending; 3: dust on ours, absent from theirs (removed there); 4: dust everywhere, preimage
+  // held; 5: dangling dust (theirs only) past its cutoff; 6: dangling dust before its cutoff; 7: dangling, dust on
+  // their current, an output on their pending; 8: not dust anywhere.
+  const set: CommitSetFacts = {
+    local: [0, 1, 2, 3, 4].map((id) => outgoing(id, 500, { dust: true })).concat([outgoing(8, 500)]),
+    remote: [
+      outgoing(0, 500, { dust: true }),
+      outgoing(1, 500),
+      outgoing(2, 500, { dust: true }),
+      outgoing(4, 500, { dust: true }),
+      outgoing(5, 490, { dust: true }),
+      outgoing(6, 700, { dust: true }),
+      outgoing(7, 490, { dust: true }),
+      outgoing(8, 500),
+    ],
+    remotePending: [
+      outgoing(0, 500, { dust: true }),
+      outgoing(1, 500),
+      outgoing(2, 500),
+      outgoing(4, 500, { dust: true }),
+      outgoing(7, 490),
+      outgoing(8, 500),
+    ],
+  };
+
+  it('fails back only HTLCs dust (or absent) on ours, their current and their pending, without a known preimage', () => {
+    assert.deepEqual(ids(preBroadcastFailBacks(set, 500, new Set([paymentHash(4)]), D)), [0, 3, 5]);
+  });
+
+  it('without a pending commitment, dust on ours and their current is enough', () => {
+    const noPending: CommitSetFacts = { local: set.local, remote: set.remote };
+    assert.deepEqual(ids(preBroadcastFailBacks(noPending, 500, NONE, D)), [0, 2, 3, 4, 5, 7]);
+  });
+
+  it('a dangling dust HTLC is failed back only from its cutoff on (one block before: not yet)', () => {
+    assert.deepEqual(ids(preBroadcastFailBacks(set, 699, NONE, D)), [0, 3, 4, 5]);
+    assert.deepEqual(ids(preBroadcastFailBacks(set, 700, NONE, D)), [0, 3, 4, 5, 6]);
   });
 });
 

@@ -77,14 +77,14 @@ const ignoreRefusal = async (p: Promise<unknown>): Promise<void> => {
 };
 
 /** The inputs of one scenario, in delivery order. */
-function scenario(sim: ChannelSimulator, close: () => Transaction): Input[] {
+function scenario(sim: ChannelSimulator, close: () => Transaction, goOnChain?: Input): Input[] {
   const cp = sim.chanPoint;
   const inputs: Input[] = [
     async (arb) => ignoreRefusal(arb.updateChannel(sim.snapshot('alice'))),
   ];
   return [
     ...inputs,
-    async (arb) => ignoreRefusal(arb.forceClose(cp)),
+    goOnChain ?? (async (arb) => ignoreRefusal(arb.forceClose(cp))),
     async (arb) => arb.onChainEvent(block(HEIGHT + 1, [close()])),
     async (arb) => arb.onChainEvent(block(HEIGHT + 2, [])),
     async (arb, db) => {
@@ -104,6 +104,9 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
     process.stdout.write(`crash checkpoints=${checkpoints} resumed=${resumed} mismatches=${mismatches}\n`);
   });
 
+  // A preimage past an incoming HTLC's cutoff takes the channel on chain (issue 9 item 4): the node resends its
+  // unanswered POST after a crash, so addPreimage is redelivered like any other input.
+  const SOON = sha256(new TextEncoder().encode('in soon'));
   /** Our commitment newer than courtd's snapshot confirms (CloseUnresolved), then the node sends its snapshot. */
   const ourUnknown = (sim: ChannelSimulator): Input[] => {
     const cp = sim.chanPoint;
@@ -121,18 +124,21 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
       },
     ];
   };
-  const cases: Array<[string, (sim: ChannelSimulator) => Input[]]> = [
-    ['our force close', (sim) => scenario(sim, () => sim.signedCommitment('alice', sim.latestNumber))],
-    ['their force close', (sim) => scenario(sim, () => sim.signedCommitment('bob', sim.currentNumber))],
-    ['our commitment newer than the snapshot', ourUnknown],
+  const preimagePastCutoff: Input = async (arb) => void (await arb.addPreimage(SOON, 'node'));
+  const cases: Array<[string, (sim: ChannelSimulator) => Input[], boolean]> = [
+    ['our force close', (sim) => scenario(sim, () => sim.signedCommitment('alice', sim.latestNumber)), false],
+    ['their force close', (sim) => scenario(sim, () => sim.signedCommitment('bob', sim.currentNumber)), false],
+    ['a preimage past its cutoff', (sim) => scenario(sim, () => sim.signedCommitment('alice', sim.latestNumber), preimagePastCutoff), true],
+    ['our commitment newer than the snapshot', ourUnknown, false],
   ];
   for (const format of ['static_remotekey', 'anchors'] as const) {
-    for (const [name, inputsOf] of cases) {
+    for (const [name, inputsOf, soon] of cases) {
       it(`${name} (${format}) resumes from every commit to the same end`, async () => {
         const sim = openChannel(format);
         sim.addHtlc('alice', 50_000_000n, HEIGHT + 40, sha256(new TextEncoder().encode('out')));
         sim.addHtlc('alice', 400_000n, HEIGHT + 45, sha256(new TextEncoder().encode('dust')));
         sim.addHtlc('bob', 40_000_000n, HEIGHT + 50, sha256(new TextEncoder().encode('in')));
+        if (soon) sim.addHtlc('bob', 30_000_000n, HEIGHT + 16, SOON); // with its preimage: on chain at HEIGHT
         sim.commit();
         const cp = sim.chanPoint;
         const inputs = inputsOf(sim);
@@ -161,6 +167,7 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
           const states = refDb.prepare<[string], { to_state: number }>('SELECT to_state FROM transition_log WHERE machine_id = ?').all(cp);
           assert.ok(states.some((r) => r.to_state === ARBITRATOR_STATE.CloseUnresolved), 'the reference run waited in CloseUnresolved');
         }
+        if (soon) assert.ok(ref.broadcasts.has(sim.commitment('alice', sim.latestNumber).txid), 'the preimage took the channel on chain');
         await ref.arb.stop();
         refDb.close();
 

@@ -76,8 +76,15 @@ export function tempDir(label: string): { dir: string; remove: () => void } {
 
 let channelCount = 0;
 
-/** A channel alice funds on the node (1,000,000 sat, 300,000 sat pushed to bob), its funding confirmed. */
-export async function openOnChain(node: RegtestChain, format: CommitmentFormat): Promise<ChannelSimulator> {
+/**
+ * A channel alice funds on the node (1,000,000 sat, 300,000 sat pushed to bob), its funding confirmed. `dustLimitSat`
+ * overrides the 546 sat dust limits (each side's applies to its own commitment).
+ */
+export async function openOnChain(
+  node: RegtestChain,
+  format: CommitmentFormat,
+  opts: { readonly dustLimitSat?: { readonly alice: bigint; readonly bob: bigint } } = {},
+): Promise<ChannelSimulator> {
   const funder = walletKey(`arbitrator funder ${format} ${channelCount++}`);
   const u = await node.fund(funder.scriptPubKey, 2n * CAPACITY_SAT, { confirm: false });
   const sim = ChannelSimulator.open({
@@ -86,7 +93,7 @@ export async function openOnChain(node: RegtestChain, format: CommitmentFormat):
     capacitySat: CAPACITY_SAT,
     pushMsat: 300_000_000n,
     toSelfDelay: { alice: 10, bob: 12 },
-    dustLimitSat: { alice: 546n, bob: 546n },
+    dustLimitSat: opts.dustLimitSat ?? { alice: 546n, bob: 546n },
     feeratePerKw: 2_500,
     funding: { utxo: { txid: u.txid, vout: u.vout, amountSat: u.amountSat, privkey: funder.privkey }, satPerVb: 1 },
   });

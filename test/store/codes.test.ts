@@ -32,6 +32,7 @@ const PINNED: Record<string, Record<string, number>> = {
     CommitmentPublished: 7,
     Persisted: 8,
     ReclassifyRequested: 9,
+    PreimageLearned: 10,
   },
   ARBITRATOR_EFFECT: {
     BroadcastTx: 0,

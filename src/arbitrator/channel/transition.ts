@@ -16,7 +16,7 @@
  *     the trigger is the stored close type, never "chain" (lnd's restart hazard: spec 1.7).
  */
 import { refuse, step, type JsonObject, type TransitionResult } from '../../fsm/index.js';
-import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
+import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, preBroadcastFailBacks, remoteActions, type HtlcAction } from '../actions.js';
 import type { HtlcFact, OutputResolution } from '../types.js';
 import { resolverRecords } from './records.js';
 import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, OpenArbState, ResolverRecord, SpendSeen, UnresolvedClose } from './types.js';
@@ -97,7 +97,7 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       if (state.facts !== undefined && event.facts.localNumber < state.facts.localNumber) {
         return refuse(`local commitment ${event.facts.localNumber} is older than ${state.facts.localNumber}`, 'COURT_E_SNAPSHOT_CONFLICT');
       }
-      return step({ ...state, facts: event.facts });
+      return takeFacts(state, event.facts, env);
     case 'ForceCloseRequested':
       if (state.kind !== 'Default') return refuse(`already force-closing (${state.kind})`, 'COURT_E_CHANNEL_CLOSING');
       if (state.spend !== undefined) return refuse(`the funding output is already spent by ${state.spend.txid}`, 'COURT_E_CHANNEL_CLOSING');
@@ -121,7 +121,34 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       return ignore(state);
     case 'ReclassifyRequested':
       return refuse(`the channel has no unresolved close (${state.kind})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
+    case 'PreimageLearned': {
+      const facts = withPreimage(state.facts, event.paymentHash);
+      if (facts === undefined) return ignore(state);
+      return state.kind === 'Default' ? takeFacts(state, facts, env) : step({ ...state, facts });
+    }
   }
+}
+
+/**
+ * The facts with one more preimage held (hashes kept sorted), or undefined when nothing changes: no facts yet, the
+ * preimage already held, or no HTLC of the commit set with that hash (the routing index may name a channel whose
+ * newer snapshot dropped the HTLC). The closed states keep the facts too: the close-time actions read them.
+ */
+function withPreimage(facts: ChannelFacts | undefined, paymentHash: string): ChannelFacts | undefined {
+  if (facts === undefined || facts.preimages.includes(paymentHash)) return undefined;
+  const set = facts.commitSet;
+  if (![...set.local, ...set.remote, ...(set.remotePending ?? [])].some((h) => h.paymentHash === paymentHash)) return undefined;
+  return { ...facts, preimages: [...facts.preimages, paymentHash].sort() };
+}
+
+/**
+ * Default takes new facts (a snapshot, or a preimage learned) and applies the go-to-chain rule to them at once at
+ * env.height: facts that arrive past a cutoff act in this step, not a block later. With a funding spend already
+ * seen there is nothing to broadcast (the close is being confirmed), so the facts are only kept.
+ */
+function takeFacts(state: Extract<ArbState, { kind: 'Default' }>, facts: ChannelFacts, env: ArbEnv): Result {
+  if (state.spend === undefined && mustGoOnChain(facts.commitSet, env.height, new Set(facts.preimages), facts.deltas)) return goOnChain(facts, 'chain', env);
+  return step({ ...state, facts });
 }
 
 function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConnected' }>, env: ArbEnv): Result {
@@ -158,25 +185,38 @@ const spendOf = (s: OpenState): { spend?: SpendSeen } => (s.spend === undefined 
 
 /** Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. */
 function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv): Result {
-  const actions = localActions(f.commitSet, env.height, new Set(f.preimages), f.deltas, false);
-  // Only dust is failed back before the broadcast (spec 1.5): dangling HTLCs wait for the confirmation.
-  const dust = actions.filter((a) => a.action === 'failDust');
-  const effects: ArbEffect[] = failBacks(dust, []);
+  // Only dust that no commitment could carry as an output, without a known preimage, is failed back before the
+  // broadcast (actions.ts preBroadcastFailBacks); every other HTLC waits for the confirmed close.
+  const dust = preBroadcastFailBacks(f.commitSet, env.height, new Set(f.preimages), f.deltas);
+  const effects: ArbEffect[] = dust.map((htlc) => ({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' }));
   effects.push({ kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'broadcasting', trigger, height: env.height } });
   effects.push({ kind: 'BroadcastTx', snapshotSeq: f.snapshotSeq, commitmentNumber: f.localNumber });
-  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((a) => a.htlc.htlcId) }, effects);
+  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((h) => h.htlcId) }, effects);
 }
 
-/** The node-facing effects of HTLC actions that need no resolver, skipping outgoing HTLCs already failed back. */
-function failBacks(actions: readonly HtlcAction[], failed: readonly number[]): ArbEffect[] {
+/**
+ * The node-facing effects of HTLC actions that need no resolver, skipping outgoing HTLCs already failed back. A
+ * dust outgoing HTLC whose preimage we hold is reported settled (the upstream HTLC is settled), never failed.
+ */
+function failBacks(actions: readonly HtlcAction[], failed: readonly number[], preimages: ReadonlySet<string>): ArbEffect[] {
   const out: ArbEffect[] = [];
   for (const { action, htlc } of actions) {
     if (htlc.direction === 'outgoing' && failed.includes(htlc.htlcId)) continue;
-    if (action === 'failDust') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' });
+    if (action === 'failDust' && preimages.has(htlc.paymentHash)) out.push(htlcSettledEvent(htlc, 'dust'));
+    else if (action === 'failDust') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' });
     else if (action === 'failDangling') out.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'dangling' });
     else if (action === 'incomingDustFinal') out.push(htlcFailedEvent(htlc, 'incomingDust'));
   }
   return out;
+}
+
+/** An outgoing HTLC that cannot settle on chain but whose preimage we hold: the node settles it upstream. */
+function htlcSettledEvent(h: HtlcFact, reason: 'dust' | 'breach'): ArbEffect {
+  return {
+    kind: 'NotifyNode',
+    event: 'htlcSettledOnChain',
+    payload: { v: 1, htlcId: h.htlcId, direction: h.direction, paymentHash: h.paymentHash, amountMsat: h.amountMsat, reason, upstream: true },
+  };
 }
 
 function htlcFailedEvent(h: HtlcFact, reason: string): ArbEffect {
@@ -315,6 +355,17 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
       if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
       return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);
     }
+    case 'PreimageLearned': {
+      // Kept for the close-time actions, in the facts the close will be resolved with and in the newest ones.
+      const prior = withPreimage(state.prior.facts, event.paymentHash);
+      const answer = withPreimage(state.answer, event.paymentHash);
+      if (prior === undefined && answer === undefined) return ignore(state);
+      return step({
+        ...state,
+        ...(prior === undefined ? {} : { prior: { ...state.prior, facts: prior } as OpenState }),
+        ...(answer === undefined ? {} : { answer }),
+      });
+    }
     case 'ResolverFinished':
       if (!state.unfinished.includes(event.outpoint)) return ignore(state);
       return step({ ...state, unfinished: state.unfinished.filter((o) => o !== event.outpoint) });
@@ -351,6 +402,10 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
       return refuse(`the close ${state.close.txid} is already classified (${state.close.type})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
     case 'ResolverFinished':
       return toError(state, `resolver ${event.outpoint} finished before resolvers were launched`, state.close);
+    case 'PreimageLearned': {
+      const facts = withPreimage(state.facts, event.paymentHash);
+      return facts === undefined ? ignore(state) : step({ ...state, facts });
+    }
     case 'CommitmentPublished':
     case 'BlockConnected':
     case 'BlockDisconnected':
@@ -380,7 +435,8 @@ function toResolution(state: ClosedState): Result {
       break;
     case 'breach':
       for (const htlc of breachFailBacks(set)) {
-        if (!state.failed.includes(htlc.htlcId)) effects.push({ kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
+        if (state.failed.includes(htlc.htlcId)) continue;
+        effects.push(preimages.has(htlc.paymentHash) ? htlcSettledEvent(htlc, 'breach') : { kind: 'FailHtlcsUpstream', htlc, reason: 'breach' });
       }
       break;
     case 'future':
@@ -388,7 +444,7 @@ function toResolution(state: ClosedState): Result {
       // Data loss: we do not know their HTLC set, so there is nothing to decide per HTLC (lnd does the same).
       break;
   }
-  effects.push(...failBacks(actions, state.failed));
+  effects.push(...failBacks(actions, state.failed, preimages));
   const claimed = state.claimed ?? [];
   const all = resolverRecords(close, res, actions);
   // Outputs claimed while the close was unresolved already have their rows (and may be finished).
@@ -441,6 +497,7 @@ function waiting(state: WaitingState, event: ArbEvent): Result {
     case 'CommitmentPublished':
     case 'EffectFailed':
     case 'Persisted':
+    case 'PreimageLearned': // the resolvers read the preimage table themselves
       return ignore(state);
   }
 }
@@ -460,6 +517,7 @@ function fullyResolved(state: Extract<ArbState, { kind: 'FullyResolved' }>, even
     case 'CommitmentPublished':
     case 'EffectFailed':
     case 'Persisted':
+    case 'PreimageLearned':
       return ignore(state);
   }
 }
@@ -477,6 +535,7 @@ function errored(state: Extract<ArbState, { kind: 'Error' }>, event: ArbEvent): 
     case 'BlockDisconnected':
     case 'EffectFailed':
     case 'Persisted':
+    case 'PreimageLearned':
       return ignore(state);
   }
 }

@@ -3,11 +3,11 @@
  * codes (src/store/codes.ts) and versioned JSON codecs. Every value is plain JSON, so the codec only adds and
  * checks the format version `v`.
  *
- *                  ChannelUpdated / blocks below the cutoff
+ *   ChannelUpdated / PreimageLearned / blocks below the cutoff
  *                 ┌──────┐
  *                 ▼      │
  *   ┌─────────── Default ┘ ── coop CloseConfirmed ───────────────────────────────────────┐
- *   │               │ ForceCloseRequested, or a block at an HTLC's cutoff                 │
+ *   │               │ ForceCloseRequested, or a block, snapshot or preimage at a cutoff   │
  *   │               ▼   (dust failed back, commitment durable before it is published)    │
  *   │         BroadcastCommit                                                            │
  *   │               │ CommitmentPublished                                                │
@@ -45,7 +45,7 @@ export interface ChannelFacts {
   /** Our latest commitment's number (the one we would broadcast). */
   readonly localNumber: number;
   readonly commitSet: CommitSetFacts;
-  /** Payment hashes (hex) of HTLCs on the channel whose preimage we hold. */
+  /** Payment hashes (hex, sorted) of HTLCs on the channel whose preimage we hold (from the snapshot, or PreimageLearned). */
   readonly preimages: readonly string[];
   /** Confirmations a close needs before we act (closeConfirmationDepth of the capacity). */
   readonly closeDepth: number;
@@ -139,7 +139,7 @@ export type ArbEvent =
   | { readonly kind: 'BlockConnected'; readonly height: number; readonly hash: string; readonly spend?: { readonly txid: string; readonly txHex: string } }
   /** A block removed by a reorg (newest first). */
   | { readonly kind: 'BlockDisconnected'; readonly height: number; readonly hash: string }
-  /** The node sent a snapshot that passed its checks (or a preimage changed what we hold). */
+  /** The node sent a snapshot that passed its checks (its facts read the preimages held at that time). */
   | { readonly kind: 'ChannelUpdated'; readonly facts: ChannelFacts }
   /** An operator or the node asked for a force close. */
   | { readonly kind: 'ForceCloseRequested' }
@@ -154,7 +154,12 @@ export type ArbEvent =
   /** The pulse of ContractClosed: the previous step is durable, continue (also taken on restart). */
   | { readonly kind: 'Persisted' }
   /** An operator asks courtd to classify an unresolved close again (after fixing what it lacked). */
-  | { readonly kind: 'ReclassifyRequested' };
+  | { readonly kind: 'ReclassifyRequested' }
+  /**
+   * A preimage was stored (the node's POST, or another channel's spend) for a payment hash (hex) this channel
+   * carries. Only the hash travels: the preimage stays in the preimage table.
+   */
+  | { readonly kind: 'PreimageLearned'; readonly paymentHash: string };
 
 export type ArbEventKind = ArbEvent['kind'];
 

@@ -308,6 +308,7 @@ export const EVENT_SAMPLES: EventSamples = {
   CommitmentPublished: { kind: 'CommitmentPublished', txid: COMMIT_TXID },
   Persisted: { kind: 'Persisted' },
   ReclassifyRequested: { kind: 'ReclassifyRequested' },
+  PreimageLearned: { kind: 'PreimageLearned', paymentHash: IN3.paymentHash },
 };
 
 /** One sample effect of every kind. */

@@ -3,16 +3,18 @@
  * heights (some skipped), a funding spend now and then and reorgs that remove it, snapshots with random HTLC sets
  * and preimages (sometimes stale), force closes, our commitment published, ResolveClose answered with resolutions
  * matching the facts (any close type, or unclassifiable), ResolverFinished for listed outpoints (and redelivered),
- * failed effects. Persisted is taken through pulse() after every accepted step, as the runner does.
+ * failed effects, preimages learned. Persisted is taken through pulse() after every accepted step, as the runner does.
  *
  * Invariants:
  *   (a) no HTLC is lost: when a non-coop close reaches WaitingFullResolution or FullyResolved, every HTLC of the
  *       confirmed commitment set, and every dangling outgoing one whose preimage we do not know, has a resolver
- *       record or a FailHtlcsUpstream / NotifyNode htlcFailedOnChain effect emitted on the way (breach: every
+ *       record or a FailHtlcsUpstream / NotifyNode htlcFailedOnChain (or htlcSettledOnChain) effect emitted on the way (breach: every
  *       outgoing HTLC of their sets failed back, and the breach resolver; future: no HTLC set, skipped);
  *   (b) FullyResolved is absorbing;
  *   (c) refusals carry a COURT_E_ code and never change the state;
- *   (d) encoding then decoding the state (and each event and effect) is the identity, at every step.
+ *   (d) encoding then decoding the state (and each event and effect) is the identity, at every step;
+ *   (e) no step fails back (FailHtlcsUpstream, or htlcFailedOnChain) an outgoing HTLC whose preimage the facts it
+ *       decided on hold: it is reported settled (htlcSettledOnChain) instead, or left alone.
  *
  * The seed is printed as a test diagnostic; COURT_PROPERTY_SEED=n replays a run (COURT_PROPERTY_RUNS=n changes the
  * number of runs).
@@ -63,7 +65,8 @@ type Cmd =
   | { readonly t: 'confirm'; readonly type: CloseType | 'unknown'; readonly anchor: boolean; readonly commitOutput: boolean }
   | { readonly t: 'finish'; readonly pick: number; readonly redeliver: boolean }
   | { readonly t: 'effectFailed'; readonly effect: 'BroadcastTx' | 'ResolveClose' | 'NotifyNode' }
-  | { readonly t: 'persisted' };
+  | { readonly t: 'persisted' }
+  | { readonly t: 'preimage'; readonly pick: number };
 
 const triple = fc.tuple(fc.boolean(), fc.boolean(), fc.boolean());
 
@@ -112,6 +115,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 14, arbitrary: fc.record({ t: fc.constant('finish' as const), pick: fc.nat({ max: 20 }), redeliver: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('effectFailed' as const), effect: fc.constantFrom('BroadcastTx' as const, 'ResolveClose' as const, 'NotifyNode' as const) }) },
   { weight: 2, arbitrary: fc.constant<Cmd>({ t: 'persisted' }) },
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('preimage' as const), pick: fc.nat({ max: 20 }) }) },
 );
 
 interface Model {
@@ -206,6 +210,13 @@ function eventFor(m: Model, cmd: Cmd): { event: ArbEvent; height: number } | und
       return { event: { kind: 'EffectFailed', outboxId: ++m.outboxId, effect: cmd.effect, error: 'COURT_E_CHAIN_UNREACHABLE: down' }, height: tip };
     case 'persisted':
       return { event: { kind: 'Persisted' }, height: tip };
+    case 'preimage': {
+      // A preimage for one of the facts' HTLCs (held or not), or for a hash the channel does not carry.
+      const f = factsOf(m.state);
+      const hashes = f === undefined ? [] : [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])].map((h) => h.paymentHash);
+      const paymentHash = hashes[cmd.pick % (hashes.length + 1)] ?? 'ab'.repeat(32);
+      return { event: { kind: 'PreimageLearned', paymentHash }, height: tip };
+    }
   }
 }
 
@@ -251,6 +262,8 @@ function assertNoHtlcLost(m: Model, closed: Extract<ArbState, { kind: 'ContractC
   for (const e of m.effects) {
     if (e.kind === 'FailHtlcsUpstream') failedBack.add(hkey(e.htlc));
     if (e.kind === 'NotifyNode' && e.event === 'htlcFailedOnChain') failedBack.add(hkey(e.payload as { direction: string; htlcId: number }));
+    // An HTLC whose preimage we hold is settled upstream instead of failed (e): accounted for too.
+    if (e.kind === 'NotifyNode' && e.event === 'htlcSettledOnChain') failedBack.add(hkey(e.payload as { direction: string; htlcId: number }));
   }
   const resolved = new Set<string>();
   for (const r of m.records) {
@@ -295,6 +308,11 @@ function apply(m: Model, event: ArbEvent, height: number, stats: Stats): boolean
     assert.deepEqual(r.effects, [], `(b) FullyResolved is absorbing: ${event.kind} emitted effects`);
   }
   if (isDeepStrictEqual(r.state, before)) assert.deepEqual(r.effects, [], `${before.kind} + ${event.kind}: the same state with effects`);
+  const held = new Set([...(factsOf(before)?.preimages ?? []), ...(factsOf(r.state)?.preimages ?? [])]);
+  for (const e of r.effects) {
+    const failed = e.kind === 'FailHtlcsUpstream' ? e.htlc : e.kind === 'NotifyNode' && e.event === 'htlcFailedOnChain' ? (e.payload as unknown as HtlcFact) : undefined;
+    if (failed?.direction === 'outgoing') assert.ok(!held.has(failed.paymentHash), `(e) ${before.kind} + ${event.kind} failed back outgoing ${failed.htlcId} whose preimage is held`);
+  }
   m.state = r.state;
   m.effects.push(...r.effects);
   m.records.push(...((r.records ?? []) as ResolverRecord[]));

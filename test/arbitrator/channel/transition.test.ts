@@ -694,6 +694,140 @@ describe('fixed bugs found by these tests (regressions)', () => {
   });
 });
 
+describe('issue 9 item 4: a preimage learned while the channel is quiet (PreimageLearned)', () => {
+  const LATE = outgoing(1, 1300);
+  const quiet = channelFacts({ local: [LATE, IN3], remote: [LATE, IN3] });
+  const learned: ArbEvent = { kind: 'PreimageLearned', paymentHash: IN3.paymentHash };
+  runRows([
+    {
+      name: 'one block before the incoming cutoff (expiry - 17): the preimage is kept and the wake height becomes the cutoff',
+      state: { kind: 'Default', facts: quiet },
+      event: learned,
+      height: 1183,
+      next: 'Default',
+      effects: [],
+      state2: { kind: 'Default', facts: { ...quiet, preimages: [IN3.paymentHash] } },
+      check: (s) => {
+        assert.equal(wakeHeight({ kind: 'Default', facts: quiet }), 1300);
+        assert.equal(wakeHeight(s.state), 1184, 'the wake height is recomputed at once');
+        const onlyIn = channelFacts({ local: [IN3], remote: [IN3] });
+        assert.equal(wakeHeight({ kind: 'Default', facts: onlyIn }), undefined);
+        assert.equal(wakeHeight(accepted(transition({ kind: 'Default', facts: onlyIn }, learned, { height: 1183 })).state), 1184);
+      },
+    },
+    {
+      name: 'at the incoming cutoff (expiry - 16): BroadcastCommit at once, trigger chain',
+      state: { kind: 'Default', facts: quiet },
+      event: learned,
+      height: 1184,
+      next: 'BroadcastCommit',
+      effects: ['NotifyNode channelClosing', 'BroadcastTx 7/42'],
+      state2: { kind: 'BroadcastCommit', trigger: 'chain', facts: { ...quiet, preimages: [IN3.paymentHash] }, failed: [] },
+    },
+    ignoredRow('a preimage already held is ignored', { kind: 'Default', facts: { ...quiet, preimages: [IN3.paymentHash] } }, learned, 1184),
+    ignoredRow('a hash no HTLC of the facts carries is ignored', { kind: 'Default', facts: quiet }, { kind: 'PreimageLearned', paymentHash: 'ab'.repeat(32) }, 1184),
+    ignoredRow('before the first snapshot there is nothing to keep', { kind: 'Default' }, learned, 1184),
+    ignoredRow('WaitingFullResolution leaves preimages to its resolvers', STATE_SAMPLES.WaitingFullResolution.twoLeft, learned, 1184),
+    {
+      name: 'while a funding spend waits for its depth: kept, nothing broadcast',
+      state: { kind: 'Default', facts: quiet, spend: SPEND_SEEN },
+      event: learned,
+      height: 1184,
+      next: 'Default',
+      effects: [],
+    },
+  ]);
+
+  it('a preimage learned after our broadcast is kept, and the close then settles (not fails) that dust HTLC', () => {
+    const f = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST] });
+    const bc: ArbState = { kind: 'CommitmentBroadcasted', facts: f, failed: [], commitTxid: SPEND_TXID, spend: SPEND_RESOLVING };
+    const s1 = accepted(transition(bc, { kind: 'PreimageLearned', paymentHash: OUT2_DUST.paymentHash }, { height: HEIGHT + 2 }));
+    assert.deepEqual(s1.effects, []);
+    const s2 = accepted(transition(s1.state, closeConfirmed('local', f), { height: HEIGHT + 2 }));
+    const s3 = accepted(transition(s2.state, { kind: 'Persisted' }, { height: HEIGHT + 2 }));
+    const labels = s3.effects.map(label);
+    assert.ok(labels.includes('NotifyNode htlcSettledOnChain outgoing 2'), labels.join(', '));
+    assert.ok(!labels.includes('FailHtlcsUpstream dust outgoing 2'), labels.join(', '));
+  });
+});
+
+describe('issue 9 item 5: a snapshot applies the go-to-chain rule in the same step', () => {
+  const update = (facts: ChannelFacts): ArbEvent => ({ kind: 'ChannelUpdated', facts: { ...facts, snapshotSeq: 8, localNumber: 43 } });
+  runRows([
+    {
+      name: 'a snapshot taken one block before its earliest cutoff: facts kept, nothing else',
+      state: { kind: 'Default', facts: channelFacts({}) },
+      event: update(FORCE_FACTS),
+      height: 1099,
+      next: 'Default',
+      effects: [],
+      check: (s) => assert.equal(wakeHeight(s.state), 1100),
+    },
+    {
+      name: 'a snapshot taken at its earliest cutoff goes on chain at once with its own seq, dust failed back first',
+      state: { kind: 'Default', facts: channelFacts({}) },
+      event: update(FORCE_FACTS),
+      height: 1100,
+      next: 'BroadcastCommit',
+      effects: ['FailHtlcsUpstream dust outgoing 2', 'NotifyNode channelClosing', 'BroadcastTx 8/43'],
+      check: (s) => assert.equal(s.state.kind === 'BroadcastCommit' && s.state.trigger, 'chain'),
+    },
+    {
+      name: 'the first snapshot, past an incoming HTLC cutoff with its preimage (expiry - 16), goes on chain at once',
+      state: { kind: 'Default' },
+      event: update(channelFacts({ local: [IN3], remote: [IN3], preimages: [IN3.paymentHash] })),
+      height: 1184,
+      next: 'BroadcastCommit',
+      effects: ['NotifyNode channelClosing', 'BroadcastTx 8/43'],
+    },
+    {
+      name: 'a snapshot past its cutoff while a funding spend waits for its depth: facts kept, nothing broadcast',
+      state: { kind: 'Default', facts: channelFacts({}), spend: SPEND_SEEN },
+      event: update(FORCE_FACTS),
+      height: 1100,
+      next: 'Default',
+      effects: [],
+    },
+  ]);
+});
+
+describe('issue 9 item 6: dust fail-back before the broadcast, and never a failed report with the preimage held', () => {
+  // outgoing 2: dust on ours, an output on their current (their dust limit is lower): it waits for the close.
+  const OUT2_OUTPUT = outgoing(2, 1100);
+  const split = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_OUTPUT] });
+  // outgoing 2 dust everywhere, its preimage held.
+  const paid = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST], preimages: [OUT2_DUST.paymentHash] });
+  const labels = (r: TransitionResult<ArbState, ArbEffect>): string[] => accepted(r).effects.map(label);
+
+  it('an HTLC dust on ours but an output on their current is not failed back before the broadcast; our close fails it as dust', () => {
+    const bc = accepted(transition({ kind: 'Default', facts: split }, { kind: 'ForceCloseRequested' }, { height: HEIGHT }));
+    assert.deepEqual(bc.effects.map(label), ['NotifyNode channelClosing', 'BroadcastTx 7/42']);
+    assert.deepEqual(bc.state.kind === 'BroadcastCommit' && bc.state.failed, []);
+    assert.ok(labels(transition(contractClosed('local', { facts: split }), { kind: 'Persisted' }, { height: HEIGHT + 2 })).includes('FailHtlcsUpstream dust outgoing 2'));
+  });
+
+  it('an HTLC dust on ours and their current but an output on their pending waits too', () => {
+    const f = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST], remotePending: [OUT1, OUT2_OUTPUT] });
+    assert.deepEqual(labels(transition({ kind: 'Default', facts: f }, { kind: 'ForceCloseRequested' }, { height: HEIGHT })), ['NotifyNode channelClosing', 'BroadcastTx 7/42']);
+  });
+
+  it('a dust HTLC whose preimage we hold is not failed back before the broadcast, and is reported settled (not failed) at our close', () => {
+    assert.deepEqual(labels(transition({ kind: 'Default', facts: paid }, { kind: 'ForceCloseRequested' }, { height: HEIGHT })), ['NotifyNode channelClosing', 'BroadcastTx 7/42']);
+    const closed = labels(transition(contractClosed('local', { facts: paid }), { kind: 'Persisted' }, { height: HEIGHT + 2 }));
+    assert.ok(closed.includes('NotifyNode htlcSettledOnChain outgoing 2'), closed.join(', '));
+    assert.ok(!closed.some((l) => l.endsWith('outgoing 2') && l.includes('ail')), closed.join(', '));
+  });
+
+  it('a breach reports an outgoing HTLC whose preimage we hold settled, and fails back the others', () => {
+    const f = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST, OUT5_DANGLING], preimages: [OUT1.paymentHash] });
+    const closed = labels(transition(contractClosed('breach', { facts: f }), { kind: 'Persisted' }, { height: HEIGHT + 2 }));
+    assert.deepEqual(
+      closed.filter((l) => l.includes('outgoing')),
+      ['NotifyNode htlcSettledOnChain outgoing 1', 'FailHtlcsUpstream breach outgoing 2', 'FailHtlcsUpstream breach outgoing 5'],
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // The sweep: every sample state against every sample event.
 
@@ -719,6 +853,7 @@ const COLUMNS = [
   'CommitmentPublished',
   'Persisted',
   'ReclassifyRequested',
+  'PreimageLearned',
 ] as const satisfies readonly ArbEventKind[];
 
 /**
@@ -727,21 +862,21 @@ const COLUMNS = [
  */
 // prettier-ignore
 const OUTCOMES: Readonly<Record<string, readonly Outcome[]>> = {
-  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers  Reclass
-  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    RU],
-  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    RU],
-  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    RU],
-  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU],
-  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU],
-  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU],
-  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    RU],
-  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU],
-  'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S],
-  'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S],
-  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S,    RU],
-  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I,    RU],
-  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    RU],
-  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    RE],
+  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers  Reclass Preim
+  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    RU,     I],
+  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    RU,     S],
+  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    RU,     S],
+  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU,     S],
+  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S],
+  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S],
+  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    RU,     S],
+  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU,     S],
+  'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S,      S],
+  'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S,      S],
+  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S,    RU,     S],
+  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I,    RU,     I],
+  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    RU,     I],
+  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    RE,     I],
 };
 
 function classify(before: ArbState, r: TransitionResult<ArbState, ArbEffect>, what: string): Outcome {
