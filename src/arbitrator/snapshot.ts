@@ -674,6 +674,12 @@ function badSignature(which: string, index?: number): never {
  */
 export function checkSnapshot(s: ChannelSnapshot, ours: OurBasepoints): CheckedSnapshot {
   for (const name of ['funding', 'revocationBase', 'htlcBase', 'paymentBase', 'delayBase'] as const) checkPubkey(ours[name], `our ${name} basepoint`);
+  // A peer that copies one of our keys makes our scripts and theirs the same (equal payment basepoints: one
+  // to_remote script on both commitments, so whose commitment confirmed could not be told): refused.
+  const mine = [ours.funding, ours.revocationBase, ours.htlcBase, ours.paymentBase, ours.delayBase];
+  for (const k of ['fundingPubkey', 'revocationBasepoint', 'paymentBasepoint', 'delayedPaymentBasepoint', 'htlcBasepoint'] as const) {
+    if (mine.some((m) => equal(m, s.remote[k]))) invalid(`remote.${k}`, 'equals one of our own keys');
+  }
   const { txid: fundingTxid, vout: fundingVout } = splitChanPoint(s.chanPoint);
   const [opener, accepter] = s.initiator === 'local' ? [ours.paymentBase, s.remote.paymentBasepoint] : [s.remote.paymentBasepoint, ours.paymentBase];
   const p: ChannelParams = { s, ours, fundingTxid, fundingVout, obscuringFactor: obscuringFactor(opener, accepter) };

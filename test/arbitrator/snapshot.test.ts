@@ -147,6 +147,15 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.equal(classifyClose(view, sim.signedCommitment('bob', current - 1)).kind, 'breach');
     });
 
+    it('refuses a peer key equal to one of ours (review: equal payment basepoints hid every breach)', () => {
+      const ring = ringOf(sim, 'alice');
+      const ourPayment = Buffer.from(ring.publicKey(sim.parties.alice.locators.paymentBase)).toString('hex');
+      for (const field of ['paymentBasepoint', 'revocationBasepoint'] as const) {
+        const s = parseSnapshot(mutated(wire(sim, 'alice'), (j) => (j.remote[field] = ourPayment)));
+        assert.throws(() => checkSnapshot(s, ourBasepointsFrom(s, (l) => ring.publicKey(l))), refuses('COURT_E_SNAPSHOT_INVALID', `remote.${field}`));
+      }
+    });
+
     it('refuses a commitment signature with one flipped byte', () => {
       const json = mutated(wire(sim, 'alice'), (j) => (j.localCommitment.remoteSignature = flip(j.localCommitment.remoteSignature, 40)));
       const s = parseSnapshot(json);
@@ -174,8 +183,8 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.throws(() => check(swapped), refuses('COURT_E_SNAPSHOT_SIGNATURE', 'localCommitment.remoteHtlcSignatures[0]'));
       const short = mutated(wire(sim, 'alice'), (j) => j.localCommitment.remoteHtlcSignatures.pop());
       assert.throws(() => check(short), refuses('COURT_E_SNAPSHOT_SIGNATURE', 'localCommitment.remoteHtlcSignatures'));
-      // Bob's keys at alice's locators: another funding script, so bob's signature cannot verify.
-      assert.throws(() => check(wire(sim, 'alice'), ringOf(sim, 'bob')), refuses('COURT_E_SNAPSHOT_SIGNATURE', 'localCommitment.remoteSignature'));
+      // Bob's keys at alice's locators: our keys would equal the peer's, refused before any signature is checked.
+      assert.throws(() => check(wire(sim, 'alice'), ringOf(sim, 'bob')), refuses('COURT_E_SNAPSHOT_INVALID', 'remote.fundingPubkey'));
       // A balance moved between the peers (still adding up): another transaction than the one signed.
       const moved = mutated(wire(sim, 'alice'), (j) => {
         j.localCommitment.toLocalMsat = String(BigInt(j.localCommitment.toLocalMsat) - 1000n);
