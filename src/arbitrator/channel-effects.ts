@@ -176,10 +176,14 @@ function unresolvedClose(c: CheckedSnapshot, cls: Extract<Classification, { kind
       ...number,
       valueAtRiskSat: stake.toString(),
       claims,
+      snapshotWanted: cls.number,
     };
   }
   const lc = c.snapshot.localCommitment;
   const owed = lc.toLocalMsat / 1000n + lc.htlcs.reduce((a, h) => a + h.amountMsat / 1000n, 0n);
   const claimable = claims.reduce((a, r) => a + BigInt(r.amountSat), 0n);
-  return { why: 'unrecognised', reason: cls.reason, ...number, valueAtRiskSat: (owed > claimable ? owed - claimable : 0n).toString(), claims };
+  // A commitment-shaped spend with no to_remote of either side may be ours (the peer's balance below dust): the
+  // snapshot of that number tells.
+  const wanted = cls.number !== undefined && cls.ourToRemoteVout === undefined ? { snapshotWanted: cls.number } : {};
+  return { why: 'unrecognised', reason: cls.reason, ...number, valueAtRiskSat: (owed > claimable ? owed - claimable : 0n).toString(), claims, ...wanted };
 }

@@ -863,9 +863,9 @@ export function classifierView(c: CheckedSnapshot, revocations: ShachainStore): 
       theirToSelfDelay: s.remote.toSelfDelay,
     },
     coop: {
-      weAreFunder: s.initiator === 'local',
       capacitySat: c.capacitySat,
       ourBalancesSat: commitments.map(ourBalanceSat),
+      ourMostSat: commitments.map((x) => ourBalanceSat(x) + x.htlcs.reduce((a, h) => a + h.amountMsat / 1000n, 0n)).reduce((a, b) => (b > a ? b : a)),
       ourDustLimitSat: s.local.dustLimitSat,
       ...(s.local.shutdownScript === undefined ? {} : { shutdownScript: s.local.shutdownScript }),
     },

@@ -41,10 +41,11 @@ export interface KnownCommitment {
 
 /** What a cooperative close must pay us for courtd to call it one. */
 export interface CoopExpectation {
-  readonly weAreFunder: boolean;
   readonly capacitySat: bigint;
   /** Our balance (HTLCs not counted, sat, rounded down) on each commitment that could still have been current. */
   readonly ourBalancesSat: readonly bigint[];
+  /** The most we could be owed: our balance plus every HTLC, on the commitment where that is largest. */
+  readonly ourMostSat: bigint;
   /** Our dust limit: a balance below it is not owed an output. */
   readonly ourDustLimitSat: bigint;
   /** The script the node told us it closes to, if any. */
@@ -133,20 +134,24 @@ function theirRevocableToLocal(view: ClassifierView, secret: Uint8Array): Uint8A
 }
 
 /**
- * A mutual close pays us at least the smallest balance we held on any commitment that could have been current
- * (as funder, our share also paid the fee); a balance below our dust limit is owed no output. With the node's
- * shutdown script known, that output must be the one paying it; without it, any output of that value will do (the
- * funding output cannot be spent without our node's signature, so this only guards against a node that signed a
- * close paying us too little).
+ * A mutual close pays us our balance: at least the smallest balance we held on any commitment that could have
+ * been current, less the close's fee (either side may pay it: the funder classically, the closer under
+ * option_simple_close), and at most our largest balance with every HTLC settled to us. With the node's shutdown
+ * script known, that output must pay it; without it, an output of such a value is taken for ours (the node should
+ * send `local.shutdownScript`: a peer output of a similar value would pass). A balance below our dust limit is owed
+ * no output. The funding output cannot be spent without our node's signature: this guards against our node
+ * signing a close that pays us too little, and against taking some other spend for a close.
  */
 function paysUsWhatWeAreOwed(c: CoopExpectation, tx: Transaction): boolean {
   if (c.ourBalancesSat.length === 0) return false;
   const owed = c.ourBalancesSat.reduce((a, b) => (b < a ? b : a));
   if (owed < c.ourDustLimitSat) return true;
   const paid = tx.outs.reduce((a, o) => a + o.value, 0n);
-  const fee = c.weAreFunder ? c.capacitySat - paid : 0n;
-  const candidates = c.shutdownScript === undefined ? tx.outs : tx.outs.filter((o) => equal(o.script, c.shutdownScript as Uint8Array));
-  return candidates.some((o) => o.value + fee >= owed);
+  const fee = c.capacitySat > paid ? c.capacitySat - paid : 0n;
+  if (c.shutdownScript !== undefined) {
+    return tx.outs.some((o) => equal(o.script, c.shutdownScript as Uint8Array) && o.value + fee >= owed);
+  }
+  return tx.outs.some((o) => o.value + fee >= owed && o.value <= c.ourMostSat);
 }
 
 /** Options for the close confirmation depth. */

@@ -83,7 +83,7 @@ let channelCount = 0;
 export async function openOnChain(
   node: RegtestChain,
   format: CommitmentFormat,
-  opts: { readonly dustLimitSat?: { readonly alice: bigint; readonly bob: bigint } } = {},
+  opts: { readonly dustLimitSat?: { readonly alice: bigint; readonly bob: bigint }; readonly pushMsat?: bigint } = {},
 ): Promise<ChannelSimulator> {
   const funder = walletKey(`arbitrator funder ${format} ${channelCount++}`);
   const u = await node.fund(funder.scriptPubKey, 2n * CAPACITY_SAT, { confirm: false });
@@ -91,7 +91,7 @@ export async function openOnChain(
     format,
     funder: 'alice',
     capacitySat: CAPACITY_SAT,
-    pushMsat: 300_000_000n,
+    pushMsat: opts.pushMsat ?? 300_000_000n,
     toSelfDelay: { alice: 10, bob: 12 },
     dustLimitSat: opts.dustLimitSat ?? { alice: 546n, bob: 546n },
     feeratePerKw: 2_500,

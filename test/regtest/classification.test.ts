@@ -126,6 +126,24 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.ok(!visited(court, cp).includes(ARBITRATOR_STATE.FullyResolved));
     });
 
+    it('item 2: our newer commitment on a channel where the peer has nothing (no to_remote of theirs) still asks for its snapshot', async () => {
+      // Review finding: with the peer's balance at zero (any fresh channel we opened without a push) our commitment
+      // carries no to_remote of theirs, so its side cannot be told from its outputs; the node was never asked.
+      const sim = await openOnChain(node, format, { pushMsat: 0n });
+      court ??= await startCourt(node, sim.parties.alice.seed, join(tmp.dir, 'briefcase.sqlite'));
+      const cp = sim.chanPoint;
+      await court.arb.updateChannel(sim.snapshot('alice'));
+      sim.commit();
+      const ours = sim.signedCommitment('alice', sim.latestNumber);
+      await confirm(ours.toHex());
+      await untilState(court, cp, 'CloseUnresolved');
+      const ev = nodeEvents(court, cp).find((e) => e.kind === NODE_EVENT_KIND.CloseUnresolved);
+      assert.equal(ev?.payload.snapshotWanted, sim.latestNumber);
+      await court.arb.updateChannel(sim.snapshot('alice'));
+      await untilState(court, cp, 'WaitingFullResolution');
+      assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Local);
+    });
+
     it('item 2: our own old commitment is not a breach even though we hold a secret for its number', async () => {
       // Fails on a1a5213: the state hint's number had a revocation secret (bob's, for HIS commitment of that
       // number), so alice's own revoked commitment was "justice" with keys that cannot sign for it.

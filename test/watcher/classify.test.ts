@@ -130,6 +130,9 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.equal(classifyClose(view, fair).kind, 'coop', 'alice funds: her output plus the fee is her balance');
       const short = plainSpend(sim, [[DEST, ours / 2n], [DEST, theirs + ours / 2n - fee]]);
       assert.equal(classifyClose(view, short).kind, 'unknown', 'no output pays us our balance');
+      // Review: their output (everything but 1,000 sat) must not pass for ours: it is more than we could be owed.
+      const robbed = plainSpend(sim, [[DEST, 1_000n], [DEST, ours + theirs - 1_000n - fee]]);
+      assert.equal(classifyClose(view, robbed).kind, 'unknown', 'an output above anything we could be owed is not ours');
       const shutdown = fromHex('0014' + '11'.repeat(20));
       const strict = aliceView(sim, shutdown);
       assert.equal(classifyClose(strict, plainSpend(sim, [[shutdown, ours - fee], [DEST, theirs]])).kind, 'coop');

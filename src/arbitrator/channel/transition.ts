@@ -309,7 +309,7 @@ function toUnresolved(
         commitmentNumber: u.commitmentNumber ?? null,
         valueAtRiskSat: u.valueAtRiskSat,
         // The node answers an ourCommitment close with that commitment's snapshot.
-        snapshotWanted: u.why === 'ourCommitment' ? (u.commitmentNumber ?? null) : null,
+        snapshotWanted: u.snapshotWanted ?? null,
       },
     },
   ];
@@ -332,7 +332,12 @@ const reclassify = (state: UnresolvedState, facts: ChannelFacts | undefined): Ar
 });
 
 const sameUnresolved = (a: UnresolvedClose, b: UnresolvedClose): boolean =>
-  a.why === b.why && a.reason === b.reason && a.commitmentNumber === b.commitmentNumber && a.valueAtRiskSat === b.valueAtRiskSat && a.claims.length === b.claims.length;
+  a.why === b.why &&
+  a.reason === b.reason &&
+  a.commitmentNumber === b.commitmentNumber &&
+  a.valueAtRiskSat === b.valueAtRiskSat &&
+  a.snapshotWanted === b.snapshotWanted &&
+  a.claims.length === b.claims.length;
 
 /**
  * CloseUnresolved: the funding output is spent (confirmed) but courtd could not tell how to sweep it. It waits,

@@ -82,6 +82,11 @@ export interface UnresolvedClose {
   readonly valueAtRiskSat: string;
   /** Outputs we can claim meanwhile (our static to_remote). */
   readonly claims: readonly OutputResolution[];
+  /**
+   * The commitment number whose snapshot the node should send: our own commitment, or a commitment-shaped spend
+   * whose side its outputs do not tell (the peer's balance below dust: no to_remote of theirs on ours).
+   */
+  readonly snapshotWanted?: number;
 }
 
 /** The states in which the funding output is not (confirmed) spent yet. */
