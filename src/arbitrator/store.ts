@@ -184,10 +184,12 @@ export interface RemoteCommitmentKnowledge {
  * so a revocation for a recent commitment reads one or two rows.
  */
 export function remoteCommitmentKnowledge(db: Db, chanPoint: string, n: number): RemoteCommitmentKnowledge {
+  // The newest over the last few rows, not only the current one: a snapshot answering an unresolved close may be
+  // older than the one before it.
   const newest = db
     .prepare<[string], { n: number | null }>(
-      `SELECT COALESCE(json_extract(snapshot, '$.remoteCommitments.pending.number'), json_extract(snapshot, '$.remoteCommitments.current.number')) AS n
-       FROM channel_snapshot_current WHERE chan_point = ?`,
+      `SELECT MAX(COALESCE(json_extract(snapshot, '$.remoteCommitments.pending.number'), json_extract(snapshot, '$.remoteCommitments.current.number'))) AS n
+       FROM (SELECT snapshot FROM channel_snapshot WHERE chan_point = ? ORDER BY seq DESC LIMIT 3)`,
     )
     .get(chanPoint)?.n;
   const row = db

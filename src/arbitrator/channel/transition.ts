@@ -406,6 +406,9 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
     case 'ReclassifyRequested':
       return refuse(`the close ${state.close.txid} is already classified (${state.close.type})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
     case 'ResolverFinished':
+      // A claim made while the close was unresolved may finish before its resolvers are all launched.
+      if (state.unfinished?.includes(event.outpoint) === true) return step({ ...state, unfinished: state.unfinished.filter((o) => o !== event.outpoint) });
+      if (state.claimed?.includes(event.outpoint) === true) return ignore(state);
       return toError(state, `resolver ${event.outpoint} finished before resolvers were launched`, state.close);
     case 'PreimageLearned': {
       const facts = withPreimage(state.facts, event.paymentHash);

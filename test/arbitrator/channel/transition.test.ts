@@ -642,6 +642,15 @@ describe('CloseUnresolved (issue 9 items 2, 3)', () => {
     assert.ok(waiting.state.kind === 'WaitingFullResolution' && !waiting.state.unresolved.includes(commitOutpoint()));
   });
 
+  it('a claim finishing between the classification and the launch is recorded, not an Error (review)', () => {
+    const closed = accepted(transition(STATE_SAMPLES.CloseUnresolved.claiming, closeConfirmed('local'), env));
+    const finished = accepted(transition(closed.state, { kind: 'ResolverFinished', outpoint: commitOutpoint() }, env));
+    assert.equal(finished.state.kind, 'ContractClosed');
+    assert.deepEqual(finished.state.kind === 'ContractClosed' && finished.state.unfinished, []);
+    const waiting = accepted(transition(finished.state, { kind: 'Persisted' }, env));
+    assert.ok(waiting.state.kind === 'WaitingFullResolution' && !waiting.state.unresolved.includes(commitOutpoint()));
+  });
+
   it('a snapshot with an older local commitment is refused in Default, even with a newer seq', () => {
     const state: ArbState = { kind: 'Default', facts: RICH_FACTS };
     const r = refused(transition(state, { kind: 'ChannelUpdated', facts: { ...RICH_FACTS, snapshotSeq: RICH_FACTS.snapshotSeq + 1, localNumber: RICH_FACTS.localNumber - 1 } }, env));
