@@ -388,11 +388,15 @@ export class ChainArbitrator {
 
   /**
    * An operator's retry of a close courtd could not resolve (CloseUnresolved): the spend is classified again with
-   * what courtd holds now. Refused (COURT_E_CLOSE_NOT_UNRESOLVED) in any other state.
+   * what courtd holds now. Refused (COURT_E_CLOSE_NOT_UNRESOLVED) in any other state. With `accept`, an
+   * unrecognised spend is taken as final (close type `accepted`: nothing more to claim, the claims made meanwhile
+   * still finish, the channel's HTLCs are left to the node); our own commitment cannot be accepted
+   * (COURT_E_CLOSE_NOT_ACCEPTABLE): it is swept once its snapshot arrives.
    */
-  async reclassify(chanPoint: string): Promise<ChannelReply> {
+  async reclassify(chanPoint: string, opts: { readonly accept?: boolean } = {}): Promise<ChannelReply> {
     if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
-    return this.#reply(chanPoint, await this.#deliver(chanPoint, { kind: 'ReclassifyRequested' }));
+    const event: ArbEvent = opts.accept === true ? { kind: 'ReclassifyRequested', accept: true } : { kind: 'ReclassifyRequested' };
+    return this.#reply(chanPoint, await this.#deliver(chanPoint, event));
   }
 
   /** A resolver of `chanPoint` finished (called by the resolver host). */

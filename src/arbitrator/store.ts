@@ -21,6 +21,7 @@ const CLOSE_CODE: Readonly<Record<CloseType, CloseTypeCode | null>> = {
   remotePending: CLOSE_TYPE.RemotePending,
   breach: CLOSE_TYPE.Breach,
   future: CLOSE_TYPE.Remote, // a remote commitment from a state we do not know: lnd files it as a remote close
+  accepted: CLOSE_TYPE.Accepted,
 };
 
 /** The plain columns derived from a state. */

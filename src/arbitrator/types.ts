@@ -32,7 +32,8 @@ export interface CommitSetFacts {
 }
 
 /** How a close was classified (src/watcher/classify.ts), as the arbitrator names it. */
-export type CloseType = 'coop' | 'local' | 'remote' | 'remotePending' | 'breach' | 'future';
+/** `accepted`: a spend courtd could not classify, accepted as final by an operator (nothing more to claim). */
+export type CloseType = 'coop' | 'local' | 'remote' | 'remotePending' | 'breach' | 'future' | 'accepted';
 
 /** The key that signs a spend: a keyring locator, optionally tweaked (src/keys/signer.ts KeyDescriptor). */
 export interface KeyFact {

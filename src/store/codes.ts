@@ -31,6 +31,8 @@ export const CLOSE_TYPE = Object.freeze({
   Remote: 2,
   Breach: 3,
   RemotePending: 4,
+  /** An unrecognised spend an operator accepted as final (courtd's own). */
+  Accepted: 5,
 } as const);
 export type CloseTypeCode = CodeOf<typeof CLOSE_TYPE>;
 

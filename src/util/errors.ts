@@ -48,6 +48,7 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_CHANNEL_UNKNOWN: 'no channel with that channel point is registered',
   COURT_E_CHANNEL_CLOSING: 'the channel is already closing or closed: it takes no more updates or force-close requests',
   COURT_E_CLOSE_NOT_UNRESOLVED: 'only a channel in CloseUnresolved can be reclassified',
+  COURT_E_CLOSE_NOT_ACCEPTABLE: 'a close of our own commitment is swept with its snapshot; it cannot be accepted as it is',
   COURT_E_ARBITRATOR_ERROR: 'the channel arbitrator is in its Error state; an operator must look at it',
 } as const);
 

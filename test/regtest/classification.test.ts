@@ -154,6 +154,8 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.equal(row(court, cp)?.close_type, null);
       assert.ok(!nodeEvents(court, cp).some((e) => e.kind === NODE_EVENT_KIND.BreachDetected));
       // The operator can retry; it stays unresolved (and visible) until the snapshot of that commitment arrives.
+      // Our own commitment cannot be accepted as it is: it must be swept.
+      await assert.rejects(court.arb.reclassify(cp, { accept: true }), refusedWith('COURT_E_CLOSE_NOT_ACCEPTABLE'));
       await court.arb.reclassify(cp);
       await court.arb.idle();
       const d = JSON.parse(row(court, cp)?.detail ?? '{}');
@@ -193,6 +195,10 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       const ev = nodeEvents(court, cp).find((e) => e.kind === NODE_EVENT_KIND.CloseUnresolved);
       assert.equal(ev?.payload.why, 'unrecognised');
       assert.ok(BigInt(String(ev?.payload.valueAtRiskSat)) > 0n);
+      // The operator, having looked at it, accepts the close as final: nothing left to claim, the channel resolves.
+      await court.arb.reclassify(cp, { accept: true });
+      await untilState(court, cp, 'FullyResolved');
+      assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Accepted);
     });
 
     it('item 13: a force close names the commitment number and txid courtd publishes; an older local commitment is refused', async () => {

@@ -20,7 +20,7 @@ const PINNED: Record<string, Record<string, number>> = {
     CommitmentBroadcasted: 6,
     CloseUnresolved: 7,
   },
-  CLOSE_TYPE: { Coop: 0, Local: 1, Remote: 2, Breach: 3, RemotePending: 4 },
+  CLOSE_TYPE: { Coop: 0, Local: 1, Remote: 2, Breach: 3, RemotePending: 4, Accepted: 5 },
   ARBITRATOR_EVENT: {
     BlockConnected: 0,
     BlockDisconnected: 1,

@@ -349,8 +349,23 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
   switch (event.kind) {
     case 'ChannelUpdated':
       return step<ArbState, ArbEffect>({ ...state, answer: event.facts, attempts: state.attempts + 1 }, [reclassify(state, event.facts)]);
-    case 'ReclassifyRequested':
-      return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [reclassify(state, state.answer ?? state.prior.facts)]);
+    case 'ReclassifyRequested': {
+      if (event.accept !== true) {
+        return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [reclassify(state, state.answer ?? state.prior.facts)]);
+      }
+      if (state.unresolved.why !== 'unrecognised') {
+        return refuse(`commitment ${state.unresolved.commitmentNumber ?? '?'} is ours: send its snapshot to sweep it`, 'COURT_E_CLOSE_NOT_ACCEPTABLE');
+      }
+      // The operator takes the spend as final: nothing more to claim; the claims made meanwhile still finish.
+      const p = state.prior;
+      const accepted: Extract<ArbEvent, { kind: 'CloseConfirmed' }> = {
+        kind: 'CloseConfirmed',
+        txid: state.spend.txid,
+        height: state.spend.height,
+        resolutions: { closeType: 'accepted', txid: state.spend.txid, htlcs: [] },
+      };
+      return toContractClosed(state, accepted, state.answer ?? p.facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
+    }
     case 'CloseConfirmed': {
       if (event.txid !== state.spend.txid) return ignore(state);
       if (event.resolutions !== undefined) {
@@ -449,7 +464,9 @@ function toResolution(state: ClosedState): Result {
       break;
     case 'future':
     case 'coop':
-      // Data loss: we do not know their HTLC set, so there is nothing to decide per HTLC (lnd does the same).
+    case 'accepted':
+      // Data loss: we do not know their HTLC set, so there is nothing to decide per HTLC (lnd does the same). An
+      // accepted unrecognised spend leaves the channel's HTLCs to the node and the operator who accepted it.
       break;
   }
   effects.push(...failBacks(actions, state.failed, preimages));

@@ -158,8 +158,11 @@ export type ArbEvent =
   | { readonly kind: 'CommitmentPublished'; readonly txid: string }
   /** The pulse of ContractClosed: the previous step is durable, continue (also taken on restart). */
   | { readonly kind: 'Persisted' }
-  /** An operator asks courtd to classify an unresolved close again (after fixing what it lacked). */
-  | { readonly kind: 'ReclassifyRequested' }
+  /**
+   * An operator asks courtd to classify an unresolved close again (after fixing what it lacked), or, with
+   * `accept`, to take an unrecognised spend as final (claims made meanwhile still finish).
+   */
+  | { readonly kind: 'ReclassifyRequested'; readonly accept?: true }
   /**
    * A preimage was stored (the node's POST, or another channel's spend) for a payment hash (hex) this channel
    * carries. Only the hash travels: the preimage stays in the preimage table.

@@ -123,6 +123,7 @@ export function confirmedSet(facts: ChannelFacts | undefined, type: CloseType): 
     case 'breach':
     case 'future':
     case 'coop':
+    case 'accepted':
       return [];
   }
 }

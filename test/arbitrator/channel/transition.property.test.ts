@@ -252,6 +252,7 @@ function mustAccountFor(closed: Extract<ArbState, { kind: 'ContractClosed' }>): 
       return { htlcs: [...remote, ...pending].filter((h) => h.direction === 'outgoing'), failBackOnly: true };
     case 'future':
     case 'coop':
+    case 'accepted':
       return { htlcs: [], failBackOnly: false };
   }
 }

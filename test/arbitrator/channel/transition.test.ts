@@ -651,6 +651,16 @@ describe('CloseUnresolved (issue 9 items 2, 3)', () => {
     assert.ok(waiting.state.kind === 'WaitingFullResolution' && !waiting.state.unresolved.includes(commitOutpoint()));
   });
 
+  it('an operator accepts an unrecognised spend as final; our own commitment cannot be accepted', () => {
+    const accept = { kind: 'ReclassifyRequested', accept: true } as const;
+    const closed = accepted(transition(STATE_SAMPLES.CloseUnresolved.claiming, accept, env));
+    assert.equal(closed.state.kind === 'ContractClosed' && closed.state.close.type, 'accepted');
+    const waiting = accepted(transition(closed.state, { kind: 'Persisted' }, env));
+    assert.deepEqual(waiting.state.kind === 'WaitingFullResolution' && waiting.state.unresolved, [commitOutpoint()], 'the claim still finishes');
+    assert.deepEqual(records(waiting), []);
+    assert.equal(refused(transition(unresolvedOurs, accept, env)).code, 'COURT_E_CLOSE_NOT_ACCEPTABLE');
+  });
+
   it('a snapshot with an older local commitment is refused in Default, even with a newer seq', () => {
     const state: ArbState = { kind: 'Default', facts: RICH_FACTS };
     const r = refused(transition(state, { kind: 'ChannelUpdated', facts: { ...RICH_FACTS, snapshotSeq: RICH_FACTS.snapshotSeq + 1, localNumber: RICH_FACTS.localNumber - 1 } }, env));
