@@ -323,6 +323,24 @@ function toUnresolved(
 
 type UnresolvedState = Extract<ArbState, { kind: 'CloseUnresolved' }>;
 
+const htlcKey = (h: HtlcFact): string => `${h.direction}:${h.htlcId}`;
+
+/**
+ * The facts of an older commitment of ours that confirmed (the node's answer), plus the outgoing HTLCs that only
+ * newer commitments carried, filed as pending on their side: never on the confirmed commitment, they are failed
+ * back as dangling (unless we hold their preimage) instead of being forgotten. Preimages of both are kept.
+ */
+function withNewerHtlcs(answer: ChannelFacts, newer: ChannelFacts | undefined): ChannelFacts {
+  if (newer === undefined) return answer;
+  const all = (f: ChannelFacts): HtlcFact[] => [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])];
+  const known = new Set(all(answer).map(htlcKey));
+  const extra = new Map<string, HtlcFact>();
+  for (const h of all(newer)) if (h.direction === 'outgoing' && !known.has(htlcKey(h))) extra.set(htlcKey(h), { ...h, dust: false });
+  const preimages = [...new Set([...answer.preimages, ...newer.preimages])].sort();
+  if (extra.size === 0) return { ...answer, preimages };
+  return { ...answer, preimages, commitSet: { ...answer.commitSet, remotePending: [...(answer.commitSet.remotePending ?? []), ...extra.values()] } };
+}
+
 const reclassify = (state: UnresolvedState, facts: ChannelFacts | undefined): ArbEffect => ({
   kind: 'ResolveClose',
   txid: state.spend.txid,
@@ -370,7 +388,8 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
       if (event.txid !== state.spend.txid) return ignore(state);
       if (event.resolutions !== undefined) {
         const p = state.prior;
-        return toContractClosed(state, event, state.answer ?? p.facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
+        const facts = state.answer !== undefined && event.resolutions.closeType === 'local' ? withNewerHtlcs(state.answer, p.facts) : (state.answer ?? p.facts);
+        return toContractClosed(state, event, facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
       }
       if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
       return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);

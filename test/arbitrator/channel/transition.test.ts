@@ -50,6 +50,7 @@ import {
   OUT1,
   OUT2_DUST,
   OUT5_DANGLING,
+  OUT6_PENDING,
   outgoing,
   RICH_FACTS,
   sampleStates,
@@ -659,6 +660,17 @@ describe('CloseUnresolved (issue 9 items 2, 3)', () => {
     assert.deepEqual(waiting.state.kind === 'WaitingFullResolution' && waiting.state.unresolved, [commitOutpoint()], 'the claim still finishes');
     assert.deepEqual(records(waiting), []);
     assert.equal(refused(transition(unresolvedOurs, accept, env)).code, 'COURT_E_CLOSE_NOT_ACCEPTABLE');
+  });
+
+  it('our older commitment confirmed: outgoing HTLCs only newer commitments carried are failed back, not forgotten (review)', () => {
+    const answer = channelFacts({ snapshotSeq: 9, localNumber: 40, local: [OUT1, IN3], remote: [OUT1, IN3] });
+    const state = { ...unresolvedOurs, answer };
+    const closed = accepted(transition(state, closeConfirmed('local', answer), env));
+    assert.equal(closed.state.kind, 'ContractClosed');
+    const waiting = accepted(transition(closed.state, { kind: 'Persisted' }, env));
+    const failed = waiting.effects.filter((e) => e.kind === 'FailHtlcsUpstream').map((e) => (e.kind === 'FailHtlcsUpstream' ? e.htlc.htlcId : -1));
+    // RICH_FACTS (the newest) carry outgoing 2 (dust), 5 and 6; the confirmed commitment has none of them.
+    assert.deepEqual(failed.sort(), [OUT2_DUST.htlcId, OUT5_DANGLING.htlcId, OUT6_PENDING.htlcId].sort());
   });
 
   it('a snapshot with an older local commitment is refused in Default, even with a newer seq', () => {
