@@ -384,6 +384,8 @@ export class ChainArbitrator {
       store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
       saveRevocations(db, chanPoint, store);
     }).immediate();
+    // A close courtd could not resolve may be a revoked commitment of theirs whose secret just arrived.
+    if (this.#entries.get(chanPoint)?.state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliver(chanPoint, { kind: 'ReclassifyRequested' });
   }
 
   /**

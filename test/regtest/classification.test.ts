@@ -183,6 +183,14 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       const ev = nodeEvents(court, cp).find((e) => e.kind === NODE_EVENT_KIND.CloseUnresolved);
       assert.equal(ev?.payload.why, 'unrecognised');
       await assert.rejects(court.arb.reclassify(sim.chanPoint.replace(/.$/, '9')), refusedWith('COURT_E_CHANNEL_UNKNOWN'));
+      // The node now passes the secrets on: the close is classified again at once and turns out a breach; the
+      // to_remote claim made meanwhile is kept (no second row for it).
+      for (let n = 0; n < sim.currentNumber; n++) court.arb.addRevocation(cp, sim.revealedSecret('bob', n), n);
+      await untilState(court, cp, 'WaitingFullResolution');
+      assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Breach);
+      const after = resolverRows(court.db, cp);
+      assert.ok(after.some((r) => r.kind === RESOLVER_KIND.Breach));
+      assert.equal(after.filter((r) => r.outpoint === `${theirs.getId()}:${toRemote?.index}`).length, 1);
     });
 
     it('item 3: a mutual close that pays us less than our balance is not taken for a cooperative close', async () => {
