@@ -146,7 +146,11 @@ export function remoteActions(
   const confirmed = which === 'remote' ? set.remote : (set.remotePending ?? []);
   const otherSet = which === 'remote' ? (set.remotePending ?? []) : set.remote;
   const actions = commitActions(confirmed, height, preimages, d);
-  for (const htlc of missingOutgoing(otherSet, confirmed, preimages)) {
+  // Outgoing HTLCs their other commitment or our own carried but this one does not can never be claimed on chain.
+  const seen = new Set<string>();
+  for (const htlc of [...missingOutgoing(otherSet, confirmed, preimages), ...missingOutgoing(set.local, confirmed, preimages)]) {
+    if (seen.has(key(htlc))) continue;
+    seen.add(key(htlc));
     actions.push({ action: htlc.dust ? 'failDust' : 'failDangling', htlc });
   }
   return actions;

@@ -208,6 +208,12 @@ describe('remoteActions', () => {
     ]);
   });
 
+  it('an outgoing HTLC only our own commitment carried is failed back when theirs confirms (noted by review)', () => {
+    const localOnly: CommitSetFacts = { local: [outgoing(0, 500), outgoing(7, 600)], remote: [outgoing(0, 500)] };
+    assert.deepEqual(brief(remoteActions(localOnly, 'remote', 510, NONE, D)), ['timeout outgoing 0', 'failDangling outgoing 7']);
+    assert.deepEqual(brief(remoteActions(localOnly, 'remote', 510, new Set([paymentHash(7)]), D)), ['timeout outgoing 0']);
+  });
+
   it('skips the other set outgoing HTLCs whose preimage we know', () => {
     const pre = new Set([paymentHash(4), paymentHash(3)]);
     assert.ok(!brief(remoteActions(set, 'remote', 510, pre, D)).includes('failDangling outgoing 4'));
