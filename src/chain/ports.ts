@@ -125,6 +125,41 @@ export interface BlockLog {
   remove(ref: BlockRef): void;
 }
 
+/** One transaction in the broadcaster's rebroadcast set as persisted. */
+export interface StoredBroadcast {
+  readonly txid: Txid;
+  readonly hex: string;
+  readonly label: string;
+  /** Publish order (parents before children). */
+  readonly seq: number;
+}
+
+/** A tracked transaction dropped because a confirmed transaction spent one of its inputs. */
+export interface BroadcastConflict {
+  readonly txid: Txid;
+  readonly label: string;
+  /** The confirmed transaction that spent the input. */
+  readonly conflictTxid: Txid;
+  readonly height: number;
+}
+
+/**
+ * The broadcaster's persistence port: the rebroadcast set survives a restart (SQLite in broadcaster.ts, table
+ * broadcast_tx of migrations/0004). Synchronous, one durable transaction per call, like BlockLog.
+ */
+export interface BroadcastStore {
+  /** Every transaction still to rebroadcast, in publish order. */
+  load(): StoredBroadcast[];
+  /** Conflicts recorded so far (newest last). */
+  conflicts(): BroadcastConflict[];
+  /** Records `tx` as to be rebroadcast (an upsert: a conflicted row is tracked again). */
+  track(tx: StoredBroadcast): void;
+  /** Forgets `txid` (confirmed, refused for good, or superseded by its owner). */
+  untrack(txid: Txid): void;
+  /** Marks `txid` as dropped because a confirmed conflict spent its input. */
+  conflicted(c: BroadcastConflict): void;
+}
+
 /** A confirmed spend of a watched outpoint. */
 export interface SpendConfirmed {
   readonly type: 'spend';

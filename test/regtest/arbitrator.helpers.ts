@@ -43,6 +43,7 @@ export async function startCourt(node: RegtestChain, seed: Uint8Array, dbPath: s
     rpc: { host: `http://${e.host}:${e.port}`, username: e.username, password: e.password, timeoutMs: 5_000 },
     pollMs: 50,
     retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 200 },
+    db,
   });
   const ring = KeyRing.fromSeed(seed, SIM_COIN_TYPE);
   const arb = new ChainArbitrator({
