@@ -72,6 +72,23 @@ export interface UtxoSource {
   isUnspent(outpoint: Outpoint): Promise<boolean>;
 }
 
+/** An output as the node knows it. */
+export interface OutputInfo {
+  readonly valueSat: bigint;
+  readonly scriptPubKey: Uint8Array;
+  /** False while in the UTXO set (or created by a mempool transaction); true once spent. */
+  readonly spent: boolean;
+}
+
+/**
+ * One output looked up at the node: gettxout (mempool included) for an unspent one, else the transaction that
+ * created it (getrawtransaction: bitcoind needs -txindex for a confirmed one; the embedded node always has it).
+ */
+export interface OutputSource {
+  /** The output, or undefined when the node knows no such transaction (or it has no output `vout`). */
+  getOutput(outpoint: Outpoint): Promise<OutputInfo | undefined>;
+}
+
 /** Raw transaction relay. Rejections throw a CourtError COURT_E_CHAIN_RPC with details {rpcCode, rpcMessage}. */
 export interface TxRelay {
   /** Submits a transaction (hex) to the node's mempool; resolves to its txid. */
