@@ -19,7 +19,7 @@ import { refuse, step, type TransitionResult } from '../../fsm/index.js';
 import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, remoteActions, type HtlcAction } from '../actions.js';
 import type { HtlcFact } from '../types.js';
 import { resolverRecords } from './records.js';
-import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, SpendSeen } from './types.js';
+import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, SpendSeen, SupersedeRecord } from './types.js';
 
 /** The facts a transition may read besides the state and the event. */
 export interface ArbEnv {
@@ -95,7 +95,7 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       if (state.kind !== 'Default') return refuse(`already force-closing (${state.kind})`, 'COURT_E_CHANNEL_CLOSING');
       if (state.spend !== undefined) return refuse(`the funding output is already spent by ${state.spend.txid}`, 'COURT_E_CHANNEL_CLOSING');
       if (state.facts === undefined) return refuse('no channel snapshot yet: nothing to broadcast', 'COURT_E_SNAPSHOT_INVALID');
-      return goOnChain(state.facts, 'user', env);
+      return goOnChain(state.facts, 'user', env, state.failed);
     case 'CloseConfirmed':
       return closeConfirmed(state, event);
     case 'CommitmentPublished':
@@ -129,7 +129,7 @@ function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConn
   if (state.kind !== 'Default' || state.facts === undefined) return ignore(state);
   const f = state.facts;
   if (!mustGoOnChain(f.commitSet, event.height, new Set(f.preimages), f.deltas)) return ignore(state);
-  return goOnChain(f, 'chain', env);
+  return goOnChain(f, 'chain', env, state.failed);
 }
 
 function resolveClose(state: OpenState, seen: SpendSeen): Result {
@@ -147,15 +147,19 @@ function withSpend(state: OpenState, spend: SpendSeen | undefined): ArbState {
 
 const spendOf = (s: OpenState): { spend?: SpendSeen } => (s.spend === undefined ? {} : { spend: s.spend });
 
-/** Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. */
-function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv): Result {
+/**
+ * Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. `already`: outgoing
+ * HTLCs failed back by a close a reorg removed, not failed back again.
+ */
+function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv, already: readonly number[] = []): Result {
   const actions = localActions(f.commitSet, env.height, new Set(f.preimages), f.deltas, false);
   // Only dust is failed back before the broadcast (spec 1.5): dangling HTLCs wait for the confirmation.
   const dust = actions.filter((a) => a.action === 'failDust');
-  const effects: ArbEffect[] = failBacks(dust, []);
+  const effects: ArbEffect[] = failBacks(dust, already);
   effects.push({ kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'broadcasting', trigger, height: env.height } });
   effects.push({ kind: 'BroadcastTx', snapshotSeq: f.snapshotSeq, commitmentNumber: f.localNumber });
-  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((a) => a.htlc.htlcId) }, effects);
+  const failed = [...new Set([...already, ...dust.map((a) => a.htlc.htlcId)])];
+  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed }, effects);
 }
 
 /** The node-facing effects of HTLC actions that need no resolver, skipping outgoing HTLCs already failed back. */
@@ -195,7 +199,7 @@ function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'Clos
     return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [resolvedEvent(close)]);
   }
   const facts = state.facts;
-  const failed = state.kind === 'Default' ? [] : state.failed;
+  const failed = state.failed ?? [];
   const effects: ArbEffect[] = [
     res.closeType === 'breach'
       ? { kind: 'NotifyNode', event: 'breachDetected', payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null } }
@@ -224,12 +228,41 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
     case 'ResolverFinished':
       return toError(state, `resolver ${event.outpoint} finished before resolvers were launched`, state.close);
+    case 'BlockDisconnected':
+      return closeDisconnected(state, event);
     case 'CommitmentPublished':
     case 'BlockConnected':
-    case 'BlockDisconnected':
     case 'EffectFailed':
       return ignore(state);
   }
+}
+
+/**
+ * ContractClosed / WaitingFullResolution and the close's block (or one below it) disconnected: the close is gone
+ * from the chain, so the channel goes back to watching its funding output and the new chain's spend is classified
+ * afresh. Our own commitment had confirmed: BroadcastCommit, publishing it again (the reason we went on chain
+ * still holds). Any other close: Default. The resolver rows of the removed close are superseded in this step
+ * (SupersedeRecord), the node is told, and HTLCs already failed back upstream are kept so none is failed twice.
+ */
+function closeDisconnected(state: ClosedState | WaitingState, event: Extract<ArbEvent, { kind: 'BlockDisconnected' }>): Result {
+  const { close } = state;
+  if (event.height > close.height) return ignore(state);
+  const facts = event.rollback?.facts ?? (state.kind === 'ContractClosed' ? state.facts : undefined);
+  const failed = [...new Set([...(state.kind === 'ContractClosed' ? state.failed : []), ...(event.rollback?.failed ?? [])])].sort((a, b) => a - b);
+  const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: close.txid, height: event.height };
+  const effects: ArbEffect[] = [
+    {
+      kind: 'NotifyNode',
+      event: 'channelClosing',
+      payload: { v: 1, stage: 'closeDisconnected', closeType: close.type, txid: close.txid, height: close.height, disconnectedHeight: event.height },
+    },
+  ];
+  if (close.type === 'local' && facts !== undefined) {
+    effects.push({ kind: 'BroadcastTx', snapshotSeq: facts.snapshotSeq, commitmentNumber: facts.localNumber });
+    return step<ArbState, ArbEffect>({ kind: 'BroadcastCommit', trigger: 'chain', facts, failed }, effects, [record]);
+  }
+  const next: ArbState = { kind: 'Default', ...(facts === undefined ? {} : { facts }), ...(failed.length === 0 ? {} : { failed }) };
+  return step<ArbState, ArbEffect>(next, effects, [record]);
 }
 
 /**
@@ -302,8 +335,9 @@ function waiting(state: WaitingState, event: ArbEvent): Result {
     case 'ChannelUpdated':
     case 'ForceCloseRequested':
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
-    case 'BlockConnected':
     case 'BlockDisconnected':
+      return closeDisconnected(state, event);
+    case 'BlockConnected':
     case 'CommitmentPublished':
     case 'EffectFailed':
     case 'Persisted':
