@@ -2,22 +2,27 @@
  * ChainArbitrator: the supervisor of every ChannelArbitrator (ARCHITECTURE.md "The machines"; style.md principle 9).
  *
  * - Start-up reads every unresolved channel in ONE read transaction as plain columns (chan_point, state code,
- *   wake height, snapshot seqs, pending-outbox flag) and builds two in-memory indexes: channels by funding
- *   outpoint (the channel point itself) and a wake queue by height. No JSON is decoded and no runner is built
- *   at start: an idle channel costs one small map entry.
+ *   wake height, spend height hint, pending-outbox flag) and builds a wake queue by height. No JSON is decoded and
+ *   no runner is built at start: an idle channel costs one small map entry and one spend watch.
+ * - Funding spends are the chain layer's job (one owner for spend and reorg tracking): every channel not yet
+ *   resolved has a spend watch on its funding outpoint (ChainWatches), registered with the snapshot's funding
+ *   height hint (the close height once closed) and a one-time rescan from it, so a channel registered after its
+ *   funding output was spent, or closed while courtd was down, is found; the rescan's gettxout also reconciles
+ *   every open channel against the node at start. A watch event reaches only its channel: `spend` as a
+ *   BlockConnected with the spend, `spend-undone` as a BlockDisconnected (with what the channel needs to reopen
+ *   when the close had already been confirmed). Matching costs O(block inputs) whatever the channel count.
  * - A ChannelArbitrator's runner (src/fsm) is created when an event arrives for it and dropped again once it is
  *   idle with nothing pending, so memory follows activity, not the channel count.
- * - A block is routed without scanning channels: its inputs are looked up in the funding index (spends) and the
- *   wake queue yields the channels whose cutoff or close depth is due. Everything else never sees the block.
- *   The block is handled when every routed channel has taken it (the dispatcher's ordering), but a slow channel
- *   never delays another one's processing.
- * - Node updates (snapshots), force-close requests (refused unless Default) and retirement of FullyResolved
- *   channels go through here.
+ * - A connected block reaches only the channels the wake queue says are due (an HTLC cutoff, a close depth) and
+ *   those with effects to retry. Everything else never sees the block.
+ * - Node updates (snapshots; the first one is checked against the funding output on chain), force-close requests
+ *   (refused unless Default) and retirement of FullyResolved channels go through here.
  * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
  *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
- *   resolver launches for WaitingFullResolution channels.
+ *   resolver launches for WaitingFullResolution channels. Our commitment is republished by the broadcaster,
+ *   whose rebroadcast set is persistent.
  */
-import type { ChainEvent } from '../chain/ports.js';
+import type { ChainEvent, OutputSource, SpendEvent, SpendNotifier, WatchHandle } from '../chain/ports.js';
 import { MachineRunner, type EventOutcome } from '../fsm/index.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
@@ -32,8 +37,20 @@ import { checkDeltas, DEFAULT_DELTAS, type ChainDeltas } from './actions.js';
 import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
-import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
-import { arbitratorStateTable, loadRevocations, loadStartRows, resolverRecordSink, staleSnapshots } from './store.js';
+import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts, type CloseRollback } from './channel/types.js';
+import { checkFundingOutput } from './funding.js';
+import {
+  addRevocationSecret,
+  arbitratorStateTable,
+  channelKnown,
+  currentSnapshot,
+  failedUpstream,
+  knownPreimages,
+  loadStartRows,
+  resolverRecordSink,
+  staleSnapshots,
+  storeSnapshot,
+} from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
 import { WakeQueue } from './wake-queue.js';
 
@@ -54,6 +71,13 @@ export interface ChainArbitratorOptions {
   readonly keyring: KeyRing;
   readonly signer: Signer;
   readonly broadcaster: ChannelEffectsBroadcaster;
+  /** The chain layer's spend watches (ChainWatches): the one place funding spends and their reorgs are found. */
+  readonly watches: Pick<SpendNotifier, 'watchSpend'>;
+  /**
+   * Where a channel's first snapshot is checked against its funding output (the bitcoind adapter). Absent: no
+   * check (unit tests over fake chains only; the daemon always passes it).
+   */
+  readonly outputs?: OutputSource;
   readonly resolvers?: ResolverHost;
   /** Go-to-chain deltas (default outgoing 0, incoming 16). */
   readonly deltas?: ChainDeltas;
@@ -74,6 +98,15 @@ export interface ChannelReply {
 
 const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
 
+/** States whose funding output is watched: open, and closed but not resolved (a reorg may still remove the close). */
+const WATCHED: ReadonlySet<number> = new Set([
+  ARBITRATOR_STATE.Default,
+  ARBITRATOR_STATE.BroadcastCommit,
+  ARBITRATOR_STATE.CommitmentBroadcasted,
+  ARBITRATOR_STATE.ContractClosed,
+  ARBITRATOR_STATE.WaitingFullResolution,
+]);
+
 /** The supervisor. */
 export class ChainArbitrator {
   readonly #o: ChainArbitratorOptions;
@@ -83,15 +116,14 @@ export class ChainArbitrator {
   readonly #deltas: ChainDeltas;
   readonly #entries = new Map<string, Entry>();
   readonly #wake = new WakeQueue();
-  /**
-   * Open channels that have seen a funding spend, with its height: the only ones a disconnected block can concern.
-   * Read from the briefcase at the first reorg (rare), then kept up to date by #route.
-   */
-  #spendHeights: Map<string, number> | undefined;
+  /** The funding spend watch of every channel not yet resolved. */
+  readonly #watches = new Map<string, WatchHandle>();
   /** Channels with outbox rows still pending: they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
   #height = 0;
+  /** Hash of the last connected block (undefined until one is seen). */
+  #tipHash: string | undefined;
   #started = false;
 
   constructor(o: ChainArbitratorOptions) {
@@ -140,6 +172,7 @@ export class ChainArbitrator {
     const redo: Array<() => void> = [];
     for (const r of rows) {
       this.#entries.set(r.chanPoint, { state: r.state, wake: r.wake, inflight: 0, pending: r.pending });
+      if (WATCHED.has(r.state)) this.#watch(r.chanPoint, r.spendHint);
       if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
@@ -164,10 +197,17 @@ export class ChainArbitrator {
     }
   }
 
-  /** Stops every runner (queued events finish first). The database stays open (its owner closes it). */
+  /** Stops every runner (queued events finish first) and cancels the watches. The database stays open (its owner closes it). */
   async stop(): Promise<void> {
+    for (const h of this.#watches.values()) h.cancel();
+    this.#watches.clear();
     await this.idle();
     await Promise.all([...this.#entries.values()].map((e) => e.runner?.close()));
+  }
+
+  /** Resolves when every funding watch registered so far has finished its rescan (or was cancelled). */
+  async watchesReady(): Promise<void> {
+    await Promise.all([...this.#watches.values()].map((h) => h.ready.catch(() => undefined)));
   }
 
   /** The channel's current state (loading it if no runner is live). */
@@ -181,9 +221,10 @@ export class ChainArbitrator {
   }
 
   /**
-   * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force, stored as
-   * the next snapshot row, then delivered as ChannelUpdated. Refused with a coded error if anything fails; the
-   * previous snapshot stays in force.
+   * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force (or, for the
+   * first one, against the funding output on chain), stored as the next snapshot row, then delivered as
+   * ChannelUpdated; the first one also starts the funding spend watch from the snapshot's height hint. Refused
+   * with a coded error if anything fails; nothing is stored and the previous snapshot stays in force.
    */
   async updateChannel(json: unknown): Promise<ChannelReply> {
     const snap = parseSnapshot(json);
@@ -196,23 +237,12 @@ export class ChainArbitrator {
     if (entry !== undefined && entry.state !== ARBITRATOR_STATE.Default) {
       throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${entry.state})`);
     }
-    const db = this.#o.db;
-    const seq = db.transaction(() => {
-      const prev = db.prepare<[string], { snapshot: string; seq: number }>('SELECT snapshot, seq FROM channel_snapshot_current WHERE chan_point = ?').get(cp);
-      if (prev === undefined) {
-        db.prepare(
-          `INSERT INTO channel (chan_point, short_channel_id, capacity_sat, commitment_type, initiator, funding_height_hint, created_height)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chan_point) DO NOTHING`,
-        ).run(cp, snap.shortChannelId ?? null, snap.capacitySat.toString(), snap.commitmentType === 'anchors' ? 1 : 0, snap.initiator === 'local' ? 0 : 1, snap.fundingHeightHint, this.#height);
-      } else {
-        checkSnapshotUpdate(parseSnapshot(JSON.parse(prev.snapshot)), snap);
-      }
-      const next = (prev?.seq ?? 0) + 1;
-      db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
-      return next;
-    }).immediate();
+    const first = !channelKnown(this.#o.db, cp);
+    if (first && this.#o.outputs !== undefined) await checkFundingOutput(this.#o.outputs, checked);
+    const seq = storeSnapshot(this.#o.db, snap, snapshotJson(snap), this.#height, (prev) => checkSnapshotUpdate(parseSnapshot(prev), snap));
     this.#ensureEntry(cp);
     const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
+    if (first) this.#watch(cp, snap.fundingHeightHint);
     return this.#reply(cp, outcome);
   }
 
@@ -228,15 +258,7 @@ export class ChainArbitrator {
    */
   addRevocation(chanPoint: string, secret: Uint8Array, commitmentNumber: number): void {
     if (!this.#entries.has(chanPoint)) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no unresolved channel ${chanPoint}`);
-    const db = this.#o.db;
-    db.transaction(() => {
-      const store = loadRevocations(db, chanPoint);
-      store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
-      db.prepare(
-        `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
-         ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
-      ).run(chanPoint, JSON.stringify(store.serialize()));
-    }).immediate();
+    addRevocationSecret(this.#o.db, chanPoint, (store) => store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber));
   }
 
   /** A resolver of `chanPoint` finished (called by the resolver host). */
@@ -244,24 +266,20 @@ export class ChainArbitrator {
     await this.#deliver(chanPoint, { kind: 'ResolverFinished', outpoint });
   }
 
-  /** The block dispatcher's subscriber. */
+  /**
+   * The block dispatcher's subscriber (after the ChainWatches, which deliver a block's funding spends first): the
+   * channels due at this height and those with effects to retry get the block. A disconnected block needs
+   * nothing here: the watches report the spends it undoes.
+   */
   readonly onChainEvent = async (event: ChainEvent): Promise<void> => {
     if (event.type === 'BlockDisconnected') {
       this.#height = event.height - 1;
-      const hit = [...this.#spendHeightsIndex()].filter(([, h]) => h >= event.height).map(([cp]) => cp);
-      await Promise.all(hit.map((cp) => this.#deliver(cp, { kind: 'BlockDisconnected', height: event.height, hash: event.hash })));
+      this.#tipHash = undefined;
       return;
     }
     this.#height = event.height;
-    const block = event.block;
+    this.#tipHash = event.hash;
     const events = new Map<string, ArbEvent>();
-    block.txs.forEach((tx, i) => {
-      for (const input of tx.ins) {
-        const key = `${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`;
-        if (!this.#entries.has(key)) continue;
-        events.set(key, { kind: 'BlockConnected', height: event.height, hash: event.hash, spend: { txid: block.txids[i] as string, txHex: tx.toHex() } });
-      }
-    });
     for (const due of this.#wake.popDue(event.height)) {
       const e = this.#entries.get(due.id);
       if (e === undefined || e.wake !== due.height || events.has(due.id)) continue;
@@ -271,10 +289,59 @@ export class ChainArbitrator {
     await Promise.all([...events].map(([cp, ev]) => this.#deliver(cp, ev)));
   };
 
+  /** Starts the funding spend watch of `chanPoint` (once) from `hint`. */
+  #watch(chanPoint: string, hint: number): void {
+    if (this.#watches.has(chanPoint)) return;
+    const i = chanPoint.lastIndexOf(':');
+    const outpoint = { txid: chanPoint.slice(0, i), vout: Number(chanPoint.slice(i + 1)) };
+    this.#watches.set(chanPoint, this.#o.watches.watchSpend(outpoint, hint, (e) => this.#onSpend(chanPoint, e)));
+  }
+
+  #unwatch(chanPoint: string): void {
+    this.#watches.get(chanPoint)?.cancel();
+    this.#watches.delete(chanPoint);
+  }
+
+  /** A funding watch event: to the channel's mailbox, awaited (the dispatcher's order holds). */
+  async #onSpend(chanPoint: string, e: SpendEvent): Promise<void> {
+    if (e.type === 'spend-undone') {
+      const entry = this.#entries.get(chanPoint);
+      const closed = entry !== undefined && (entry.state === ARBITRATOR_STATE.ContractClosed || entry.state === ARBITRATOR_STATE.WaitingFullResolution);
+      const rollback = closed ? this.#rollback(chanPoint) : undefined;
+      await this.#deliver(chanPoint, { kind: 'BlockDisconnected', height: e.height, hash: e.blockHash, ...(rollback === undefined ? {} : { rollback }) });
+      return;
+    }
+    if (e.height > this.#height) this.#height = e.height;
+    await this.#deliver(chanPoint, {
+      kind: 'BlockConnected',
+      height: e.height,
+      hash: e.blockHash,
+      spend: { txid: e.spenderTxid, txHex: e.spendingTx.toHex() },
+    });
+    // A spend found by a rescan may already have its depth: act now rather than at the next block.
+    const entry = this.#entries.get(chanPoint);
+    if (this.#tipHash !== undefined && e.height < this.#height && entry !== undefined && entry.wake !== null && entry.wake <= this.#height) {
+      await this.#deliver(chanPoint, { kind: 'BlockConnected', height: this.#height, hash: this.#tipHash });
+    }
+  }
+
+  /** What a closed channel needs to reopen: its facts from the snapshot in force and the HTLCs already failed back. */
+  #rollback(chanPoint: string): CloseRollback {
+    const failed = failedUpstream(this.#o.db, chanPoint);
+    try {
+      const cur = currentSnapshot(this.#o.db, chanPoint);
+      if (cur === undefined) return { failed };
+      return { facts: this.#facts(cur.seq, this.#effects.checked(chanPoint, cur.seq)), failed };
+    } catch (err) {
+      this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: the snapshot in force does not load; rolling back without facts');
+      return { failed };
+    }
+  }
+
   #facts(snapshotSeq: number, checked: ReturnType<typeof checkSnapshot>): ChannelFacts {
     const set = commitSetFacts(checked);
     const hashes = new Set([...set.local, ...set.remote, ...(set.remotePending ?? [])].map((h) => h.paymentHash));
-    const known = hashes.size === 0 ? [] : this.#knownPreimages([...hashes]);
+    const known = hashes.size === 0 ? [] : knownPreimages(this.#o.db, [...hashes]);
     return {
       snapshotSeq,
       localNumber: checked.snapshot.localCommitment.number,
@@ -283,11 +350,6 @@ export class ChainArbitrator {
       closeDepth: closeConfirmationDepth(checked.capacitySat, this.#o.closeDepth),
       deltas: this.#deltas,
     };
-  }
-
-  #knownPreimages(hashes: string[]): string[] {
-    const stmt = this.#o.db.prepare<[string], { payment_hash: string }>('SELECT payment_hash FROM preimage WHERE payment_hash = ?');
-    return hashes.filter((h) => stmt.get(h) !== undefined).sort();
   }
 
   async #redeliverSnapshot(chanPoint: string, seq: number): Promise<void> {
@@ -365,29 +427,13 @@ export class ChainArbitrator {
     else this.#pending.delete(chanPoint);
   }
 
-  #spendHeightsIndex(): Map<string, number> {
-    this.#spendHeights ??= new Map(
-      this.#o.db
-        .prepare<[], { chan_point: string; h: number }>(
-          `SELECT chan_point, json_extract(detail, '$.spend.height') AS h FROM arbitrator_state WHERE state IN (0, 1, 6) AND h IS NOT NULL`,
-        )
-        .all()
-        .map((r) => [r.chan_point, r.h]),
-    );
-    return this.#spendHeights;
-  }
-
   /** Updates the in-memory routing after a committed transition. */
   #route(chanPoint: string, runner: Runner): void {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) return;
     const s = runner.state;
-    if (this.#spendHeights !== undefined) {
-      const spend = 'spend' in s ? s.spend : undefined;
-      if (spend === undefined) this.#spendHeights.delete(chanPoint);
-      else this.#spendHeights.set(chanPoint, spend.height);
-    }
     e.state = STATE_CODE[s.kind];
+    if (!WATCHED.has(e.state)) this.#unwatch(chanPoint);
     const wake = wakeHeight(s) ?? null;
     if (wake !== e.wake) {
       e.wake = wake;

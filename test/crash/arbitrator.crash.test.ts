@@ -17,19 +17,28 @@ import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
 import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
 import { resolverRows } from '../../src/arbitrator/store.js';
 import type { ChainEvent, PublishResult } from '../../src/chain/ports.js';
+import type { ChainWatches } from '../../src/chain/watches.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { copyDatabase, tempDir } from '../helpers/db.js';
+import { liveWatches } from '../helpers/watches.js';
 import { openChannel } from '../simulator/fixture.js';
 
-type Input = (arb: ChainArbitrator, db: Db) => Promise<void>;
+type Input = (arb: ChainArbitrator, db: Db, watches: ChainWatches) => Promise<void>;
+
+/** A block event as the dispatcher delivers it: the watches first (funding spends), then the arbitrator. */
+async function deliver(arb: ChainArbitrator, watches: ChainWatches, event: ChainEvent): Promise<void> {
+  await watches.onChainEvent(event);
+  await arb.onChainEvent(event);
+}
 
 interface Run {
   readonly db: Db;
   readonly arb: ChainArbitrator;
+  readonly watches: ChainWatches;
   readonly broadcasts: Map<string, string>;
 }
 
@@ -38,8 +47,10 @@ const HEIGHT = 500;
 function court(db: Db, sim: ChannelSimulator, onCommit?: () => void): Run {
   const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
   const broadcasts = new Map<string, string>();
+  const watches = liveWatches();
   const arb = new ChainArbitrator({
     db,
+    watches,
     keyring: ring,
     signer: new LocalSigner(ring),
     broadcaster: {
@@ -51,7 +62,7 @@ function court(db: Db, sim: ChannelSimulator, onCommit?: () => void): Run {
     closeDepth: { min: 2, max: 2 },
     ...(onCommit === undefined ? {} : { onCommit }),
   });
-  return { db, arb, broadcasts };
+  return { db, arb, watches, broadcasts };
 }
 
 function block(height: number, txs: Transaction[]): ChainEvent {
@@ -84,8 +95,8 @@ function scenario(sim: ChannelSimulator, close: () => Transaction): Input[] {
   return [
     ...inputs,
     async (arb) => ignoreRefusal(arb.forceClose(cp)),
-    async (arb) => arb.onChainEvent(block(HEIGHT + 1, [close()])),
-    async (arb) => arb.onChainEvent(block(HEIGHT + 2, [])),
+    async (arb, _db, watches) => deliver(arb, watches, block(HEIGHT + 1, [close()])),
+    async (arb, _db, watches) => deliver(arb, watches, block(HEIGHT + 2, [])),
     async (arb, db) => {
       for (const r of resolverRows(db, cp)) await arb.resolverFinished(cp, r.outpoint);
     },
@@ -132,13 +143,14 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
         ref.arb.start(HEIGHT);
         for (const [i, input] of inputs.entries()) {
           current = i;
-          await input(ref.arb, refDb);
+          await input(ref.arb, refDb, ref.watches);
           await ref.arb.idle();
         }
         const want = outcome(refDb, cp);
         assert.equal((want.state as { kind: string }).kind, 'FullyResolved', 'the reference run resolves the channel');
         assert.ok(copies.length >= 8, `expected many checkpoints, got ${copies.length}`);
         await ref.arb.stop();
+        await ref.watches.stop();
         refDb.close();
 
         for (const c of copies) {
@@ -149,7 +161,7 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
           run.arb.start(HEIGHT);
           await run.arb.idle();
           for (const input of inputs.slice(c.input)) {
-            await input(run.arb, db);
+            await input(run.arb, db, run.watches);
             await run.arb.idle();
           }
           resumed++;
@@ -164,6 +176,7 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
             throw err;
           } finally {
             await run.arb.stop();
+            await run.watches.stop();
             db.close();
             if (!ok) process.stdout.write(`mismatch at ${c.path}\n`);
           }

@@ -51,10 +51,12 @@ export async function startCourt(node: RegtestChain, seed: Uint8Array, dbPath: s
     keyring: ring,
     signer: new LocalSigner(ring),
     broadcaster: chain.broadcaster,
+    watches: chain.watches,
+    outputs: chain.source,
     closeDepth: { min: 1, max: 1 },
   });
+  // createChain subscribed the watches and the broadcaster already: the arbitrator sees a block's spends first.
   chain.dispatcher.subscribe(arb.onChainEvent);
-  chain.dispatcher.subscribe(chain.broadcaster.onChainEvent);
   arb.start(await node.height());
   await chain.start();
   return {
