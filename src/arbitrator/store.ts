@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../fsm/index.js';
 import { ShachainStore } from '../ln/shachain.js';
-import { ARBITRATOR_STATE, CLOSE_TYPE, COMMITMENT_TYPE, INITIATOR, NODE_EVENT_KIND, RESOLVER_KIND, type CloseTypeCode } from '../store/codes.js';
+import { ARBITRATOR_STATE, CLOSE_TYPE, COMMITMENT_TYPE, INITIATOR, NODE_EVENT_KIND, OUTBOX_STATUS, RESOLVER_KIND, type CloseTypeCode } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import type { RecordSink } from '../store/journal.js';
 import type { StateTable } from '../store/state-table.js';
@@ -146,7 +146,7 @@ export interface StartRow {
 export function loadStartRows(db: Db): StartRow[] {
   return db.transaction(() => {
     const pending = new Set(
-      db.prepare<[], { machine_id: string }>('SELECT DISTINCT machine_id FROM outbox WHERE status = 0').all().map((r) => r.machine_id),
+      db.prepare<[number], { machine_id: string }>('SELECT DISTINCT machine_id FROM outbox WHERE status = ?').all(OUTBOX_STATUS.Pending).map((r) => r.machine_id),
     );
     const rows = db
       .prepare<[], { chan_point: string; state: number; wake_height: number | null; hint: number }>(
@@ -176,6 +176,18 @@ export function staleSnapshots(db: Db): Array<{ chanPoint: string; seq: number }
     )
     .all(ARBITRATOR_STATE.Default)
     .map((r) => ({ chanPoint: r.chan_point, seq: r.seq }));
+}
+
+/** Snapshot row `seq` of a channel (its JSON), or undefined. */
+export function snapshotAt(db: Db, chanPoint: string, seq: number): string | undefined {
+  return db.prepare<[string, number], { snapshot: string }>('SELECT snapshot FROM channel_snapshot WHERE chan_point = ? AND seq = ?').get(chanPoint, seq)?.snapshot;
+}
+
+/** Records a node event owed by an effect (outbox row `outboxId`): running the effect again inserts nothing. */
+export function insertNodeEvent(db: Db, chanPoint: string, kind: number, payload: string, height: number, outboxId: number): void {
+  db.prepare<[string, number, string, number, number]>(
+    'INSERT INTO node_event (chan_point, kind, payload, created_height, outbox_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING',
+  ).run(chanPoint, kind, payload, height, outboxId);
 }
 
 /** The channel's snapshot in force (the newest stored), or undefined if none was accepted. */
