@@ -98,6 +98,12 @@ export interface ChannelReply {
 
 const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
 
+/** Closed but not resolved: a reorg may still remove the close. */
+const CLOSED: ReadonlySet<number> = new Set([ARBITRATOR_STATE.ContractClosed, ARBITRATOR_STATE.WaitingFullResolution]);
+
+/** The hash a rollback names when no disconnected block is known (start-up reconciliation). */
+const NO_BLOCK = '0'.repeat(64);
+
 /** States whose funding output is watched: open, and closed but not resolved (a reorg may still remove the close). */
 const WATCHED: ReadonlySet<number> = new Set([
   ARBITRATOR_STATE.Default,
@@ -118,6 +124,8 @@ export class ChainArbitrator {
   readonly #wake = new WakeQueue();
   /** The funding spend watch of every channel not yet resolved. */
   readonly #watches = new Map<string, WatchHandle>();
+  /** Start-up reconciliations of closed channels still running (see #watch). */
+  readonly #reconciling = new Set<Promise<void>>();
   /** Channels with outbox rows still pending: they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
@@ -172,7 +180,7 @@ export class ChainArbitrator {
     const redo: Array<() => void> = [];
     for (const r of rows) {
       this.#entries.set(r.chanPoint, { state: r.state, wake: r.wake, inflight: 0, pending: r.pending });
-      if (WATCHED.has(r.state)) this.#watch(r.chanPoint, r.spendHint);
+      if (WATCHED.has(r.state)) this.#watch(r.chanPoint, r.spendHint, CLOSED.has(r.state));
       if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
@@ -205,9 +213,13 @@ export class ChainArbitrator {
     await Promise.all([...this.#entries.values()].map((e) => e.runner?.close()));
   }
 
-  /** Resolves when every funding watch registered so far has finished its rescan (or was cancelled). */
+  /**
+   * Resolves when every funding watch registered so far has finished its rescan (or was cancelled) and the
+   * start-up reconciliation of closed channels is done.
+   */
   async watchesReady(): Promise<void> {
     await Promise.all([...this.#watches.values()].map((h) => h.ready.catch(() => undefined)));
+    await Promise.all([...this.#reconciling]);
   }
 
   /** The channel's current state (loading it if no runner is live). */
@@ -289,12 +301,33 @@ export class ChainArbitrator {
     await Promise.all([...events].map(([cp, ev]) => this.#deliver(cp, ev)));
   };
 
-  /** Starts the funding spend watch of `chanPoint` (once) from `hint`. */
-  #watch(chanPoint: string, hint: number): void {
+  /**
+   * Starts the funding spend watch of `chanPoint` (once) from `hint`. `reconcile` (a closed channel at start):
+   * once the rescan is done, a close the chain no longer holds (the output unspent, a reorg while courtd was
+   * down) rolls the channel back, as a disconnect would have.
+   */
+  #watch(chanPoint: string, hint: number, reconcile = false): void {
     if (this.#watches.has(chanPoint)) return;
     const i = chanPoint.lastIndexOf(':');
     const outpoint = { txid: chanPoint.slice(0, i), vout: Number(chanPoint.slice(i + 1)) };
-    this.#watches.set(chanPoint, this.#o.watches.watchSpend(outpoint, hint, (e) => this.#onSpend(chanPoint, e)));
+    let seen = false;
+    const handle = this.#o.watches.watchSpend(outpoint, hint, (e) => {
+      if (e.type === 'spend') seen = true;
+      return this.#onSpend(chanPoint, e);
+    });
+    this.#watches.set(chanPoint, handle);
+    if (!reconcile) return;
+    const done = handle.ready.then(
+      async () => {
+        const s = seen ? undefined : await this.state(chanPoint);
+        if (s === undefined || (s.kind !== 'ContractClosed' && s.kind !== 'WaitingFullResolution')) return;
+        this.#log.warn({ chanPoint, closeTxid: s.close.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
+        await this.#deliver(chanPoint, { kind: 'BlockDisconnected', height: s.close.height, hash: NO_BLOCK, rollback: this.#rollback(chanPoint) });
+      },
+      () => undefined,
+    );
+    this.#reconciling.add(done);
+    void done.finally(() => this.#reconciling.delete(done));
   }
 
   #unwatch(chanPoint: string): void {
@@ -306,12 +339,22 @@ export class ChainArbitrator {
   async #onSpend(chanPoint: string, e: SpendEvent): Promise<void> {
     if (e.type === 'spend-undone') {
       const entry = this.#entries.get(chanPoint);
-      const closed = entry !== undefined && (entry.state === ARBITRATOR_STATE.ContractClosed || entry.state === ARBITRATOR_STATE.WaitingFullResolution);
+      const closed = entry !== undefined && CLOSED.has(entry.state);
       const rollback = closed ? this.#rollback(chanPoint) : undefined;
       await this.#deliver(chanPoint, { kind: 'BlockDisconnected', height: e.height, hash: e.blockHash, ...(rollback === undefined ? {} : { rollback }) });
       return;
     }
     if (e.height > this.#height) this.#height = e.height;
+    const entry0 = this.#entries.get(chanPoint);
+    if (entry0 !== undefined && CLOSED.has(entry0.state)) {
+      // A closed channel's funding spent by another transaction than its close (a reorg while courtd was down,
+      // found by the start-up rescan): the stored close is gone; roll back, then take the spend.
+      const s = await this.state(chanPoint);
+      if ((s.kind === 'ContractClosed' || s.kind === 'WaitingFullResolution') && s.close.txid !== e.spenderTxid) {
+        this.#log.warn({ chanPoint, closeTxid: s.close.txid, spenderTxid: e.spenderTxid }, 'arbitrator: the funding output was spent by another close; rolling back');
+        await this.#deliver(chanPoint, { kind: 'BlockDisconnected', height: s.close.height, hash: NO_BLOCK, rollback: this.#rollback(chanPoint) });
+      }
+    }
     await this.#deliver(chanPoint, {
       kind: 'BlockConnected',
       height: e.height,
