@@ -2,28 +2,32 @@
  * ChainArbitrator: the supervisor of every ChannelArbitrator (ARCHITECTURE.md "The machines"; style.md principle 9).
  *
  * - Start-up reads every unresolved channel in ONE read transaction as plain columns (chan_point, state code,
- *   wake height, snapshot seqs, pending-outbox flag) and builds two in-memory indexes: channels by funding
- *   outpoint (the channel point itself) and a wake queue by height. No JSON is decoded and no runner is built
- *   at start: an idle channel costs one small map entry.
+ *   wake height, spend height hint, pending-outbox flag) and builds a wake queue by height. No JSON is decoded and
+ *   no runner is built at start: an idle channel costs one small map entry and one spend watch.
+ * - Funding spends are the chain layer's job (one owner for spend and reorg tracking): every channel not yet
+ *   resolved has a spend watch on its funding outpoint (ChainWatches), registered with the snapshot's funding
+ *   height hint (the close height once closed) and a one-time rescan from it, so a channel registered after its
+ *   funding output was spent, or closed while courtd was down, is found; the rescan's gettxout also reconciles
+ *   every open channel against the node at start. A watch event reaches only its channel: `spend` as a
+ *   BlockConnected with the spend, `spend-undone` as a BlockDisconnected (with what the channel needs to reopen
+ *   when the close had already been confirmed). A delivery that fails makes the watch handler throw, so the
+ *   watch delivers the event again before the next block. Matching costs O(block inputs) whatever the channel count.
  * - A ChannelArbitrator's runner (src/fsm) is created when an event arrives for it and dropped again once it is
- *   idle with nothing pending, so memory follows activity, not the channel count.
- * - A block is routed without scanning channels: its inputs are looked up in the funding index (spends) and the
- *   wake queue yields the channels whose cutoff or close depth is due. Everything else never sees the block.
- *   The block is handled when every routed channel has taken it (the dispatcher's ordering), but a slow channel
- *   never delays another one's processing.
- * - Node updates (snapshots), force-close requests (refused unless Default) and retirement of FullyResolved
- *   channels go through here. A channel's events reach its mailbox synchronously, in call order, even while its
- *   runner is being built and resumed.
- * - A block event whose delivery fails is not lost: a wake-up is armed again, a funding spend or a disconnect is
- *   delivered again with the next chain event, and a channel with effects pending or a pulse due gets every
- *   block until its work is done.
+ *   idle with nothing pending, so memory follows activity, not the channel count. A channel's events reach its
+ *   mailbox synchronously, in call order, even while its runner is being built and resumed.
+ * - A connected block reaches only the channels the wake queue says are due (an HTLC cutoff, a close depth) and
+ *   those with effects to retry or a pulse due. A wake-up whose delivery fails is armed again.
+ * - Node updates (snapshots; the first one is checked against the funding output on chain), force-close requests
+ *   (refused unless Default), revocations, operator reclassification and retirement of FullyResolved channels go
+ *   through here.
  * - Preimages (addPreimage; preimageSink for the resolvers) are routed by payment hash through a persistent index
  *   (htlc_payment_hash, written with each stored snapshot), never by a scan of the channels.
  * - After a restart it redelivers what a crash may have cut short: pending outbox rows (by resuming the runner),
  *   ContractClosed's pulse (the runner takes it on resume), a stored snapshot newer than the arbitrator's, and
- *   resolver launches for WaitingFullResolution channels.
+ *   resolver launches for WaitingFullResolution and CloseUnresolved channels. Our commitment is republished by
+ *   the broadcaster, whose rebroadcast set is persistent.
  */
-import type { ChainEvent } from '../chain/ports.js';
+import type { ChainEvent, OutputSource, SpendEvent, SpendNotifier, WatchHandle } from '../chain/ports.js';
 import { MachineRunner, type EventOutcome } from '../fsm/index.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
@@ -40,17 +44,22 @@ import { checkDeltas, DEFAULT_DELTAS, type ChainDeltas } from './actions.js';
 import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
-import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts } from './channel/types.js';
+import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts, type CloseRollback } from './channel/types.js';
+import { checkFundingOutput } from './funding.js';
 import {
+  addRevocationSecret,
   arbitratorStateTable,
-  channelsByPaymentHash,
-  loadRevocations,
+  channelKnown,
+  currentSnapshot,
+  dropUntakenSnapshot,
+  failedUpstream,
+  knownPreimages,
   loadStartRows,
-  reindexPaymentHashes,
   remoteCommitmentKnowledge,
   resolverRecordSink,
-  saveRevocations,
   staleSnapshots,
+  storePreimage,
+  storeSnapshot,
 } from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
 import type { HtlcFact } from './types.js';
@@ -75,6 +84,13 @@ export interface ChainArbitratorOptions {
   readonly keyring: KeyRing;
   readonly signer: Signer;
   readonly broadcaster: ChannelEffectsBroadcaster;
+  /** The chain layer's spend watches (ChainWatches): the one place funding spends and their reorgs are found. */
+  readonly watches: Pick<SpendNotifier, 'watchSpend'>;
+  /**
+   * Where a channel's first snapshot is checked against its funding output (the bitcoind adapter). Absent: no
+   * check (unit tests over fake chains only; the daemon always passes it).
+   */
+  readonly outputs?: OutputSource;
   readonly resolvers?: ResolverHost;
   /** Go-to-chain deltas (default outgoing 0, incoming 16). */
   readonly deltas?: ChainDeltas;
@@ -99,6 +115,25 @@ export interface ForceCloseReply extends ChannelReply {
 }
 
 const NO_RESOLVER_HOST: ResolverHost = { launch: () => undefined };
+
+/** Closed but not resolved: a reorg may still remove the close. */
+const CLOSED: ReadonlySet<number> = new Set([ARBITRATOR_STATE.ContractClosed, ARBITRATOR_STATE.WaitingFullResolution]);
+
+/** The hash a rollback names when no disconnected block is known (start-up reconciliation). */
+const NO_BLOCK = '0'.repeat(64);
+
+/**
+ * States whose funding output is watched: open, closed but not resolved, and an unresolved close (a reorg may
+ * still remove the spend).
+ */
+const WATCHED: ReadonlySet<number> = new Set([
+  ARBITRATOR_STATE.Default,
+  ARBITRATOR_STATE.BroadcastCommit,
+  ARBITRATOR_STATE.CommitmentBroadcasted,
+  ARBITRATOR_STATE.CloseUnresolved,
+  ARBITRATOR_STATE.ContractClosed,
+  ARBITRATOR_STATE.WaitingFullResolution,
+]);
 
 /** Where a preimage was learned (preimage.source). */
 export type PreimageSource = 'node' | 'chain' | 'mempool';
@@ -137,17 +172,16 @@ export class ChainArbitrator {
   readonly #deltas: ChainDeltas;
   readonly #entries = new Map<string, Entry>();
   readonly #wake = new WakeQueue();
-  /**
-   * Open channels that have seen a funding spend, with its height: the only ones a disconnected block can concern.
-   * Read from the briefcase at the first reorg (rare), then kept up to date by #route.
-   */
-  #spendHeights: Map<string, number> | undefined;
-  /** Block events (funding spends, disconnects) whose delivery failed, per channel in order: delivered again first. */
-  readonly #redeliver = new Map<string, ArbEvent[]>();
+  /** The funding spend watch of every channel not yet resolved. */
+  readonly #watches = new Map<string, WatchHandle>();
+  /** Start-up reconciliations of closed channels still running (see #watch). */
+  readonly #reconciling = new Set<Promise<void>>();
   /** Channels with outbox rows still pending (or a pulse due): they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
   #height = 0;
+  /** Hash of the last connected block (undefined until one is seen). */
+  #tipHash: string | undefined;
   #started = false;
   /** Counts preimages stored by addPreimage (updateChannel checks whether one arrived while it delivered). */
   #preimageEpoch = 0;
@@ -198,6 +232,7 @@ export class ChainArbitrator {
     const redo: Array<() => void> = [];
     for (const r of rows) {
       this.#entries.set(r.chanPoint, { state: r.state, wake: r.wake, inflight: 0, pending: r.pending });
+      if (WATCHED.has(r.state)) this.#watch(r.chanPoint, r.spendHint, CLOSED.has(r.state) || r.state === ARBITRATOR_STATE.CloseUnresolved);
       if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
@@ -222,10 +257,21 @@ export class ChainArbitrator {
     }
   }
 
-  /** Stops every runner (queued events finish first). The database stays open (its owner closes it). */
+  /** Stops every runner (queued events finish first) and cancels the watches. The database stays open (its owner closes it). */
   async stop(): Promise<void> {
+    for (const h of this.#watches.values()) h.cancel();
+    this.#watches.clear();
     await this.idle();
     await Promise.all([...this.#entries.values()].map((e) => e.runner?.close()));
+  }
+
+  /**
+   * Resolves when every funding watch registered so far has finished its rescan (or was cancelled) and the
+   * start-up reconciliation of closed channels is done.
+   */
+  async watchesReady(): Promise<void> {
+    await Promise.all([...this.#watches.values()].map((h) => h.ready.catch(() => undefined)));
+    await Promise.all([...this.#reconciling]);
   }
 
   /** The channel's current state (loading it if no runner is live). */
@@ -240,11 +286,13 @@ export class ChainArbitrator {
   }
 
   /**
-   * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force, stored as
-   * the next snapshot row, then delivered as ChannelUpdated. Refused with a coded error if anything fails; the
-   * previous snapshot stays in force: a snapshot the arbitrator refuses (or that could not be delivered) is
-   * removed again, so channel_snapshot_current is always one the arbitrator took in or is about to take in. A crash
-   * between storing and delivering leaves the row for start-up to redeliver (and remove if refused then).
+   * A channel snapshot from the node: parsed, checked (signatures), checked against the one in force (or, for the
+   * first one, against the funding output on chain), stored as the next snapshot row (with its payment hashes in
+   * the routing index), then delivered as ChannelUpdated; the first one also starts the funding spend watch from
+   * the snapshot's height hint. Refused with a coded error if anything fails; the previous snapshot stays in
+   * force: a snapshot the arbitrator refuses (or that could not be delivered) is removed again, so
+   * channel_snapshot_current is always one the arbitrator took in or is about to take in. A crash between storing
+   * and delivering leaves the row for start-up to redeliver (and remove if refused then).
    */
   async updateChannel(json: unknown): Promise<ChannelReply> {
     const snap = parseSnapshot(json);
@@ -259,31 +307,19 @@ export class ChainArbitrator {
     if (entry !== undefined && entry.state !== ARBITRATOR_STATE.Default && !answering) {
       throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${entry.state})`);
     }
-    const db = this.#o.db;
-    const seq = db.transaction(() => {
-      const prev = db.prepare<[string], { snapshot: string; seq: number }>('SELECT snapshot, seq FROM channel_snapshot_current WHERE chan_point = ?').get(cp);
-      if (prev === undefined) {
-        db.prepare(
-          `INSERT INTO channel (chan_point, short_channel_id, capacity_sat, commitment_type, initiator, funding_height_hint, created_height)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chan_point) DO NOTHING`,
-        ).run(cp, snap.shortChannelId ?? null, snap.capacitySat.toString(), snap.commitmentType === 'anchors' ? 1 : 0, snap.initiator === 'local' ? 0 : 1, snap.fundingHeightHint, this.#height);
-      } else {
-        checkSnapshotUpdate(parseSnapshot(JSON.parse(prev.snapshot)), snap, { closed: answering });
-      }
-      const next = (prev?.seq ?? 0) + 1;
-      db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(cp, next, JSON.stringify(snapshotJson(snap)), this.#height);
-      reindexPaymentHashes(db, cp);
-      return next;
-    }).immediate();
+    const first = !channelKnown(this.#o.db, cp);
+    if (first && this.#o.outputs !== undefined) await checkFundingOutput(this.#o.outputs, checked);
+    const seq = storeSnapshot(this.#o.db, snap, snapshotJson(snap), this.#height, (prev) => checkSnapshotUpdate(parseSnapshot(prev), snap, { closed: answering }));
     this.#ensureEntry(cp);
     const epoch = this.#preimageEpoch;
     const facts = this.#facts(seq, checked);
     let outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts });
-    if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(cp, seq);
+    if (outcome.kind === 'refused' || outcome.kind === 'failed') dropUntakenSnapshot(this.#o.db, cp, seq);
+    if (first) this.#watch(cp, snap.fundingHeightHint);
     // A preimage stored after these facts were read, and routed before they were taken in, would be lost for this
     // snapshot: catch up (only when some preimage arrived meanwhile).
     if (outcome.kind === 'accepted' && epoch !== this.#preimageEpoch) {
-      const missing = this.#knownPreimages([...new Set(allHtlcs(facts).map((h) => h.paymentHash))]).filter((h) => !facts.preimages.includes(h));
+      const missing = knownPreimages(this.#o.db, [...new Set(allHtlcs(facts).map((h) => h.paymentHash))]).filter((h) => !facts.preimages.includes(h));
       for (const paymentHash of missing) {
         const next = await this.#deliver(cp, { kind: 'PreimageLearned', paymentHash });
         if (next.kind === 'accepted') outcome = next;
@@ -307,13 +343,7 @@ export class ChainArbitrator {
     }
     if (!Object.hasOwn(PREIMAGE_SOURCE_CODE, source)) throw new CourtError('COURT_E_INVALID_ARGUMENT', `unknown preimage source ${String(source)}`);
     const paymentHash = toHex(sha256(preimage));
-    const db = this.#o.db;
-    const routed = db.transaction(() => {
-      db.prepare(
-        'INSERT INTO preimage (payment_hash, preimage, source, learned_height) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING',
-      ).run(paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
-      return channelsByPaymentHash(db, paymentHash);
-    }).immediate();
+    const routed = storePreimage(this.#o.db, paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
     this.#preimageEpoch++;
     const channels = routed.filter((cp) => this.#entries.has(cp));
     const outcomes = await Promise.all(channels.map((cp) => this.#deliver(cp, { kind: 'PreimageLearned', paymentHash })));
@@ -321,24 +351,6 @@ export class ChainArbitrator {
       if (o.kind === 'failed') this.#log.error({ chanPoint: channels[i], paymentHash, ...errFields(o.error) }, 'arbitrator: delivering a learned preimage failed');
     });
     return { paymentHash, channels };
-  }
-
-  /**
-   * Removes snapshot row `seq` of a channel that the arbitrator did not take in (refused, or not delivered), so it
-   * never stands as the current one. Guarded by arbitrator_state.snapshot_seq in the statement itself: a row the
-   * arbitrator did take in is never removed.
-   */
-  #dropSnapshot(chanPoint: string, seq: number): void {
-    const db = this.#o.db;
-    db.transaction(() => {
-      const removed = db
-        .prepare(
-          `DELETE FROM channel_snapshot WHERE chan_point = @cp AND seq = @seq
-             AND @seq > COALESCE((SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = @cp), 0)`,
-        )
-        .run({ cp: chanPoint, seq }).changes;
-      if (removed > 0) reindexPaymentHashes(db, chanPoint);
-    }).immediate();
   }
 
   /** A force-close request: refused (COURT_E_CHANNEL_CLOSING) unless the channel is in Default. */
@@ -368,7 +380,7 @@ export class ChainArbitrator {
       throw new CourtError('COURT_E_COMMITMENT_NUMBER', 'commitment number outside 0 .. 2^48-1', { commitmentNumber });
     }
     const db = this.#o.db;
-    db.transaction(() => {
+    addRevocationSecret(db, chanPoint, (store) => {
       const known = remoteCommitmentKnowledge(db, chanPoint, commitmentNumber);
       if (known.newest === undefined || commitmentNumber > known.newest) {
         throw new CourtError('COURT_E_REVOCATION_UNKNOWN', `revocation for commitment ${commitmentNumber}, but courtd was given their commitments up to ${known.newest ?? 'none'}`, {
@@ -380,10 +392,8 @@ export class ChainArbitrator {
           commitmentNumber,
         });
       }
-      const store = loadRevocations(db, chanPoint);
       store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
-      saveRevocations(db, chanPoint, store);
-    }).immediate();
+    });
     // A close courtd could not resolve may be a revoked commitment of theirs whose secret just arrived.
     if (this.#entries.get(chanPoint)?.state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliver(chanPoint, { kind: 'ReclassifyRequested' });
   }
@@ -407,81 +417,132 @@ export class ChainArbitrator {
   }
 
   /**
-   * The block dispatcher's subscriber. Each routed channel gets its events in order: first those of earlier
-   * blocks whose delivery failed (kept in #redeliver), then this block's. A delivery that fails never loses the
-   * block: a funding spend or a disconnect is delivered again with the next chain event, and a wake-up is armed
-   * again so the next block wakes the channel.
+   * The block dispatcher's subscriber (after the ChainWatches, which deliver a block's funding spends first): the
+   * channels due at this height and those with effects to retry get the block. A disconnected block needs
+   * nothing here: the watches report the spends it undoes. A wake-up whose delivery fails is armed again, so the
+   * next block wakes the channel.
    */
   readonly onChainEvent = async (event: ChainEvent): Promise<void> => {
-    const routed = new Map<string, ArbEvent[]>();
-    const add = (cp: string, ev: ArbEvent): void => {
-      const list = routed.get(cp);
-      if (list === undefined) routed.set(cp, [ev]);
-      else list.push(ev);
-    };
     if (event.type === 'BlockDisconnected') {
       this.#height = event.height - 1;
-      this.#takeRedeliveries(add, event.height);
-      for (const [cp, h] of this.#spendHeightsIndex()) if (h >= event.height) add(cp, { kind: 'BlockDisconnected', height: event.height, hash: event.hash });
-    } else {
-      this.#height = event.height;
-      this.#takeRedeliveries(add);
-      const block = event.block;
-      const events = new Map<string, ArbEvent>();
-      block.txs.forEach((tx, i) => {
-        for (const input of tx.ins) {
-          const key = `${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`;
-          if (!this.#entries.has(key)) continue;
-          events.set(key, { kind: 'BlockConnected', height: event.height, hash: event.hash, spend: { txid: block.txids[i] as string, txHex: tx.toHex() } });
-        }
-      });
-      for (const due of this.#wake.popDue(event.height)) {
-        const e = this.#entries.get(due.id);
-        if (e === undefined || e.wake !== due.height || events.has(due.id)) continue;
-        events.set(due.id, { kind: 'BlockConnected', height: event.height, hash: event.hash });
-      }
-      for (const cp of this.#pending) if (!events.has(cp)) events.set(cp, { kind: 'BlockConnected', height: event.height, hash: event.hash });
-      for (const [cp, ev] of events) add(cp, ev);
+      this.#tipHash = undefined;
+      return;
     }
-    await Promise.all([...routed].map(([cp, evs]) => this.#deliverBlock(cp, evs)));
+    this.#height = event.height;
+    this.#tipHash = event.hash;
+    const events = new Map<string, ArbEvent>();
+    for (const due of this.#wake.popDue(event.height)) {
+      const e = this.#entries.get(due.id);
+      if (e === undefined || e.wake !== due.height || events.has(due.id)) continue;
+      events.set(due.id, { kind: 'BlockConnected', height: event.height, hash: event.hash });
+    }
+    for (const cp of this.#pending) if (!events.has(cp)) events.set(cp, { kind: 'BlockConnected', height: event.height, hash: event.hash });
+    await Promise.all(
+      [...events].map(async ([cp, ev]) => {
+        const outcome = await this.#deliver(cp, ev);
+        if (outcome.kind !== 'failed') return;
+        const e = this.#entries.get(cp);
+        if (e?.wake !== null && e?.wake !== undefined) this.#wake.push(e.wake, cp);
+        this.#log.warn({ chanPoint: cp, height: this.#height, ...errFields(outcome.error) }, 'arbitrator: a block event failed; it is retried with the next block');
+      }),
+    );
   };
 
   /**
-   * Hands the block events kept from failed deliveries to `add` (channels retired since are skipped). Before a
-   * disconnect at `disconnected`, the BlockConnected events of that height and above are dropped: their blocks are
-   * gone, and the new branch brings its own.
+   * Starts the funding spend watch of `chanPoint` (once) from `hint`. `reconcile` (a closed or unresolved channel
+   * at start): once the rescan is done, a close the chain no longer holds (the output unspent, a reorg while
+   * courtd was down) rolls the channel back, as a disconnect would have.
    */
-  #takeRedeliveries(add: (cp: string, ev: ArbEvent) => void, disconnected?: number): void {
-    for (const [cp, evs] of this.#redeliver) {
-      if (!this.#entries.has(cp)) continue;
-      for (const ev of evs) if (disconnected === undefined || ev.kind !== 'BlockConnected' || ev.height < disconnected) add(cp, ev);
-    }
-    this.#redeliver.clear();
+  #watch(chanPoint: string, hint: number, reconcile = false): void {
+    if (this.#watches.has(chanPoint)) return;
+    const i = chanPoint.lastIndexOf(':');
+    const outpoint = { txid: chanPoint.slice(0, i), vout: Number(chanPoint.slice(i + 1)) };
+    let seen = false;
+    const handle = this.#o.watches.watchSpend(outpoint, hint, (e) => {
+      if (e.type === 'spend') seen = true;
+      return this.#onSpend(chanPoint, e);
+    });
+    this.#watches.set(chanPoint, handle);
+    if (!reconcile) return;
+    const done = handle.ready.then(
+      async () => {
+        const s = seen ? undefined : await this.state(chanPoint);
+        if (s === undefined) return;
+        const gone = spentBy(s);
+        if (gone === undefined) return;
+        this.#log.warn({ chanPoint, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
+        await this.#deliver(chanPoint, this.#undo(chanPoint, s, gone.height, NO_BLOCK));
+      },
+      () => undefined,
+    );
+    this.#reconciling.add(done);
+    void done.finally(() => this.#reconciling.delete(done));
+  }
+
+  #unwatch(chanPoint: string): void {
+    this.#watches.get(chanPoint)?.cancel();
+    this.#watches.delete(chanPoint);
+  }
+
+  /** The BlockDisconnected that takes `s` back before its spend at `height` (with a rollback for a confirmed close). */
+  #undo(chanPoint: string, s: ArbState, height: number, hash: string): ArbEvent {
+    const closed = s.kind === 'ContractClosed' || s.kind === 'WaitingFullResolution';
+    return closed ? { kind: 'BlockDisconnected', height, hash, rollback: this.#rollback(chanPoint) } : { kind: 'BlockDisconnected', height, hash };
   }
 
   /**
-   * Delivers one channel's block events in order. At the first that fails (a commit that fails, a runner that
-   * cannot resume), it stops: that event and the later ones that carry chain facts (a funding spend, a
-   * disconnect) are kept for the next chain event, and the channel's wake-up is armed again.
+   * A funding watch event: to the channel's mailbox, awaited (the dispatcher's order holds). A delivery that
+   * fails throws, so the watch delivers the event again before the next block (nothing is lost).
    */
-  async #deliverBlock(cp: string, evs: readonly ArbEvent[]): Promise<void> {
-    for (const [i, ev] of evs.entries()) {
-      const outcome = await this.#deliver(cp, ev);
-      if (outcome.kind !== 'failed') continue;
-      const e = this.#entries.get(cp);
-      if (e === undefined) return;
-      const keep = evs.slice(i).filter((x) => x.kind === 'BlockDisconnected' || (x.kind === 'BlockConnected' && x.spend !== undefined));
-      if (keep.length > 0) this.#redeliver.set(cp, [...(this.#redeliver.get(cp) ?? []), ...keep]);
-      if (e.wake !== null) this.#wake.push(e.wake, cp);
-      this.#log.warn({ chanPoint: cp, height: this.#height, kept: keep.length, ...errFields(outcome.error) }, 'arbitrator: a block event failed; it is retried with the next block');
+  async #onSpend(chanPoint: string, e: SpendEvent): Promise<void> {
+    const must = async (event: ArbEvent): Promise<void> => {
+      const outcome = await this.#deliver(chanPoint, event);
+      if (outcome.kind === 'failed') throw outcome.error;
+    };
+    if (e.type === 'spend-undone') {
+      const entry = this.#entries.get(chanPoint);
+      const closed = entry !== undefined && CLOSED.has(entry.state);
+      const rollback = closed ? this.#rollback(chanPoint) : undefined;
+      await must({ kind: 'BlockDisconnected', height: e.height, hash: e.blockHash, ...(rollback === undefined ? {} : { rollback }) });
       return;
+    }
+    if (e.height > this.#height) this.#height = e.height;
+    const entry0 = this.#entries.get(chanPoint);
+    if (entry0 !== undefined && (CLOSED.has(entry0.state) || entry0.state === ARBITRATOR_STATE.CloseUnresolved)) {
+      // A closed channel's funding spent by another transaction than its close (a reorg while courtd was down,
+      // found by the start-up rescan): the stored close is gone; roll back, then take the spend.
+      const s = await this.state(chanPoint);
+      const gone = spentBy(s);
+      if (gone !== undefined && gone.txid !== e.spenderTxid) {
+        this.#log.warn({ chanPoint, closeTxid: gone.txid, spenderTxid: e.spenderTxid }, 'arbitrator: the funding output was spent by another close; rolling back');
+        await must(this.#undo(chanPoint, s, gone.height, NO_BLOCK));
+      }
+    }
+    await must({ kind: 'BlockConnected', height: e.height, hash: e.blockHash, spend: { txid: e.spenderTxid, txHex: e.spendingTx.toHex() } });
+    // A spend found by a rescan may already have its depth: act now rather than at the next block.
+    const entry = this.#entries.get(chanPoint);
+    if (this.#tipHash !== undefined && e.height < this.#height && entry !== undefined && entry.wake !== null && entry.wake <= this.#height) {
+      await must({ kind: 'BlockConnected', height: this.#height, hash: this.#tipHash });
+    }
+  }
+
+  /** What a closed channel needs to reopen: its facts from the snapshot in force and the HTLCs already failed back. */
+  #rollback(chanPoint: string): CloseRollback {
+    const failed = failedUpstream(this.#o.db, chanPoint);
+    try {
+      const cur = currentSnapshot(this.#o.db, chanPoint);
+      if (cur === undefined) return { failed };
+      return { facts: this.#facts(cur.seq, this.#effects.checked(chanPoint, cur.seq)), failed };
+    } catch (err) {
+      this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: the snapshot in force does not load; rolling back without facts');
+      return { failed };
     }
   }
 
   #facts(snapshotSeq: number, checked: ReturnType<typeof checkSnapshot>): ChannelFacts {
     const set = commitSetFacts(checked);
     const hashes = new Set([...set.local, ...set.remote, ...(set.remotePending ?? [])].map((h) => h.paymentHash));
-    const known = hashes.size === 0 ? [] : this.#knownPreimages([...hashes]);
+    const known = hashes.size === 0 ? [] : knownPreimages(this.#o.db, [...hashes]);
     return {
       snapshotSeq,
       localNumber: checked.snapshot.localCommitment.number,
@@ -492,15 +553,10 @@ export class ChainArbitrator {
     };
   }
 
-  #knownPreimages(hashes: string[]): string[] {
-    const stmt = this.#o.db.prepare<[string], { payment_hash: string }>('SELECT payment_hash FROM preimage WHERE payment_hash = ?');
-    return hashes.filter((h) => stmt.get(h) !== undefined).sort();
-  }
-
   async #redeliverSnapshot(chanPoint: string, seq: number): Promise<void> {
     try {
       const outcome = await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
-      if (outcome.kind === 'refused' || outcome.kind === 'failed') this.#dropSnapshot(chanPoint, seq);
+      if (outcome.kind === 'refused' || outcome.kind === 'failed') dropUntakenSnapshot(this.#o.db, chanPoint, seq);
     } catch (err) {
       this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: redelivering the stored snapshot failed');
     }
@@ -597,29 +653,13 @@ export class ChainArbitrator {
     else this.#pending.delete(chanPoint);
   }
 
-  #spendHeightsIndex(): Map<string, number> {
-    this.#spendHeights ??= new Map(
-      this.#o.db
-        .prepare<[], { chan_point: string; h: number }>(
-          `SELECT chan_point, json_extract(detail, '$.spend.height') AS h FROM arbitrator_state WHERE state IN (0, 1, 6, 7) AND h IS NOT NULL`,
-        )
-        .all()
-        .map((r) => [r.chan_point, r.h]),
-    );
-    return this.#spendHeights;
-  }
-
   /** Updates the in-memory routing after a committed transition. */
   #route(chanPoint: string, runner: Runner): void {
     const e = this.#entries.get(chanPoint);
     if (e === undefined) return;
     const s = runner.state;
-    if (this.#spendHeights !== undefined) {
-      const spend = 'spend' in s ? s.spend : undefined;
-      if (spend === undefined) this.#spendHeights.delete(chanPoint);
-      else this.#spendHeights.set(chanPoint, spend.height);
-    }
     e.state = STATE_CODE[s.kind];
+    if (!WATCHED.has(e.state)) this.#unwatch(chanPoint);
     const wake = wakeHeight(s) ?? null;
     if (wake !== e.wake) {
       e.wake = wake;
@@ -642,7 +682,6 @@ export class ChainArbitrator {
     if (e.state === ARBITRATOR_STATE.FullyResolved) {
       this.#entries.delete(chanPoint);
       this.#pending.delete(chanPoint);
-      this.#redeliver.delete(chanPoint);
     }
   }
 
@@ -653,6 +692,13 @@ export class ChainArbitrator {
     }
     return { chanPoint, state: outcome.state.kind };
   }
+}
+
+/** The confirmed spend a state stands on (a close, or an unresolved spend), if any. */
+function spentBy(s: ArbState): { readonly txid: string; readonly height: number } | undefined {
+  if (s.kind === 'ContractClosed' || s.kind === 'WaitingFullResolution') return s.close;
+  if (s.kind === 'CloseUnresolved') return s.spend;
+  return undefined;
 }
 
 function describe(err: unknown): string {

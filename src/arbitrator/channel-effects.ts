@@ -25,7 +25,7 @@ import { CourtError, assertNever } from '../util/errors.js';
 import { classifyClose, type Classification } from '../watcher/classify.js';
 import type { ArbEffect, ArbEvent, ArbState, NodeEventName, UnresolvedClose } from './channel/types.js';
 import { closeResolutions, unresolvedClaims } from './resolutions.js';
-import { loadRevocations } from './store.js';
+import { currentSnapshot, insertNodeEvent, loadRevocations, snapshotAt } from './store.js';
 import { checkSnapshot, classifierView, ourBasepointsFrom, parseSnapshot, staticToRemoteSpk, type CheckedSnapshot } from './snapshot.js';
 
 const NODE_EVENT_CODE: Readonly<Record<NodeEventName, NodeEventKindCode>> = {
@@ -60,25 +60,16 @@ export interface ChannelEffectsDeps {
 /** The interpreter, plus the snapshot loading it shares with the ChainArbitrator. */
 export class ChannelEffects {
   readonly #d: ChannelEffectsDeps;
-  readonly #snapshot;
-  readonly #nodeEvent;
 
   constructor(deps: ChannelEffectsDeps) {
     this.#d = deps;
-    this.#snapshot = deps.db.prepare<[string, number], { snapshot: string }>('SELECT snapshot FROM channel_snapshot WHERE chan_point = ? AND seq = ?');
-    this.#nodeEvent = deps.db.prepare<[string, number, string, number, number]>(
-      'INSERT INTO node_event (chan_point, kind, payload, created_height, outbox_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING',
-    );
   }
 
   /** The checked snapshot `seq` of a channel (or its newest if seq is undefined). */
   checked(chanPoint: string, seq?: number): CheckedSnapshot {
-    const row =
-      seq === undefined
-        ? this.#d.db.prepare<[string], { snapshot: string }>('SELECT snapshot FROM channel_snapshot_current WHERE chan_point = ?').get(chanPoint)
-        : this.#snapshot.get(chanPoint, seq);
-    if (row === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no snapshot ${seq ?? '(current)'} for ${chanPoint}`);
-    const snap = parseSnapshot(JSON.parse(row.snapshot));
+    const json = seq === undefined ? currentSnapshot(this.#d.db, chanPoint)?.snapshot : snapshotAt(this.#d.db, chanPoint, seq);
+    if (json === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no snapshot ${seq ?? '(current)'} for ${chanPoint}`);
+    const snap = parseSnapshot(JSON.parse(json));
     return checkSnapshot(
       snap,
       ourBasepointsFrom(snap, (loc) => this.#d.keyring.publicKey(loc)),
@@ -92,10 +83,11 @@ export class ChannelEffects {
       case 'BroadcastTx':
         return this.#broadcast(chanPoint, effect);
       case 'NotifyNode':
-        this.#nodeEvent.run(chanPoint, NODE_EVENT_CODE[effect.event], JSON.stringify(effect.payload), this.#d.height(), ctx.outboxId);
+        insertNodeEvent(this.#d.db, chanPoint, NODE_EVENT_CODE[effect.event], JSON.stringify(effect.payload), this.#d.height(), ctx.outboxId);
         return;
       case 'FailHtlcsUpstream':
-        this.#nodeEvent.run(
+        insertNodeEvent(
+          this.#d.db,
           chanPoint,
           NODE_EVENT_KIND.HtlcFailedOnChain,
           JSON.stringify({ v: 1, ...effect.htlc, reason: effect.reason, upstream: true }),

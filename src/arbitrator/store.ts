@@ -5,13 +5,14 @@
  */
 import type { JsonObject } from '../fsm/index.js';
 import { ShachainStore } from '../ln/shachain.js';
-import { CLOSE_TYPE, RESOLVER_KIND, type CloseTypeCode } from '../store/codes.js';
+import { ARBITRATOR_STATE, CLOSE_TYPE, COMMITMENT_TYPE, INITIATOR, NODE_EVENT_KIND, OUTBOX_STATUS, RESOLVER_KIND, type CloseTypeCode } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import type { RecordSink } from '../store/journal.js';
 import type { StateTable } from '../store/state-table.js';
 import { CourtError } from '../util/errors.js';
 import { wakeHeight } from './channel/transition.js';
-import { stateCodec, type ArbState, type ResolverRecord } from './channel/types.js';
+import { stateCodec, type ArbState, type ResolverRecord, type SupersedeRecord } from './channel/types.js';
+import type { ChannelSnapshot } from './snapshot.js';
 import type { CloseType } from './types.js';
 
 const CLOSE_CODE: Readonly<Record<CloseType, CloseTypeCode | null>> = {
@@ -89,11 +90,23 @@ const KIND_CODE: Readonly<Record<ResolverRecord['kind'], number>> = {
   anchor: RESOLVER_KIND.Anchor,
 };
 
-/** Inserts the resolver rows a step carries (machine id = channel point). */
+/**
+ * Writes the records a step carries (machine id = channel point): resolver rows to insert, or a SupersedeRecord
+ * that marks every live resolver row of the channel (those of the close a reorg removed) resolved and superseded.
+ */
 export const resolverRecordSink: RecordSink = (db) => {
   const insert = db.prepare<[string, string, number, string]>('INSERT INTO resolver (chan_point, outpoint, kind, version, state) VALUES (?, ?, ?, 1, ?)');
+  const supersede = db.prepare<[number, string]>(
+    `UPDATE resolver SET resolved = 1, superseded_height = ?, version = version + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+     WHERE chan_point = ? AND superseded_height IS NULL`,
+  );
   return (at, records) => {
-    for (const rec of records as readonly ResolverRecord[]) {
+    for (const rec of records as readonly (ResolverRecord | SupersedeRecord)[]) {
+      if (rec.kind === 'supersedeResolvers') {
+        if (rec.v !== 1) throw new CourtError('COURT_E_FSM_DECODE', 'unknown supersede record version');
+        supersede.run(rec.height, at.machineId);
+        continue;
+      }
       const code = KIND_CODE[rec.kind];
       if (rec.v !== 1 || code === undefined) throw new CourtError('COURT_E_FSM_DECODE', `unknown resolver record ${String(rec.kind)}`);
       insert.run(at.machineId, rec.outpoint, code, JSON.stringify(rec.state));
@@ -110,14 +123,23 @@ export interface ResolverRow {
   readonly resolved: boolean;
 }
 
-/** The channel's resolver rows in insertion order. */
+/** The channel's live resolver rows in insertion order (rows a reorg superseded are left out). */
 export function resolverRows(db: Db, chanPoint: string): ResolverRow[] {
   return db
     .prepare<[string], { id: number; outpoint: string; kind: number; state: string; resolved: number }>(
-      'SELECT id, outpoint, kind, state, resolved FROM resolver WHERE chan_point = ? ORDER BY id',
+      'SELECT id, outpoint, kind, state, resolved FROM resolver WHERE chan_point = ? AND superseded_height IS NULL ORDER BY id',
     )
     .all(chanPoint)
     .map((r) => ({ id: r.id, outpoint: r.outpoint, kind: r.kind, state: JSON.parse(r.state), resolved: r.resolved === 1 }));
+}
+
+/** Resolver rows a reorg superseded (the close they belonged to left the chain), in insertion order. */
+export function supersededResolverRows(db: Db, chanPoint: string): Array<{ outpoint: string; height: number }> {
+  return db
+    .prepare<[string], { outpoint: string; height: number }>(
+      'SELECT outpoint, superseded_height AS height FROM resolver WHERE chan_point = ? AND superseded_height IS NOT NULL ORDER BY id',
+    )
+    .all(chanPoint);
 }
 
 /** One unresolved channel as the ChainArbitrator loads it at start (plain columns only, no JSON decoded). */
@@ -127,6 +149,8 @@ export interface StartRow {
   readonly wake: number | null;
   /** Whether the arbitrator has outbox rows still pending. */
   readonly pending: boolean;
+  /** Where to look for the funding spend: the close's height once one is confirmed, else the snapshot's hint. */
+  readonly spendHint: number;
 }
 
 /**
@@ -137,16 +161,19 @@ export interface StartRow {
 export function loadStartRows(db: Db): StartRow[] {
   return db.transaction(() => {
     const pending = new Set(
-      db.prepare<[], { machine_id: string }>('SELECT DISTINCT machine_id FROM outbox WHERE status = 0').all().map((r) => r.machine_id),
+      db.prepare<[number], { machine_id: string }>('SELECT DISTINCT machine_id FROM outbox WHERE status = ?').all(OUTBOX_STATUS.Pending).map((r) => r.machine_id),
     );
     const rows = db
-      .prepare<[], { chan_point: string; state: number; wake_height: number | null }>('SELECT chan_point, state, wake_height FROM arbitrator_state')
+      .prepare<[], { chan_point: string; state: number; wake_height: number | null; hint: number }>(
+        `SELECT a.chan_point, a.state, a.wake_height, COALESCE(a.close_height, c.funding_height_hint) AS hint
+         FROM arbitrator_state a JOIN channel c ON c.chan_point = a.chan_point`,
+      )
       .raw(false)
       .all();
     const out: StartRow[] = [];
     for (const r of rows) {
       const p = pending.has(r.chan_point);
-      if (r.state !== 4 || p) out.push({ chanPoint: r.chan_point, state: r.state, wake: r.wake_height, pending: p });
+      if (r.state !== ARBITRATOR_STATE.FullyResolved || p) out.push({ chanPoint: r.chan_point, state: r.state, wake: r.wake_height, pending: p, spendHint: r.hint });
     }
     return out;
   })();
@@ -158,12 +185,132 @@ export function loadStartRows(db: Db): StartRow[] {
  */
 export function staleSnapshots(db: Db): Array<{ chanPoint: string; seq: number }> {
   return db
-    .prepare<[], { chan_point: string; seq: number }>(
+    .prepare<[number], { chan_point: string; seq: number }>(
       `SELECT s.chan_point, MAX(s.seq) AS seq FROM channel_snapshot s LEFT JOIN arbitrator_state a ON a.chan_point = s.chan_point
-       WHERE a.state IS NULL OR a.state = 0 GROUP BY s.chan_point HAVING MAX(s.seq) > COALESCE(MAX(a.snapshot_seq), 0)`,
+       WHERE a.state IS NULL OR a.state = ? GROUP BY s.chan_point HAVING MAX(s.seq) > COALESCE(MAX(a.snapshot_seq), 0)`,
     )
-    .all()
+    .all(ARBITRATOR_STATE.Default)
     .map((r) => ({ chanPoint: r.chan_point, seq: r.seq }));
+}
+
+/** Snapshot row `seq` of a channel (its JSON), or undefined. */
+export function snapshotAt(db: Db, chanPoint: string, seq: number): string | undefined {
+  return db.prepare<[string, number], { snapshot: string }>('SELECT snapshot FROM channel_snapshot WHERE chan_point = ? AND seq = ?').get(chanPoint, seq)?.snapshot;
+}
+
+/** Records a node event owed by an effect (outbox row `outboxId`): running the effect again inserts nothing. */
+export function insertNodeEvent(db: Db, chanPoint: string, kind: number, payload: string, height: number, outboxId: number): void {
+  db.prepare<[string, number, string, number, number]>(
+    'INSERT INTO node_event (chan_point, kind, payload, created_height, outbox_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (outbox_id) DO NOTHING',
+  ).run(chanPoint, kind, payload, height, outboxId);
+}
+
+/** The channel's snapshot in force (the newest stored), or undefined if none was accepted. */
+export function currentSnapshot(db: Db, chanPoint: string): { seq: number; snapshot: string } | undefined {
+  return db.prepare<[string], { seq: number; snapshot: string }>('SELECT seq, snapshot FROM channel_snapshot_current WHERE chan_point = ?').get(chanPoint);
+}
+
+/**
+ * Stores an accepted snapshot as the channel's next one, in one IMMEDIATE transaction: the `channel` row on the
+ * first snapshot; `checkUpdate(previous JSON)` runs inside the transaction against the one in force and may throw
+ * (nothing is stored then). Returns the new seq.
+ */
+export function storeSnapshot(db: Db, snap: ChannelSnapshot, json: object, height: number, checkUpdate: (previous: unknown) => void): number {
+  return db
+    .transaction(() => {
+      const prev = currentSnapshot(db, snap.chanPoint);
+      if (prev === undefined) {
+        db.prepare(
+          `INSERT INTO channel (chan_point, short_channel_id, capacity_sat, commitment_type, initiator, funding_height_hint, created_height)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chan_point) DO NOTHING`,
+        ).run(
+          snap.chanPoint,
+          snap.shortChannelId ?? null,
+          snap.capacitySat.toString(),
+          snap.commitmentType === 'anchors' ? COMMITMENT_TYPE.Anchors : COMMITMENT_TYPE.StaticRemoteKey,
+          snap.initiator === 'local' ? INITIATOR.Local : INITIATOR.Remote,
+          snap.fundingHeightHint,
+          height,
+        );
+      } else {
+        checkUpdate(JSON.parse(prev.snapshot));
+      }
+      const next = (prev?.seq ?? 0) + 1;
+      db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(snap.chanPoint, next, JSON.stringify(json), height);
+      reindexPaymentHashes(db, snap.chanPoint);
+      return next;
+    })
+    .immediate();
+}
+
+/**
+ * Removes snapshot row `seq` of a channel that the arbitrator did not take in (refused, or not delivered), so it
+ * never stands as the current one. Guarded by arbitrator_state.snapshot_seq in the statement itself: a row the
+ * arbitrator did take in is never removed.
+ */
+export function dropUntakenSnapshot(db: Db, chanPoint: string, seq: number): void {
+  db.transaction(() => {
+    const removed = db
+      .prepare(
+        `DELETE FROM channel_snapshot WHERE chan_point = @cp AND seq = @seq
+           AND @seq > COALESCE((SELECT snapshot_seq FROM arbitrator_state WHERE chan_point = @cp), 0)`,
+      )
+      .run({ cp: chanPoint, seq }).changes;
+    if (removed > 0) reindexPaymentHashes(db, chanPoint);
+  }).immediate();
+}
+
+/**
+ * Stores a preimage by its payment hash (idempotent: the first source is kept) and returns the channels whose
+ * current snapshot carries that hash (the payment-hash index), in one transaction.
+ */
+export function storePreimage(db: Db, paymentHash: string, preimageHex: string, source: number, height: number): string[] {
+  return db
+    .transaction(() => {
+      db.prepare('INSERT INTO preimage (payment_hash, preimage, source, learned_height) VALUES (?, ?, ?, ?) ON CONFLICT (payment_hash) DO NOTHING').run(
+        paymentHash,
+        preimageHex,
+        source,
+        height,
+      );
+      return channelsByPaymentHash(db, paymentHash);
+    })
+    .immediate();
+}
+
+/** Whether a channel row exists (a first snapshot was accepted). */
+export function channelKnown(db: Db, chanPoint: string): boolean {
+  return db.prepare<[string], { one: number }>('SELECT 1 AS one FROM channel WHERE chan_point = ?').get(chanPoint) !== undefined;
+}
+
+/** The payment hashes among `hashes` whose preimage courtd holds, sorted. */
+export function knownPreimages(db: Db, hashes: readonly string[]): string[] {
+  const stmt = db.prepare<[string], { payment_hash: string }>('SELECT payment_hash FROM preimage WHERE payment_hash = ?');
+  return hashes.filter((h) => stmt.get(h) !== undefined).sort();
+}
+
+/** Adds a remote per-commitment secret to the channel's revocation store, in one IMMEDIATE transaction. */
+export function addRevocationSecret(db: Db, chanPoint: string, insert: (store: ShachainStore) => void): void {
+  db.transaction(() => {
+    const store = loadRevocations(db, chanPoint);
+    insert(store);
+    db.prepare(
+      `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
+       ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+    ).run(chanPoint, JSON.stringify(store.serialize()));
+  }).immediate();
+}
+
+/** Ids of the channel's outgoing HTLCs already failed back upstream (FailHtlcsUpstream node events), ascending. */
+export function failedUpstream(db: Db, chanPoint: string): number[] {
+  return db
+    .prepare<[string, number], { id: number }>(
+      `SELECT DISTINCT json_extract(payload, '$.htlcId') AS id FROM node_event
+       WHERE chan_point = ? AND kind = ? AND json_extract(payload, '$.upstream') = 1 AND json_extract(payload, '$.direction') = 'outgoing'
+       ORDER BY id`,
+    )
+    .all(chanPoint, NODE_EVENT_KIND.HtlcFailedOnChain)
+    .map((r) => r.id);
 }
 
 /** The channel's store of remote per-commitment secrets (empty if none arrived yet). */
@@ -206,13 +353,6 @@ export function remoteCommitmentKnowledge(db: Db, chanPoint: string, n: number):
   return { newest: newest ?? undefined, point: row?.point ?? undefined };
 }
 
-/** Stores the channel's revocation store (created on the first secret). */
-export function saveRevocations(db: Db, chanPoint: string, store: ShachainStore): void {
-  db.prepare(
-    `INSERT INTO revocation_store (chan_point, shachain) VALUES (?, ?)
-     ON CONFLICT (chan_point) DO UPDATE SET shachain = excluded.shachain, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
-  ).run(chanPoint, JSON.stringify(store.serialize()));
-}
 
 /**
  * Rewrites the channel's rows of the payment-hash routing index (migrations/0005) from its current snapshot: every

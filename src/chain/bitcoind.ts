@@ -18,6 +18,8 @@ import type {
   FeeRateSource,
   MempoolSource,
   Outpoint,
+  OutputInfo,
+  OutputSource,
   Txid,
   TxLookup,
   TxRelay,
@@ -51,7 +53,13 @@ async function orUndefinedIfNotFound<T>(p: Promise<T>): Promise<T | undefined> {
 }
 
 /** bitcoind behind the chain ports. Stateless apart from a one-entry tip cache (saves a call per idle poll). */
-export class BitcoindChain implements ChainSource, MempoolSource, UtxoSource, TxRelay, FeeRateSource {
+/** A decimal BTC string (at most 8 decimals) as satoshis. */
+function btcToSat(btc: string): bigint {
+  const [whole, frac = ''] = btc.split('.');
+  return BigInt(whole as string) * 100_000_000n + BigInt(frac.padEnd(8, '0').slice(0, 8));
+}
+
+export class BitcoindChain implements ChainSource, MempoolSource, UtxoSource, OutputSource, TxRelay, FeeRateSource {
   private lastTip: BlockRef | undefined;
 
   constructor(private readonly rpc: RpcClient) {}
@@ -122,6 +130,22 @@ export class BitcoindChain implements ChainSource, MempoolSource, UtxoSource, Tx
     if (r === null || r === undefined) return false;
     asObject(r, 'gettxout');
     return true;
+  }
+
+  /** gettxout with the mempool; for a spent output, the creating transaction's output (getrawtransaction). */
+  async getOutput(outpoint: Outpoint): Promise<OutputInfo | undefined> {
+    const method = 'gettxout';
+    const r = await this.rpc.call(method, [outpoint.txid, outpoint.vout, true]);
+    if (r !== null && r !== undefined) {
+      const o = asObject(r, method);
+      const spk = asObject(o.scriptPubKey, method, 'scriptPubKey');
+      const valueSat = btcToSat(asBtcDecimal(o.value, method, 'value'));
+      return { valueSat, scriptPubKey: Uint8Array.from(Buffer.from(asHex(spk.hex, method, 'scriptPubKey.hex'), 'hex')), spent: false };
+    }
+    const found = await this.getRawTransaction(outpoint.txid);
+    const out = found?.tx.outs[outpoint.vout];
+    if (out === undefined) return undefined;
+    return { valueSat: BigInt(out.value), scriptPubKey: Uint8Array.from(out.script), spent: true };
   }
 
   /** sendrawtransaction; a refusal throws COURT_E_CHAIN_RPC with {rpcCode, rpcMessage}. */

@@ -7,14 +7,37 @@
  * order (parents before children), until it is seen in a connected block, bitcoind says it is already confirmed,
  * bitcoind reports a script failure (it can never become valid), or the owner calls `forget` (a replacement
  * superseded it). Every other refusal is kept: a timelock matures, the mempool floor drops, a parent arrives.
- * A tracked transaction whose block is disconnected is tracked again. The set lives in memory: after a restart
- * the owners' outbox replay publishes again (publish is idempotent per txid).
+ * A tracked transaction whose block is disconnected is tracked again.
+ *
+ * Conflicts: a connected block holding another transaction that spends an input of a tracked one (the
+ * counterparty's commitment confirming while ours waits in the mempool, a replaced sweep) drops the tracked one
+ * from the rebroadcast set: it can never confirm, so it is not offered again. The drop is logged (warn), recorded
+ * in the store (status conflicted, with the conflicting txid and height) and reported to `onConflict`; if the
+ * conflict's block is disconnected, the transaction is tracked again.
+ *
+ * Durability: the set is kept in a BroadcastStore (SQLite table broadcast_tx in the daemon; in memory by default
+ * for unit tests). A transaction is stored before it is first sent, so after a restart `republish()` (called by
+ * createChain's start) offers every stored transaction again at once, and every block after that.
  */
-import type { Transaction } from 'bitcoinjs-lib';
+import type Database from 'better-sqlite3';
+import { Transaction } from 'bitcoinjs-lib';
+import { BROADCAST_STATUS } from '../store/codes.js';
 import { CourtError } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { BLOCK_LOG_RETAIN } from './block-log.js';
-import type { BlockHash, Broadcaster, ChainEvent, PublishOutcome, PublishResult, TxRelay, Txid } from './ports.js';
+import { inputKey } from './outpoint.js';
+import type {
+  BlockHash,
+  BroadcastConflict,
+  Broadcaster,
+  BroadcastStore,
+  ChainEvent,
+  PublishOutcome,
+  PublishResult,
+  StoredBroadcast,
+  TxRelay,
+  Txid,
+} from './ports.js';
 
 /** One classification rule: any of these RPC codes with a reason starting with any of these prefixes. */
 interface Rule {
@@ -75,6 +98,90 @@ interface Tracked {
   readonly hex: string;
   readonly label: string;
   readonly seq: number;
+  /** Keys ("txid:vout") of the outpoints it spends. */
+  readonly inputs: readonly string[];
+}
+
+function inputsOf(tx: Transaction): string[] {
+  return tx.ins.map((_, i) => inputKey(tx, i));
+}
+
+function tracked(row: StoredBroadcast): Tracked {
+  const tx = Transaction.fromHex(row.hex);
+  return { txid: row.txid, hex: row.hex, label: row.label, seq: row.seq, inputs: inputsOf(tx) };
+}
+
+/** A BroadcastStore in memory (lost on restart): unit tests and throwaway chains. */
+export class MemoryBroadcastStore implements BroadcastStore {
+  readonly #rows = new Map<Txid, StoredBroadcast>();
+  readonly #conflicts: BroadcastConflict[] = [];
+
+  load(): StoredBroadcast[] {
+    return [...this.#rows.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  conflicts(): BroadcastConflict[] {
+    return this.#conflicts.slice();
+  }
+
+  track(tx: StoredBroadcast): void {
+    this.#rows.set(tx.txid, { ...tx });
+  }
+
+  untrack(txid: Txid): void {
+    this.#rows.delete(txid);
+  }
+
+  conflicted(c: BroadcastConflict): void {
+    this.#rows.delete(c.txid);
+    this.#conflicts.push({ ...c });
+  }
+}
+
+/** The rebroadcast set in the briefcase (table broadcast_tx, migrations/0006); each call is one transaction. */
+export class SqliteBroadcastStore implements BroadcastStore {
+  readonly #load: Database.Statement<[number], StoredBroadcast>;
+  readonly #conflicts: Database.Statement<[number], BroadcastConflict>;
+  readonly #track: Database.Statement<[string, string, string, number, number]>;
+  readonly #untrack: Database.Statement<[string]>;
+  readonly #conflicted: Database.Statement<[number, string, number, string]>;
+
+  constructor(db: Database.Database) {
+    this.#load = db.prepare('SELECT txid, hex, label, seq FROM broadcast_tx WHERE status = ? ORDER BY seq');
+    this.#conflicts = db.prepare(
+      'SELECT txid, label, conflict_txid AS conflictTxid, conflict_height AS height FROM broadcast_tx WHERE status = ? ORDER BY updated_at, seq',
+    );
+    this.#track = db.prepare(
+      `INSERT INTO broadcast_tx (txid, hex, label, seq, status) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (txid) DO UPDATE SET status = excluded.status, conflict_txid = NULL, conflict_height = NULL,
+         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+    );
+    this.#untrack = db.prepare('DELETE FROM broadcast_tx WHERE txid = ?');
+    this.#conflicted = db.prepare(
+      `UPDATE broadcast_tx SET status = ?, conflict_txid = ?, conflict_height = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+       WHERE txid = ?`,
+    );
+  }
+
+  load(): StoredBroadcast[] {
+    return this.#load.all(BROADCAST_STATUS.Tracked);
+  }
+
+  conflicts(): BroadcastConflict[] {
+    return this.#conflicts.all(BROADCAST_STATUS.Conflicted);
+  }
+
+  track(tx: StoredBroadcast): void {
+    this.#track.run(tx.txid, tx.hex, tx.label, tx.seq, BROADCAST_STATUS.Tracked);
+  }
+
+  untrack(txid: Txid): void {
+    this.#untrack.run(txid);
+  }
+
+  conflicted(c: BroadcastConflict): void {
+    this.#conflicted.run(BROADCAST_STATUS.Conflicted, c.conflictTxid, c.height, c.txid);
+  }
 }
 
 /** A tracked transaction as the owner sees it. */
@@ -86,6 +193,10 @@ export interface TrackedTx {
 /** Options of TxBroadcaster. */
 export interface BroadcasterOptions {
   readonly relay: TxRelay;
+  /** Where the rebroadcast set is kept (default: in memory). */
+  readonly store?: BroadcastStore;
+  /** Told about each tracked transaction dropped because a confirmed conflict spent its input. */
+  readonly onConflict?: (c: BroadcastConflict) => void;
   readonly logger?: Logger;
 }
 
@@ -96,9 +207,15 @@ export interface BroadcasterOptions {
 export class TxBroadcaster implements Broadcaster {
   private readonly relay: TxRelay;
   private readonly logger: Logger;
+  private readonly store: BroadcastStore;
+  private readonly onConflict: ((c: BroadcastConflict) => void) | undefined;
   private readonly unconfirmed = new Map<Txid, Tracked>();
+  /** Inputs of the unconfirmed transactions: outpoint key -> txid (conflict detection). */
+  private readonly spending = new Map<string, Txid>();
   /** Tracked transactions seen in the last BLOCK_LOG_RETAIN connected blocks, by height. */
   private readonly confirmed = new Map<number, { hash: BlockHash; txs: Tracked[] }>();
+  /** Tracked transactions dropped for a conflict in the last BLOCK_LOG_RETAIN connected blocks, by height. */
+  private readonly conflictedAt = new Map<number, { hash: BlockHash; txs: Tracked[] }>();
   private readonly confirmedIn = new Map<Txid, { height: number; hash: BlockHash }>();
   private seq = 0;
 
@@ -108,13 +225,43 @@ export class TxBroadcaster implements Broadcaster {
       this.disconnected(event.height, event.hash);
       return;
     }
-    this.connected(event.height, event.hash, event.block.txids);
+    this.connected(event.height, event.hash, event.block);
     await this.rebroadcastAll();
   };
 
   constructor(opts: BroadcasterOptions) {
     this.relay = opts.relay;
     this.logger = opts.logger ?? silentLogger;
+    this.store = opts.store ?? new MemoryBroadcastStore();
+    this.onConflict = opts.onConflict;
+    for (const row of this.store.load()) {
+      this.add(tracked(row));
+      this.seq = Math.max(this.seq, row.seq + 1);
+    }
+  }
+
+  /** Offers every stored transaction again (after a restart); the first transport failure ends the round. */
+  async republish(): Promise<void> {
+    await this.rebroadcastAll();
+  }
+
+  /** Transactions dropped because a confirmed conflict spent their input, as recorded in the store. */
+  conflicts(): BroadcastConflict[] {
+    return this.store.conflicts();
+  }
+
+  private add(t: Tracked): void {
+    this.unconfirmed.set(t.txid, t);
+    for (const k of t.inputs) this.spending.set(k, t.txid);
+  }
+
+  /** Stops tracking `txid` in memory (the caller updates the store). */
+  private drop(txid: Txid): Tracked | undefined {
+    const t = this.unconfirmed.get(txid);
+    if (t === undefined) return undefined;
+    this.unconfirmed.delete(txid);
+    for (const k of t.inputs) if (this.spending.get(k) === txid) this.spending.delete(k);
+    return t;
   }
 
   /**
@@ -130,15 +277,16 @@ export class TxBroadcaster implements Broadcaster {
     }
     let entry = this.unconfirmed.get(txid);
     if (!entry) {
-      entry = { txid, hex: tx.toHex(), label, seq: this.seq++ };
-      this.unconfirmed.set(txid, entry);
+      entry = { txid, hex: tx.toHex(), label, seq: this.seq++, inputs: inputsOf(tx) };
+      this.store.track({ txid, hex: entry.hex, label, seq: entry.seq });
+      this.add(entry);
     }
     return this.send(entry);
   }
 
   /** Stops tracking `txid` (e.g. a replacement superseded it). */
   forget(txid: Txid): void {
-    this.unconfirmed.delete(txid);
+    if (this.drop(txid) !== undefined) this.store.untrack(txid);
   }
 
   /** The transactions being rebroadcast, in publish order. */
@@ -164,37 +312,62 @@ export class TxBroadcaster implements Broadcaster {
       const reason = typeof err.details.rpcMessage === 'string' ? err.details.rpcMessage : err.message;
       result = { kind: classifyBroadcastError(rpcCode, reason), txid, rpcCode, reason };
     }
-    if (FINAL.has(result.kind)) this.unconfirmed.delete(txid);
+    if (FINAL.has(result.kind) && this.drop(txid) !== undefined) this.store.untrack(txid);
     this.logger.debug({ txid, label: entry.label, result: result.kind }, 'broadcast');
     return result;
   }
 
-  private connected(height: number, hash: BlockHash, txids: readonly Txid[]): void {
+  private connected(height: number, hash: BlockHash, block: { readonly txs: readonly Transaction[]; readonly txids: readonly Txid[] }): void {
     const old = this.confirmed.get(height - BLOCK_LOG_RETAIN);
     if (old) {
       for (const t of old.txs) this.confirmedIn.delete(t.txid);
       this.confirmed.delete(height - BLOCK_LOG_RETAIN);
     }
+    this.conflictedAt.delete(height - BLOCK_LOG_RETAIN);
     if (this.unconfirmed.size === 0) return;
     const txs: Tracked[] = [];
-    for (const txid of txids) {
-      const t = this.unconfirmed.get(txid);
-      if (!t) continue;
-      this.unconfirmed.delete(txid);
-      this.confirmedIn.set(txid, { height, hash });
-      txs.push(t);
-      this.logger.info({ txid, label: t.label, height }, 'broadcast transaction confirmed');
-    }
+    const conflicts: Tracked[] = [];
+    block.txids.forEach((txid, i) => {
+      const t = this.drop(txid);
+      if (t !== undefined) {
+        this.store.untrack(txid);
+        this.confirmedIn.set(txid, { height, hash });
+        txs.push(t);
+        this.logger.info({ txid, label: t.label, height }, 'broadcast transaction confirmed');
+      }
+      const tx = block.txs[i] as Transaction;
+      for (let j = 0; j < tx.ins.length && this.spending.size > 0; j++) {
+        const victim = this.spending.get(inputKey(tx, j));
+        if (victim === undefined || victim === txid) continue;
+        const v = this.drop(victim) as Tracked;
+        const c: BroadcastConflict = { txid: victim, label: v.label, conflictTxid: txid, height };
+        this.store.conflicted(c);
+        conflicts.push(v);
+        this.logger.warn({ ...c }, 'broadcast transaction dropped: a confirmed transaction spent its input');
+        this.onConflict?.(c);
+      }
+    });
     if (txs.length > 0) this.confirmed.set(height, { hash, txs });
+    if (conflicts.length > 0) this.conflictedAt.set(height, { hash, txs: conflicts });
   }
 
   private disconnected(height: number, hash: BlockHash): void {
+    const back = this.conflictedAt.get(height);
+    if (back?.hash === hash) {
+      this.conflictedAt.delete(height);
+      for (const t of back.txs) {
+        this.store.track({ txid: t.txid, hex: t.hex, label: t.label, seq: t.seq });
+        this.add(t);
+        this.logger.info({ txid: t.txid, label: t.label, height }, 'broadcast transaction tracked again: its conflict was disconnected');
+      }
+    }
     const rec = this.confirmed.get(height);
     if (!rec || rec.hash !== hash) return;
     this.confirmed.delete(height);
     for (const t of rec.txs) {
       this.confirmedIn.delete(t.txid);
-      this.unconfirmed.set(t.txid, t);
+      this.store.track({ txid: t.txid, hex: t.hex, label: t.label, seq: t.seq });
+      this.add(t);
       this.logger.info({ txid: t.txid, label: t.label, height }, 'broadcast transaction unconfirmed by a reorg');
     }
   }

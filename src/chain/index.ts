@@ -4,21 +4,23 @@
  * see a block's spends and confirmations before the block itself), the mempool watcher and the fee estimator.
  * The daemon's composition root and the regtest suites call it; unit tests build the pieces over a fake chain.
  */
+import type { Db } from '../store/db.js';
+import { CourtError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { BitcoindChain } from './bitcoind.js';
-import { MemoryBlockLog } from './block-log.js';
-import { TxBroadcaster } from './broadcaster.js';
+import { SqliteBlockLog } from './block-log.js';
+import { SqliteBroadcastStore, TxBroadcaster } from './broadcaster.js';
 import { BlockDispatcher } from './dispatcher.js';
 import { ChainFeeEstimator, type FeeEstimatorOptions } from './fees.js';
 import { MempoolWatcher } from './mempool.js';
-import type { BlockLog } from './ports.js';
+import type { BlockLog, BroadcastStore } from './ports.js';
 import { RpcClient, type RetryPolicy, type RpcEndpoint } from './rpc.js';
 import { ChainWatches } from './watches.js';
 
 export type * from './ports.js';
 export { BitcoindChain } from './bitcoind.js';
 export { BLOCK_LOG_RETAIN, MemoryBlockLog, SqliteBlockLog } from './block-log.js';
-export { classifyBroadcastError, TxBroadcaster } from './broadcaster.js';
+export { classifyBroadcastError, MemoryBroadcastStore, SqliteBroadcastStore, TxBroadcaster } from './broadcaster.js';
 export { BlockDispatcher } from './dispatcher.js';
 export { btcPerKvBToSatPerKw, ChainFeeEstimator } from './fees.js';
 export { MempoolWatcher } from './mempool.js';
@@ -34,8 +36,16 @@ export interface ChainOptions {
   readonly pollMs?: number;
   /** Mempool polling interval, ms (default: pollMs). */
   readonly mempoolPollMs?: number;
-  /** Where delivered blocks are remembered (default: in memory, so a restart starts at the node's tip). */
+  /**
+   * The briefcase: the block log (chain_block_log) and the broadcaster's rebroadcast set (broadcast_tx) live there,
+   * so a restart resumes at the last delivered block and republishes what had not confirmed. Required unless both
+   * `blockLog` and `broadcastStore` are given.
+   */
+  readonly db?: Db;
+  /** Where delivered blocks are remembered (default: SqliteBlockLog on `db`; MemoryBlockLog only for tests). */
   readonly blockLog?: BlockLog;
+  /** Where the broadcaster's rebroadcast set is kept (default: SqliteBroadcastStore on `db`). */
+  readonly broadcastStore?: BroadcastStore;
   /** First height to deliver when the block log is empty (default: the node's tip). */
   readonly startHeight?: number;
   /** Fee estimator settings (fallback, floor, cache). */
@@ -65,15 +75,24 @@ export function createChain(opts: ChainOptions): Chain {
   const pollMs = opts.pollMs ?? 1000;
   const rpc = new RpcClient(opts.rpc, { logger, retry: opts.retry });
   const source = new BitcoindChain(rpc);
+  const persistent = <T>(given: T | undefined, make: (db: Db) => T, what: string): T => {
+    if (given !== undefined) return given;
+    if (opts.db === undefined) throw new CourtError('COURT_E_INVALID_ARGUMENT', `createChain needs a database (db) or an explicit ${what}`);
+    return make(opts.db);
+  };
   const dispatcher = new BlockDispatcher({
     source,
-    blockLog: opts.blockLog ?? new MemoryBlockLog(),
+    blockLog: persistent(opts.blockLog, (db) => new SqliteBlockLog(db), 'blockLog'),
     pollMs,
     logger,
     startHeight: opts.startHeight,
   });
   const watches = new ChainWatches({ source, utxo: source, view: dispatcher, logger });
-  const broadcaster = new TxBroadcaster({ relay: source, logger });
+  const broadcaster = new TxBroadcaster({
+    relay: source,
+    store: persistent(opts.broadcastStore, (db) => new SqliteBroadcastStore(db), 'broadcastStore'),
+    logger,
+  });
   const mempool = new MempoolWatcher({ source, pollMs: opts.mempoolPollMs ?? pollMs, logger });
   const fees = new ChainFeeEstimator({ ...opts.fees, source, logger });
   dispatcher.subscribe(watches.onChainEvent);
@@ -90,6 +109,7 @@ export function createChain(opts: ChainOptions): Chain {
     async start() {
       dispatcher.start();
       mempool.start();
+      void broadcaster.republish();
     },
     async stop() {
       rpc.close();

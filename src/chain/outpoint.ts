@@ -4,7 +4,7 @@
  * byte reversal.
  */
 import type { Transaction } from 'bitcoinjs-lib';
-import { fromHex, reversed, toHex } from '../util/bytes.js';
+import { reversed, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 import type { Outpoint, Txid } from './ports.js';
 
@@ -27,9 +27,9 @@ export function checkOutpoint(op: Outpoint): Outpoint {
   return op;
 }
 
-/** Index key of an outpoint given with a display-order txid. */
+/** Index key of an outpoint given with a display-order txid (Buffer's native hex: 10,000 watches register at start). */
 export function outpointKey(op: Outpoint): string {
-  return `${toHex(reversed(fromHex(op.txid)))}:${op.vout}`;
+  return `${Buffer.from(op.txid, 'hex').reverse().toString('hex')}:${op.vout}`;
 }
 
 /** Index key of the outpoint that input `index` of `tx` spends. */

@@ -72,6 +72,23 @@ export interface UtxoSource {
   isUnspent(outpoint: Outpoint): Promise<boolean>;
 }
 
+/** An output as the node knows it. */
+export interface OutputInfo {
+  readonly valueSat: bigint;
+  readonly scriptPubKey: Uint8Array;
+  /** False while in the UTXO set (or created by a mempool transaction); true once spent. */
+  readonly spent: boolean;
+}
+
+/**
+ * One output looked up at the node: gettxout (mempool included) for an unspent one, else the transaction that
+ * created it (getrawtransaction: bitcoind needs -txindex for a confirmed one; the embedded node always has it).
+ */
+export interface OutputSource {
+  /** The output, or undefined when the node knows no such transaction (or it has no output `vout`). */
+  getOutput(outpoint: Outpoint): Promise<OutputInfo | undefined>;
+}
+
 /** Raw transaction relay. Rejections throw a CourtError COURT_E_CHAIN_RPC with details {rpcCode, rpcMessage}. */
 export interface TxRelay {
   /** Submits a transaction (hex) to the node's mempool; resolves to its txid. */
@@ -123,6 +140,41 @@ export interface BlockLog {
   append(ref: BlockRef): void;
   /** Forgets the current tip after it was disconnected. */
   remove(ref: BlockRef): void;
+}
+
+/** One transaction in the broadcaster's rebroadcast set as persisted. */
+export interface StoredBroadcast {
+  readonly txid: Txid;
+  readonly hex: string;
+  readonly label: string;
+  /** Publish order (parents before children). */
+  readonly seq: number;
+}
+
+/** A tracked transaction dropped because a confirmed transaction spent one of its inputs. */
+export interface BroadcastConflict {
+  readonly txid: Txid;
+  readonly label: string;
+  /** The confirmed transaction that spent the input. */
+  readonly conflictTxid: Txid;
+  readonly height: number;
+}
+
+/**
+ * The broadcaster's persistence port: the rebroadcast set survives a restart (SQLite in broadcaster.ts, table
+ * broadcast_tx of migrations/0006). Synchronous, one durable transaction per call, like BlockLog.
+ */
+export interface BroadcastStore {
+  /** Every transaction still to rebroadcast, in publish order. */
+  load(): StoredBroadcast[];
+  /** Conflicts recorded so far (newest last). */
+  conflicts(): BroadcastConflict[];
+  /** Records `tx` as to be rebroadcast (an upsert: a conflicted row is tracked again). */
+  track(tx: StoredBroadcast): void;
+  /** Forgets `txid` (confirmed, refused for good, or superseded by its owner). */
+  untrack(txid: Txid): void;
+  /** Marks `txid` as dropped because a confirmed conflict spent its input. */
+  conflicted(c: BroadcastConflict): void;
 }
 
 /** A confirmed spend of a watched outpoint. */

@@ -157,3 +157,10 @@ export const PREIMAGE_SOURCE = Object.freeze({
   Mempool: 2,
 } as const);
 export type PreimageSourceCode = CodeOf<typeof PREIMAGE_SOURCE>;
+
+/** The broadcaster's rows (broadcast_tx.status, migrations/0004). */
+export const BROADCAST_STATUS = Object.freeze({
+  Tracked: 0,
+  Conflicted: 1,
+} as const);
+export type BroadcastStatusCode = CodeOf<typeof BROADCAST_STATUS>;

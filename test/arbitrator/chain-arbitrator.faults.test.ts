@@ -3,7 +3,8 @@
  * the worst commit of each path, on a real briefcase, for both channel formats. The ChainArbitrator must still
  * bring the channel to the state a fault-free run reaches, on the next block and without a restart:
  *   - a wake-up (an HTLC's cutoff) whose delivery fails is armed again;
- *   - a funding spend whose delivery fails is delivered again with the next block;
+ *   - a funding spend whose delivery fails is delivered again with the next block (the funding watch's handler
+ *     throws, and ChainWatches keeps the event for the next block);
  *   - ResolveClose's result (CloseConfirmed) whose commit fails leaves the effect pending, and it runs again;
  *   - ContractClosed's pulse (Persisted) whose commit fails is taken again on the next block.
  */
@@ -15,7 +16,8 @@ import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
 import { wakeHeight } from '../../src/arbitrator/channel/transition.js';
-import type { ChainEvent, PublishResult } from '../../src/chain/ports.js';
+import type { ChainBlock, PublishResult } from '../../src/chain/ports.js';
+import { ChainWatches } from '../../src/chain/watches.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { ARBITRATOR_EVENT } from '../../src/store/codes.js';
@@ -23,16 +25,12 @@ import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { tempDir } from '../helpers/db.js';
+import { ScenarioChain } from '../helpers/scenario-chain.js';
 import { openChannel } from '../simulator/fixture.js';
 
 const H = 600;
 const hashOf = (height: number): string => toHex(sha256(new TextEncoder().encode(`fault block ${height}`)));
-const block = (height: number, txs: Transaction[] = []): ChainEvent => ({
-  type: 'BlockConnected',
-  height,
-  hash: hashOf(height),
-  block: { hash: hashOf(height), height, prevHash: hashOf(height - 1), txs, txids: txs.map((t) => t.getId()) },
-});
+const block = (height: number, txs: Transaction[] = []): ChainBlock => ({ hash: hashOf(height), height, prevHash: hashOf(height - 1), txs, txids: txs.map((t) => t.getId()) });
 
 /**
  * A briefcase whose transition_log inserts fail (SQLITE_CONSTRAINT from RAISE(ABORT)) for the armed event kinds:
@@ -57,11 +55,15 @@ function faultyDb(path: string): { db: Db; arm: (eventKind: number, times: numbe
   return { db, arm: (kind, times) => armed.set(kind, times), fired: () => fired };
 }
 
+/** The arbitrator with real funding watches over a scripted chain; `mine` delivers a block as the dispatcher does. */
 function court(db: Db, sim: ChannelSimulator) {
   const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
   const published: string[] = [];
+  const chain = new ScenarioChain(H);
+  const watches = new ChainWatches({ source: chain, utxo: chain, view: chain.view });
   const arb = new ChainArbitrator({
     db,
+    watches,
     keyring: ring,
     signer: new LocalSigner(ring),
     broadcaster: {
@@ -73,8 +75,19 @@ function court(db: Db, sim: ChannelSimulator) {
     closeDepth: { min: 1, max: 1 },
   });
   arb.start(H);
-  return { arb, published };
+  const mine = async (b: ChainBlock): Promise<void> => {
+    chain.add(b);
+    await watches.onChainEvent({ type: 'BlockConnected', height: b.height, hash: b.hash, block: b });
+    await arb.onChainEvent({ type: 'BlockConnected', height: b.height, hash: b.hash, block: b });
+  };
+  const stop = async (): Promise<void> => {
+    await arb.stop();
+    await watches.stop();
+  };
+  return { arb, published, mine, stop };
 }
+
+const snapshot = (sim: ChannelSimulator) => sim.snapshot('alice', { fundingHeightHint: H - 5 });
 
 /** The stored state kind (read from the briefcase: asking the ChainArbitrator would build a runner, whose resume is a restart). */
 const kindOf = (db: Db, cp: string): string =>
@@ -103,19 +116,20 @@ describe('ChainArbitrator fault injection: no lost wake-up or result', () => {
       // Default past its HTLC's cutoff (no broadcast) until a restart.
       const sim = channel(format);
       const f = faultyDb(join(tmp.dir, `wake-${n++}.sqlite`));
-      const { arb, published } = court(f.db, sim);
-      await arb.updateChannel(sim.snapshot('alice'));
+      const { arb, published, mine, stop } = court(f.db, sim);
+      await arb.updateChannel(snapshot(sim));
+      await arb.watchesReady();
       const wake = wakeHeight(await arb.state(sim.chanPoint));
       assert.equal(wake, H + 20);
       f.arm(ARBITRATOR_EVENT.BlockConnected, 1);
-      await arb.onChainEvent(block(H + 20));
+      await mine(block(H + 20));
       assert.equal(f.fired(), 1);
       assert.equal(kindOf(f.db, sim.chanPoint), 'Default', 'the commit failed: nothing changed');
-      await arb.onChainEvent(block(H + 21));
+      await mine(block(H + 21));
       await arb.idle();
       assert.equal(kindOf(f.db, sim.chanPoint), 'CommitmentBroadcasted');
       assert.deepEqual(published, [sim.commitment('alice', sim.latestNumber).txid]);
-      await arb.stop();
+      await stop();
       f.db.close();
     });
 
@@ -124,19 +138,20 @@ describe('ChainArbitrator fault injection: no lost wake-up or result', () => {
       // never learnt that it had closed.
       const sim = channel(format);
       const f = faultyDb(join(tmp.dir, `spend-${n++}.sqlite`));
-      const { arb } = court(f.db, sim);
-      await arb.updateChannel(sim.snapshot('alice'));
+      const { arb, mine, stop } = court(f.db, sim);
+      await arb.updateChannel(snapshot(sim));
+      await arb.watchesReady();
       const theirs = sim.signedCommitment('bob', sim.currentNumber);
       f.arm(ARBITRATOR_EVENT.BlockConnected, 1);
-      await arb.onChainEvent(block(H + 1, [theirs]));
+      await mine(block(H + 1, [theirs]));
       assert.equal(f.fired(), 1);
-      await arb.onChainEvent(block(H + 2));
+      await mine(block(H + 2));
       await arb.idle();
       assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
       const s = await arb.state(sim.chanPoint);
       assert.equal(s.kind === 'WaitingFullResolution' ? s.close.height : 0, H + 1, 'the close is dated by its own block');
       assert.equal(pendingRows(f.db, sim.chanPoint), 0);
-      await arb.stop();
+      await stop();
       f.db.close();
     });
 
@@ -145,20 +160,22 @@ describe('ChainArbitrator fault injection: no lost wake-up or result', () => {
       // stayed in Default with a spend "resolving" forever (no wake-up, nothing pending).
       const sim = channel(format);
       const f = faultyDb(join(tmp.dir, `result-${n++}.sqlite`));
-      const { arb } = court(f.db, sim);
-      await arb.updateChannel(sim.snapshot('alice'));
-      // Twice: the first run, and the retry the same block makes once the channel is marked pending.
-      f.arm(ARBITRATOR_EVENT.CloseConfirmed, 2);
-      await arb.onChainEvent(block(H + 1, [sim.signedCommitment('bob', sim.currentNumber)]));
+      const { arb, mine, stop } = court(f.db, sim);
+      await arb.updateChannel(snapshot(sim));
+      await arb.watchesReady();
+      // Three times: the first run, the retry the watch's delivery makes once the channel is marked pending, and the
+      // retry of the block itself (the pending channel gets every block).
+      f.arm(ARBITRATOR_EVENT.CloseConfirmed, 3);
+      await mine(block(H + 1, [sim.signedCommitment('bob', sim.currentNumber)]));
       await arb.idle();
       assert.equal(kindOf(f.db, sim.chanPoint), 'Default');
       assert.equal(pendingRows(f.db, sim.chanPoint), 1, 'ResolveClose is still pending');
-      await arb.onChainEvent(block(H + 2));
+      await mine(block(H + 2));
       await arb.idle();
       assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
       assert.equal(pendingRows(f.db, sim.chanPoint), 0);
-      assert.equal(f.fired(), 2);
-      await arb.stop();
+      assert.equal(f.fired(), 3);
+      await stop();
       f.db.close();
     });
 
@@ -167,19 +184,20 @@ describe('ChainArbitrator fault injection: no lost wake-up or result', () => {
       // took it again: a ContractClosed channel gets no blocks, so it stayed there until a restart.
       const sim = channel(format);
       const f = faultyDb(join(tmp.dir, `pulse-${n++}.sqlite`));
-      const { arb } = court(f.db, sim);
-      await arb.updateChannel(sim.snapshot('alice'));
-      // Three times: after the result, after the event, and in the retry the same block makes.
-      f.arm(ARBITRATOR_EVENT.Persisted, 3);
-      await arb.onChainEvent(block(H + 1, [sim.signedCommitment('bob', sim.currentNumber)]));
+      const { arb, mine, stop } = court(f.db, sim);
+      await arb.updateChannel(snapshot(sim));
+      await arb.watchesReady();
+      // Four times: after the result, after the event, and in the retries the watch's delivery and the block make.
+      f.arm(ARBITRATOR_EVENT.Persisted, 4);
+      await mine(block(H + 1, [sim.signedCommitment('bob', sim.currentNumber)]));
       await arb.idle();
       assert.equal(kindOf(f.db, sim.chanPoint), 'ContractClosed');
-      await arb.onChainEvent(block(H + 2));
+      await mine(block(H + 2));
       await arb.idle();
       assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
       assert.equal(pendingRows(f.db, sim.chanPoint), 0);
-      assert.equal(f.fired(), 3);
-      await arb.stop();
+      assert.equal(f.fired(), 4);
+      await stop();
       f.db.close();
     });
   }

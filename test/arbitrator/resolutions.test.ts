@@ -341,7 +341,10 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       const coop = new Transaction();
       coop.version = 2;
       coop.addInput(reversed(fromHex(sim.fundingTxid)), sim.fundingVout, 0xffffffff);
-      coop.addOutput(DEST, 900_000n);
+      // Each side its balance (HTLCs failed back first), alice paying the fee: what a mutual close pays.
+      const bal = sim.state(sim.latestNumber).balanceMsat;
+      coop.addOutput(DEST, bal.alice / 1000n - 1_000n);
+      coop.addOutput(DEST, bal.bob / 1000n);
       const { cls, res } = resolve(a, coop);
       assert.equal(cls.kind, 'coop');
       assert.deepEqual(res, { closeType: 'coop', txid: coop.getId(), htlcs: [] });

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { Block, Transaction } from 'bitcoinjs-lib';
 import { BitcoindChain } from '../../src/chain/bitcoind.js';
-import { TxBroadcaster } from '../../src/chain/broadcaster.js';
+import { MemoryBroadcastStore, TxBroadcaster } from '../../src/chain/broadcaster.js';
+import { MemoryBlockLog } from '../../src/chain/block-log.js';
 import { createChain } from '../../src/chain/index.js';
 import type { ChainEvent, ConfEvent } from '../../src/chain/ports.js';
 import { ChainFeeEstimator } from '../../src/chain/fees.js';
@@ -247,7 +248,13 @@ describe('createChain', () => {
     });
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const timersBefore = timers();
-    const chain = createChain({ rpc: { host: srv.url, username: 'u', password: 'p' }, pollMs: 10, startHeight: 0 });
+    const chain = createChain({
+      rpc: { host: srv.url, username: 'u', password: 'p' },
+      pollMs: 10,
+      startHeight: 0,
+      blockLog: new MemoryBlockLog(),
+      broadcastStore: new MemoryBroadcastStore(),
+    });
     const events: string[] = [];
     chain.dispatcher.subscribe((e: ChainEvent) => {
       events.push(`${e.type === 'BlockConnected' ? 'C' : 'D'}${e.height}`);

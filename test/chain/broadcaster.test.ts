@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBlockLog } from '../../src/chain/block-log.js';
-import { classifyBroadcastError, TxBroadcaster } from '../../src/chain/broadcaster.js';
+import { classifyBroadcastError, MemoryBroadcastStore, TxBroadcaster } from '../../src/chain/broadcaster.js';
 import { BlockDispatcher } from '../../src/chain/dispatcher.js';
-import type { PublishOutcome } from '../../src/chain/ports.js';
+import type { BroadcastConflict, PublishOutcome } from '../../src/chain/ports.js';
 import { CourtError } from '../../src/util/errors.js';
 import { FakeChain, instantSleep } from '../helpers/fake-chain.js';
 
@@ -158,5 +158,49 @@ describe('broadcaster', () => {
     chain.mine(1);
     await dispatcher.poll();
     assert.ok(chain.mempool.has(tx.getId()), 'rebroadcast at the next block');
+  });
+});
+
+describe('broadcaster: conflicts and restarts', () => {
+  it('drops a transaction whose input a confirmed conflict spent, reports it, and tracks it again if that block leaves', async () => {
+    const { chain, dispatcher } = setup();
+    const store = new MemoryBroadcastStore();
+    const reported: BroadcastConflict[] = [];
+    const broadcaster = new TxBroadcaster({ relay: chain, store, onConflict: (c) => reported.push(c) });
+    dispatcher.subscribe(broadcaster.onChainEvent);
+    chain.mine(1);
+    await dispatcher.poll();
+    const parent = chain.makeTx(2);
+    chain.mine(1, [parent]);
+    await dispatcher.poll();
+    const ours = chain.spend({ txid: parent.getId(), vout: 0 });
+    const theirs = chain.spend({ txid: parent.getId(), vout: 0 });
+    await broadcaster.publish(ours, 'commitment');
+    const [b] = chain.mine(1, [theirs]);
+    await dispatcher.poll();
+    assert.deepEqual(broadcaster.tracked(), [], 'dropped from the rebroadcast set');
+    const want = { txid: ours.getId(), label: 'commitment', conflictTxid: theirs.getId(), height: b?.height };
+    assert.deepEqual(reported, [want]);
+    assert.deepEqual(store.conflicts(), [want]);
+    const sent = sends(chain, ours.getId());
+    chain.mine(2);
+    await dispatcher.poll();
+    assert.equal(sends(chain, ours.getId()), sent, 'not offered again');
+    chain.reorg(3, 4);
+    await dispatcher.poll();
+    assert.deepEqual(broadcaster.tracked(), [{ txid: ours.getId(), label: 'commitment' }], 'the conflict left the chain');
+  });
+
+  it('keeps the rebroadcast set in its store: a new broadcaster republishes it', async () => {
+    const { chain } = setup();
+    const store = new MemoryBroadcastStore();
+    const first = new TxBroadcaster({ relay: chain, store });
+    const tx = chain.makeTx();
+    await first.publish(tx, 'commitment');
+    chain.sent.length = 0;
+    const second = new TxBroadcaster({ relay: chain, store });
+    assert.deepEqual(second.tracked(), [{ txid: tx.getId(), label: 'commitment' }]);
+    await second.republish();
+    assert.deepEqual(chain.sent, [tx.getId()]);
   });
 });

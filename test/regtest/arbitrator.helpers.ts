@@ -43,6 +43,7 @@ export async function startCourt(node: RegtestChain, seed: Uint8Array, dbPath: s
     rpc: { host: `http://${e.host}:${e.port}`, username: e.username, password: e.password, timeoutMs: 5_000 },
     pollMs: 50,
     retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 200 },
+    db,
   });
   const ring = KeyRing.fromSeed(seed, SIM_COIN_TYPE);
   const arb = new ChainArbitrator({
@@ -50,10 +51,12 @@ export async function startCourt(node: RegtestChain, seed: Uint8Array, dbPath: s
     keyring: ring,
     signer: new LocalSigner(ring),
     broadcaster: chain.broadcaster,
+    watches: chain.watches,
+    outputs: chain.source,
     closeDepth: { min: 1, max: 1 },
   });
+  // createChain subscribed the watches and the broadcaster already: the arbitrator sees a block's spends first.
   chain.dispatcher.subscribe(arb.onChainEvent);
-  chain.dispatcher.subscribe(chain.broadcaster.onChainEvent);
   arb.start(await node.height());
   await chain.start();
   return {

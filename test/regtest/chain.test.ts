@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import { freePort } from '../../regtest/node-process.js';
-import { createChain, SqliteBlockLog, type Chain, type ChainEvent, type ConfEvent, type MempoolSpend, type SpendEvent } from '../../src/chain/index.js';
+import { createChain, type Chain, type ChainEvent, type ConfEvent, type MempoolSpend, type SpendEvent } from '../../src/chain/index.js';
 import { RpcClient } from '../../src/chain/rpc.js';
 import { openDatabase } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
@@ -43,7 +43,7 @@ describe('chain layer against the regtest node', () => {
       rpc: { host: `http://${e.host}:${e.port}`, username: e.username, password: e.password, timeoutMs: 5_000 },
       pollMs: 50,
       retry: { attempts: 2, baseDelayMs: 50, maxDelayMs: 200 },
-      blockLog: new SqliteBlockLog(db),
+      db,
     });
     c.dispatcher.subscribe((ev) => {
       blocks.push(ev);

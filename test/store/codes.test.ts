@@ -79,6 +79,7 @@ const PINNED: Record<string, Record<string, number>> = {
   COMMITMENT_TYPE: { StaticRemoteKey: 0, Anchors: 1 },
   INITIATOR: { Local: 0, Remote: 1 },
   PREIMAGE_SOURCE: { Node: 0, Chain: 1, Mempool: 2 },
+  BROADCAST_STATUS: { Tracked: 0, Conflicted: 1 },
 };
 
 const CHAN = `${'ab'.repeat(32)}:1`;

@@ -110,12 +110,13 @@ const SCHEMA: Record<string, string[]> = {
   machine_state: ['machine_id', 'machine', 'state_code', 'state', 'seq', 'updated_height', 'updated_at'],
   transition_log: ['machine_id', 'seq', 'from_state', 'event_kind', 'to_state', 'height', 'payload', 'created_at'],
   outbox: ['id', 'machine_id', 'seq', 'idx', 'kind', 'payload', 'status', 'attempts', 'last_error', 'created_height', 'created_at', 'done_at'],
-  resolver: ['id', 'chan_point', 'outpoint', 'kind', 'version', 'state', 'resolved', 'replaces_id', 'created_at', 'updated_at'],
+  resolver: ['id', 'chan_point', 'outpoint', 'kind', 'version', 'state', 'resolved', 'replaces_id', 'created_at', 'updated_at', 'superseded_height'],
   resolution_report: ['id', 'chan_point', 'resolver_id', 'outpoint', 'stage', 'report_type', 'outcome', 'amount_sat', 'spend_txid', 'height', 'created_at'],
   preimage: ['payment_hash', 'preimage', 'source', 'learned_height', 'learned_at'],
   revocation_store: ['chan_point', 'shachain', 'updated_at'],
   watch: ['id', 'machine_id', 'kind', 'target', 'height_hint', 'num_confs', 'created_at'],
   node_event: ['id', 'chan_point', 'kind', 'payload', 'created_height', 'outbox_id', 'created_at'],
+  broadcast_tx: ['txid', 'hex', 'label', 'seq', 'status', 'conflict_txid', 'conflict_height', 'created_at', 'updated_at'],
 };
 
 /** The schema as SQLite stores it (everything but the migrations bookkeeping), for comparing databases. */

@@ -19,7 +19,18 @@ import { refuse, step, type JsonObject, type TransitionResult } from '../../fsm/
 import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, preBroadcastFailBacks, remoteActions, type HtlcAction } from '../actions.js';
 import type { HtlcFact, OutputResolution } from '../types.js';
 import { resolverRecords } from './records.js';
-import type { ArbEffect, ArbEvent, ArbState, ChannelFacts, CloseInfo, OpenArbState, ResolverRecord, SpendSeen, UnresolvedClose } from './types.js';
+import type {
+  ArbEffect,
+  ArbEvent,
+  ArbState,
+  ChannelFacts,
+  CloseInfo,
+  OpenArbState,
+  ResolverRecord,
+  SpendSeen,
+  SupersedeRecord,
+  UnresolvedClose,
+} from './types.js';
 
 /** The facts a transition may read besides the state and the event. */
 export interface ArbEnv {
@@ -102,7 +113,7 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       if (state.kind !== 'Default') return refuse(`already force-closing (${state.kind})`, 'COURT_E_CHANNEL_CLOSING');
       if (state.spend !== undefined) return refuse(`the funding output is already spent by ${state.spend.txid}`, 'COURT_E_CHANNEL_CLOSING');
       if (state.facts === undefined) return refuse('no channel snapshot yet: nothing to broadcast', 'COURT_E_SNAPSHOT_INVALID');
-      return goOnChain(state.facts, 'user', env);
+      return goOnChain(state.facts, 'user', env, state.failed);
     case 'CloseConfirmed':
       return closeConfirmed(state, event);
     case 'CommitmentPublished':
@@ -165,7 +176,7 @@ function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConn
   if (state.kind !== 'Default' || state.facts === undefined) return ignore(state);
   const f = state.facts;
   if (!mustGoOnChain(f.commitSet, event.height, new Set(f.preimages), f.deltas)) return ignore(state);
-  return goOnChain(f, 'chain', env);
+  return goOnChain(f, 'chain', env, state.failed);
 }
 
 function resolveClose(state: OpenState, seen: SpendSeen): Result {
@@ -183,15 +194,19 @@ function withSpend(state: OpenState, spend: SpendSeen | undefined): ArbState {
 
 const spendOf = (s: OpenState): { spend?: SpendSeen } => (s.spend === undefined ? {} : { spend: s.spend });
 
-/** Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. */
-function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv): Result {
-  // Only dust that no commitment could carry as an output, without a known preimage, is failed back before the
-  // broadcast (actions.ts preBroadcastFailBacks); every other HTLC waits for the confirmed close.
-  const dust = preBroadcastFailBacks(f.commitSet, env.height, new Set(f.preimages), f.deltas);
+/**
+ * Default -> BroadcastCommit: fail back dust HTLCs first (spec 1.5), then publish our commitment. Only dust that no
+ * commitment could carry as an output, without a known preimage, is failed back before the broadcast (actions.ts
+ * preBroadcastFailBacks); every other HTLC waits for the confirmed close. `already`: outgoing HTLCs failed back by
+ * a close a reorg removed, not failed back again.
+ */
+function goOnChain(f: ChannelFacts, trigger: 'chain' | 'user', env: ArbEnv, already: readonly number[] = []): Result {
+  const dust = preBroadcastFailBacks(f.commitSet, env.height, new Set(f.preimages), f.deltas).filter((h) => !already.includes(h.htlcId));
   const effects: ArbEffect[] = dust.map((htlc) => ({ kind: 'FailHtlcsUpstream', htlc, reason: 'dust' }));
   effects.push({ kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'broadcasting', trigger, height: env.height } });
   effects.push({ kind: 'BroadcastTx', snapshotSeq: f.snapshotSeq, commitmentNumber: f.localNumber });
-  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed: dust.map((h) => h.htlcId) }, effects);
+  const failed = [...new Set([...already, ...dust.map((h) => h.htlcId)])];
+  return step({ kind: 'BroadcastCommit', trigger, facts: f, failed }, effects);
 }
 
 /**
@@ -234,7 +249,7 @@ function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'Clos
   if (event.resolutions === undefined && event.unresolved !== undefined) {
     return toUnresolved(withSpend(state, undefined) as OpenState, state.spend, event.unresolved, [], [], 1);
   }
-  return toContractClosed(state, event, state.facts, state.kind === 'Default' ? [] : state.failed, [], []);
+  return toContractClosed(state, event, state.facts, state.failed ?? [], [], []);
 }
 
 /** A classified close with its resolutions: ContractClosed (or FullyResolved for a mutual close). */
@@ -382,14 +397,14 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
         height: state.spend.height,
         resolutions: { closeType: 'accepted', txid: state.spend.txid, htlcs: [] },
       };
-      return toContractClosed(state, accepted, state.answer ?? p.facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
+      return toContractClosed(state, accepted, state.answer ?? p.facts, p.failed ?? [], state.claimed, state.unfinished);
     }
     case 'CloseConfirmed': {
       if (event.txid !== state.spend.txid) return ignore(state);
       if (event.resolutions !== undefined) {
         const p = state.prior;
         const facts = state.answer !== undefined && event.resolutions.closeType === 'local' ? withNewerHtlcs(state.answer, p.facts) : (state.answer ?? p.facts);
-        return toContractClosed(state, event, facts, p.kind === 'Default' ? [] : p.failed, state.claimed, state.unfinished);
+        return toContractClosed(state, event, facts, p.failed ?? [], state.claimed, state.unfinished);
       }
       if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
       return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);
@@ -408,10 +423,15 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
     case 'ResolverFinished':
       if (!state.unfinished.includes(event.outpoint)) return ignore(state);
       return step({ ...state, unfinished: state.unfinished.filter((o) => o !== event.outpoint) });
-    case 'BlockDisconnected':
-      // The spend is gone: back to watching the funding output with what we knew before it.
-      if (state.spend.height >= event.height) return step(state.prior);
-      return ignore(state);
+    case 'BlockDisconnected': {
+      // The spend is gone: back to watching the funding output with what we knew before it; the rows of the
+      // claims made meanwhile are superseded in this step (their outputs are gone with it), so a spend that comes
+      // back is classified and claimed afresh.
+      if (state.spend.height < event.height) return ignore(state);
+      if (state.claimed.length === 0) return step(state.prior);
+      const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: state.spend.txid, height: event.height };
+      return step<ArbState, ArbEffect>(state.prior, [], [record]);
+    }
     case 'ForceCloseRequested':
       return refuse(`the funding output is spent by ${state.spend.txid}, which courtd could not resolve: ${state.unresolved.reason}`, 'COURT_E_CHANNEL_CLOSING');
     case 'BlockConnected':
@@ -448,12 +468,41 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
       const facts = withPreimage(state.facts, event.paymentHash);
       return facts === undefined ? ignore(state) : step({ ...state, facts });
     }
+    case 'BlockDisconnected':
+      return closeDisconnected(state, event);
     case 'CommitmentPublished':
     case 'BlockConnected':
-    case 'BlockDisconnected':
     case 'EffectFailed':
       return ignore(state);
   }
+}
+
+/**
+ * ContractClosed / WaitingFullResolution and the close's block (or one below it) disconnected: the close is gone
+ * from the chain, so the channel goes back to watching its funding output and the new chain's spend is classified
+ * afresh. Our own commitment had confirmed: BroadcastCommit, publishing it again (the reason we went on chain
+ * still holds). Any other close: Default. The resolver rows of the removed close are superseded in this step
+ * (SupersedeRecord), the node is told, and HTLCs already failed back upstream are kept so none is failed twice.
+ */
+function closeDisconnected(state: ClosedState | WaitingState, event: Extract<ArbEvent, { kind: 'BlockDisconnected' }>): Result {
+  const { close } = state;
+  if (event.height > close.height) return ignore(state);
+  const facts = event.rollback?.facts ?? (state.kind === 'ContractClosed' ? state.facts : undefined);
+  const failed = [...new Set([...(state.kind === 'ContractClosed' ? state.failed : []), ...(event.rollback?.failed ?? [])])].sort((a, b) => a - b);
+  const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: close.txid, height: event.height };
+  const effects: ArbEffect[] = [
+    {
+      kind: 'NotifyNode',
+      event: 'channelClosing',
+      payload: { v: 1, stage: 'closeDisconnected', closeType: close.type, txid: close.txid, height: close.height, disconnectedHeight: event.height },
+    },
+  ];
+  if (close.type === 'local' && facts !== undefined) {
+    effects.push({ kind: 'BroadcastTx', snapshotSeq: facts.snapshotSeq, commitmentNumber: facts.localNumber });
+    return step<ArbState, ArbEffect>({ kind: 'BroadcastCommit', trigger: 'chain', facts, failed }, effects, [record]);
+  }
+  const next: ArbState = { kind: 'Default', ...(facts === undefined ? {} : { facts }), ...(failed.length === 0 ? {} : { failed }) };
+  return step<ArbState, ArbEffect>(next, effects, [record]);
 }
 
 /**
@@ -536,8 +585,9 @@ function waiting(state: WaitingState, event: ArbEvent): Result {
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
     case 'ReclassifyRequested':
       return refuse(`the close ${state.close.txid} is already classified (${state.close.type})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
-    case 'BlockConnected':
     case 'BlockDisconnected':
+      return closeDisconnected(state, event);
+    case 'BlockConnected':
     case 'CommitmentPublished':
     case 'EffectFailed':
     case 'Persisted':

@@ -30,7 +30,9 @@
  *
  * A funding spend seen in a block is kept in the pre-close states (`spend`) until it has its confirmation depth;
  * the ResolveClose effect then classifies it and comes back as CloseConfirmed. A reorg that removes the spend
- * clears it.
+ * clears it. A reorg that removes the close's block after ContractClosed (ContractClosed, WaitingFullResolution)
+ * takes the channel back to BroadcastCommit (our commitment had confirmed: publish it again) or Default, its
+ * resolver rows superseded in the same step; the new chain's spend is then classified afresh.
  */
 import type { CodedCodec, Json, JsonObject } from '../../fsm/index.js';
 import { ARBITRATOR_EFFECT, ARBITRATOR_EVENT, ARBITRATOR_STATE } from '../../store/codes.js';
@@ -93,7 +95,13 @@ export interface UnresolvedClose {
 export type OpenArbState = Extract<ArbState, { kind: 'Default' | 'BroadcastCommit' | 'CommitmentBroadcasted' }>;
 
 export type ArbState =
-  | { readonly kind: 'Default'; readonly facts?: ChannelFacts; readonly spend?: SpendSeen }
+  | {
+      readonly kind: 'Default';
+      readonly facts?: ChannelFacts;
+      readonly spend?: SpendSeen;
+      /** Outgoing HTLCs already failed back by a close a reorg removed (never failed back twice). */
+      readonly failed?: readonly number[];
+    }
   | {
       readonly kind: 'BroadcastCommit';
       readonly trigger: 'chain' | 'user';
@@ -142,8 +150,12 @@ export type ArbStateKind = ArbState['kind'];
 export type ArbEvent =
   /** A block, in height order; `spend` when it holds the transaction that spends the funding output. */
   | { readonly kind: 'BlockConnected'; readonly height: number; readonly hash: string; readonly spend?: { readonly txid: string; readonly txHex: string } }
-  /** A block removed by a reorg (newest first). */
-  | { readonly kind: 'BlockDisconnected'; readonly height: number; readonly hash: string }
+  /**
+   * A block removed by a reorg (newest first). `rollback` comes with the disconnect of a confirmed close's block
+   * (the funding spend undone after ContractClosed): the channel's facts from its snapshot in force and the
+   * outgoing HTLCs already failed back upstream, so that the channel can go back to watching its funding output.
+   */
+  | { readonly kind: 'BlockDisconnected'; readonly height: number; readonly hash: string; readonly rollback?: CloseRollback }
   /** The node sent a snapshot that passed its checks (its facts read the preimages held at that time). */
   | { readonly kind: 'ChannelUpdated'; readonly facts: ChannelFacts }
   /** An operator or the node asked for a force close. */
@@ -170,6 +182,12 @@ export type ArbEvent =
   | { readonly kind: 'PreimageLearned'; readonly paymentHash: string };
 
 export type ArbEventKind = ArbEvent['kind'];
+
+/** What a channel whose close was disconnected needs to be open again (see BlockDisconnected). */
+export interface CloseRollback {
+  readonly facts?: ChannelFacts;
+  readonly failed: readonly number[];
+}
 
 /** Why an HTLC is failed back before any resolver exists. */
 export type FailReason = 'dust' | 'dangling' | 'breach';
@@ -207,6 +225,17 @@ export interface ResolverRecord extends JsonObject {
   readonly outpoint: string;
   /** The resolver's own versioned state: everything it needs to resume (see records.ts). */
   readonly state: JsonObject & { readonly v: number };
+}
+
+/**
+ * The durable record of a rollback (Step.records): the resolver rows of the close a reorg removed are marked
+ * superseded in the rollback's own transaction.
+ */
+export interface SupersedeRecord extends JsonObject {
+  readonly v: 1;
+  readonly kind: 'supersedeResolvers';
+  readonly closeTxid: string;
+  readonly height: number;
 }
 
 export const STATE_CODE: Readonly<Record<ArbStateKind, number>> = ARBITRATOR_STATE;

@@ -33,6 +33,7 @@ import {
   type ArbState,
   type ChannelFacts,
   type ResolverRecord,
+  type SupersedeRecord,
 } from '../../../src/arbitrator/channel/types.js';
 import type { CloseType, HtlcFact } from '../../../src/arbitrator/types.js';
 import { isRefusal, type CodedCodec, type Json } from '../../../src/fsm/index.js';
@@ -316,7 +317,11 @@ function apply(m: Model, event: ArbEvent, height: number, stats: Stats): boolean
   }
   m.state = r.state;
   m.effects.push(...r.effects);
-  m.records.push(...((r.records ?? []) as ResolverRecord[]));
+  for (const rec of (r.records ?? []) as (ResolverRecord | SupersedeRecord)[]) {
+    // A reorg removed the close: its resolver rows are superseded, the next close must account for every HTLC anew.
+    if (rec.kind === 'supersedeResolvers') m.records.length = 0;
+    else m.records.push(rec);
+  }
   for (const e of r.effects) {
     assertIdentity(effectCodec, e, `effect ${e.kind}`);
     if (e.kind === 'ResolveClose') m.requests.push({ txid: e.txid, height: e.height, answered: false });

@@ -29,6 +29,7 @@ import {
   type ChannelFacts,
   type CloseInfo,
   type ResolverRecord,
+  type SupersedeRecord,
 } from '../../../src/arbitrator/channel/types.js';
 import type { CloseType, OutputResolution } from '../../../src/arbitrator/types.js';
 import type { CodedCodec, Json } from '../../../src/fsm/index.js';
@@ -36,6 +37,7 @@ import { CourtError, type CourtErrorCode } from '../../../src/util/errors.js';
 import {
   anchorOutpoint,
   channelFacts,
+  DUST_FAILED,
   closeResolutions,
   commitOutpoint,
   deepFreeze,
@@ -84,7 +86,8 @@ function label(e: ArbEffect): string {
   }
 }
 
-const recordLabel = (r: ResolverRecord): string => `${r.kind} ${r.outpoint.replace(SPEND_TXID, short(SPEND_TXID))}`;
+const recordLabel = (r: ResolverRecord | SupersedeRecord): string =>
+  r.kind === 'supersedeResolvers' ? `supersede ${short(r.closeTxid)}@${r.height}` : `${r.kind} ${r.outpoint.replace(SPEND_TXID, short(SPEND_TXID))}`;
 const records = (s: ArbStep): ResolverRecord[] => (s.records ?? []) as ResolverRecord[];
 
 /** The env a row runs with: the event's height for blocks, else `height` (HEIGHT + 2 by default). */
@@ -680,6 +683,63 @@ describe('CloseUnresolved (issue 9 items 2, 3)', () => {
   });
 });
 
+describe('transition table: a reorg removes a confirmed close (back to watching the funding output)', () => {
+  const f = RICH_FACTS;
+  const rollback = (height: number, failed: readonly number[] = [], facts: ChannelFacts | undefined = f): ArbEvent => ({
+    kind: 'BlockDisconnected',
+    height,
+    hash: `${height}`.padStart(64, '0'),
+    rollback: facts === undefined ? { failed } : { facts, failed },
+  });
+  const closeHeight = HEIGHT + 2;
+  const superseded = [`supersede ${short(SPEND_TXID)}@${closeHeight}`];
+  runRows([
+    {
+      name: 'our commitment disconnected in WaitingFullResolution: BroadcastCommit publishes it again, resolvers superseded, node told',
+      state: STATE_SAMPLES.WaitingFullResolution.twoLeft,
+      event: rollback(closeHeight, DUST_FAILED),
+      next: 'BroadcastCommit',
+      effects: ['NotifyNode channelClosing', `BroadcastTx ${f.snapshotSeq}/${f.localNumber}`],
+      records: superseded,
+      state2: { kind: 'BroadcastCommit', trigger: 'chain', facts: f, failed: DUST_FAILED },
+    },
+    {
+      name: 'their commitment disconnected in WaitingFullResolution: Default with the facts and the HTLCs already failed back',
+      state: { kind: 'WaitingFullResolution', close: { ...LOCAL_CLOSE, type: 'remote' }, unresolved: UNRESOLVED },
+      event: rollback(closeHeight - 1, [7]),
+      next: 'Default',
+      effects: ['NotifyNode channelClosing'],
+      records: [`supersede ${short(SPEND_TXID)}@${closeHeight - 1}`],
+      state2: { kind: 'Default', facts: f, failed: [7] },
+    },
+    {
+      name: 'ContractClosed keeps its own failed list and facts when the event brings none',
+      state: STATE_SAMPLES.ContractClosed.local,
+      event: { kind: 'BlockDisconnected', height: closeHeight, hash: 'cc'.repeat(32) },
+      next: 'BroadcastCommit',
+      effects: ['NotifyNode channelClosing', `BroadcastTx ${f.snapshotSeq}/${f.localNumber}`],
+      records: superseded,
+      state2: { kind: 'BroadcastCommit', trigger: 'chain', facts: f, failed: DUST_FAILED },
+    },
+    ignoredRow('a block above the close is disconnected: the close stays', STATE_SAMPLES.WaitingFullResolution.twoLeft, rollback(closeHeight + 1)),
+  ]);
+
+  it('after the rollback, the new close is classified and resolved, and an HTLC failed back before is not failed back again', () => {
+    const out = outgoing(9, HEIGHT + 500);
+    const facts = { ...channelFacts({ local: [out], remote: [out] }), closeDepth: 1 };
+    const before: ArbState = { kind: 'WaitingFullResolution', close: { ...LOCAL_CLOSE, type: 'remote' }, unresolved: UNRESOLVED };
+    let st = accepted(transition(before, rollback(closeHeight, [9], facts), { height: closeHeight - 1 })).state;
+    assert.deepEqual(st, { kind: 'Default', facts, failed: [9] });
+    const spend = { txid: OTHER_TXID, txHex: SPEND_HEX };
+    const r = accepted(transition(st, block(closeHeight + 1, spend), { height: closeHeight + 1 }));
+    assert.deepEqual(r.effects.map(label), [`ResolveClose ${short(OTHER_TXID)}@${closeHeight + 1}`]);
+    st = r.state;
+    const closed = accepted(transition(st, closeConfirmed('remote', facts, OTHER_TXID, closeHeight + 1), { height: closeHeight + 1 }));
+    assert.equal(closed.state.kind, 'ContractClosed');
+    assert.deepEqual((closed.state as Extract<ArbState, { kind: 'ContractClosed' }>).failed, [9], 'the earlier fail-back is remembered');
+  });
+});
+
 describe('fixed bugs found by these tests (regressions)', () => {
   it('regression: an HTLC failed back as dust before our broadcast is not failed back again when a breach confirms', () => {
     // types.ts: BroadcastCommit.failed lists "the outgoing HTLCs already failed back (dust, before broadcast): never
@@ -904,8 +964,8 @@ const OUTCOMES: Readonly<Record<string, readonly Outcome[]>> = {
   'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU,     S],
   'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S,      S],
   'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S,      S],
-  'ContractClosed/local':                 [I,   I,    RC,   RC,   I,     E,     I,    I,    S,    RU,     S],
-  'WaitingFullResolution/twoLeft':        [I,   I,    RC,   RC,   I,     S,     I,    I,    I,    RU,     I],
+  'ContractClosed/local':                 [I,   S,    RC,   RC,   I,     E,     I,    I,    S,    RU,     S],
+  'WaitingFullResolution/twoLeft':        [I,   S,    RC,   RC,   I,     S,     I,    I,    I,    RU,     I],
   'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    RU,     I],
   'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    RE,     I],
 };
