@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
-import { resolverRows } from '../../src/arbitrator/store.js';
+import { resolverRows, supersededResolverRows } from '../../src/arbitrator/store.js';
 import { ARBITRATOR_STATE, CLOSE_TYPE, NODE_EVENT_KIND, RESOLVER_KIND } from '../../src/store/codes.js';
 import { CourtError, type CourtErrorCode } from '../../src/util/errors.js';
+import { eventually } from '../helpers/async.js';
 import { coopCloseTx, openOnChain, startCourt, tempDir, untilState, type Court } from './arbitrator.helpers.js';
 
 const refusedWith = (code: CourtErrorCode) => (e: unknown) => e instanceof CourtError && e.code === code;
@@ -191,6 +192,37 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       const after = resolverRows(court.db, cp);
       assert.ok(after.some((r) => r.kind === RESOLVER_KIND.Breach));
       assert.equal(after.filter((r) => r.outpoint === `${theirs.getId()}:${toRemote?.index}`).length, 1);
+    });
+
+    it('review: a reorg of an unresolved close supersedes its claim; the spend mined again is classified again, and the secrets still make it a breach', async () => {
+      // Fails before the supersede (review finding 1): the claim row outlived the reorg, the same outpoint was
+      // claimed again on the new branch and the UNIQUE constraint on live resolver rows failed for ever.
+      const sim = await openOnChain(node, format);
+      court ??= await startCourt(node, sim.parties.alice.seed, join(tmp.dir, 'briefcase.sqlite'));
+      const cp = sim.chanPoint;
+      sim.commit();
+      sim.commit();
+      await court.arb.updateChannel(sim.snapshot('alice'));
+      const theirs = sim.signedCommitment('bob', sim.currentNumber - 1);
+      await confirm(theirs.toHex());
+      await untilState(court, cp, 'CloseUnresolved');
+      await node.reorg(1); // the same transaction is mined again in the replacement block
+      await eventually(
+        () => {
+          const v = visited(court, cp);
+          const first = v.indexOf(ARBITRATOR_STATE.CloseUnresolved);
+          return first >= 0 && v.slice(first + 1).includes(ARBITRATOR_STATE.Default) && v.at(-1) === ARBITRATOR_STATE.CloseUnresolved;
+        },
+        20_000,
+        'unresolved, back to Default by the reorg, unresolved again',
+      );
+      const live = resolverRows(court.db, cp).filter((r) => !r.resolved);
+      assert.equal(live.length, 1, 'one live claim of our to_remote');
+      assert.equal(supersededResolverRows(court.db, cp).length, 1, 'the first claim superseded by the reorg');
+      for (let n = 0; n < sim.currentNumber; n++) court.arb.addRevocation(cp, sim.revealedSecret('bob', n), n);
+      await untilState(court, cp, 'WaitingFullResolution');
+      assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Breach);
+      assert.ok(resolverRows(court.db, cp).some((r) => r.kind === RESOLVER_KIND.Breach));
     });
 
     it('item 3: a mutual close that pays us less than our balance is not taken for a cooperative close', async () => {
