@@ -394,8 +394,11 @@ export class ChainArbitrator {
       }
       store.insert(secret, MAX_SHACHAIN_INDEX - commitmentNumber);
     });
-    // A close courtd could not resolve may be a revoked commitment of theirs whose secret just arrived.
-    if (this.#entries.get(chanPoint)?.state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliver(chanPoint, { kind: 'ReclassifyRequested' });
+    // A close courtd could not resolve, or their close already classified, may be that revoked commitment: it is
+    // classified again at once (a breach now).
+    const state = this.#entries.get(chanPoint)?.state;
+    if (state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliver(chanPoint, { kind: 'ReclassifyRequested' });
+    else if (state !== undefined && CLOSED.has(state)) void this.#deliver(chanPoint, { kind: 'RevocationAdded', number: commitmentNumber });
   }
 
   /**

@@ -49,6 +49,7 @@ export const ARBITRATOR_EVENT = Object.freeze({
   Persisted: 8,
   ReclassifyRequested: 9,
   PreimageLearned: 10,
+  RevocationAdded: 11,
 } as const);
 export type ArbitratorEventCode = CodeOf<typeof ARBITRATOR_EVENT>;
 

@@ -81,6 +81,26 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.ok(nodeEvents(court, cp).some((e) => e.kind === NODE_EVENT_KIND.BreachDetected));
     });
 
+    it('item 1: a revocation arriving after their close was classified turns it into a breach (review: a slow node)', async () => {
+      // Fails without RevocationAdded: the secret was stored and nothing else happened; their revocable to_local
+      // was left to them.
+      const sim = await channel(1);
+      const cp = sim.chanPoint;
+      const n = sim.currentNumber;
+      await confirm(sim.signedCommitment('bob', n).toHex());
+      await untilState(court, cp, 'WaitingFullResolution');
+      assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Remote);
+      const remoteRows = resolverRows(court.db, cp).length;
+      sim.commit(); // bob (cheating) carries on and revokes n; the node passes the secret on late
+      court.arb.addRevocation(cp, sim.revealedSecret('bob', n), n);
+      await eventually(() => row(court, cp)?.close_type === CLOSE_TYPE.Breach, 20_000, 'the close reclassified as a breach');
+      await untilState(court, cp, 'WaitingFullResolution');
+      assert.equal(supersededResolverRows(court.db, cp).length, remoteRows, 'the remote resolvers superseded');
+      assert.ok(resolverRows(court.db, cp).some((r) => r.kind === RESOLVER_KIND.Breach && !r.resolved));
+      const late = nodeEvents(court, cp).find((e) => e.kind === NODE_EVENT_KIND.BreachDetected);
+      assert.equal(late?.payload.late, true);
+    });
+
     it('item 1: a revocation for a commitment courtd was never given, or a secret that does not match its point, is refused and changes nothing', async () => {
       // Fails on a1a5213: both were stored (a wrong secret at an even number is not checked by the shachain until
       // a later odd one; a number beyond the snapshots was never checked at all).

@@ -33,6 +33,7 @@ const PINNED: Record<string, Record<string, number>> = {
     Persisted: 8,
     ReclassifyRequested: 9,
     PreimageLearned: 10,
+    RevocationAdded: 11,
   },
   ARBITRATOR_EFFECT: {
     BroadcastTx: 0,

@@ -132,6 +132,9 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       return ignore(state);
     case 'ReclassifyRequested':
       return refuse(`the channel has no unresolved close (${state.kind})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
+    case 'RevocationAdded':
+      // The classifier reads the revocation store when a close comes; nothing to do before.
+      return ignore(state);
     case 'PreimageLearned': {
       const facts = withPreimage(state.facts, event.paymentHash);
       if (facts === undefined) return ignore(state);
@@ -249,7 +252,7 @@ function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'Clos
   if (event.resolutions === undefined && event.unresolved !== undefined) {
     return toUnresolved(withSpend(state, undefined) as OpenState, state.spend, event.unresolved, [], [], 1);
   }
-  return toContractClosed(state, event, state.facts, state.failed ?? [], [], []);
+  return toContractClosed(state, event, state.facts, state.failed ?? [], [], [], state.spend.txHex);
 }
 
 /** A classified close with its resolutions: ContractClosed (or FullyResolved for a mutual close). */
@@ -260,6 +263,7 @@ function toContractClosed(
   failed: readonly number[],
   claimed: readonly string[],
   unfinished: readonly string[],
+  txHex: string,
 ): Result {
   const res = event.resolutions;
   if (res === undefined) return toError(state, `funding spent by ${event.txid}: the close was neither classified nor reported unresolved`);
@@ -269,6 +273,8 @@ function toContractClosed(
     txid: event.txid,
     height: event.height,
     ...(res.commitmentNumber === undefined ? {} : { commitmentNumber: res.commitmentNumber }),
+    // Their close keeps its transaction: a revocation arriving later reclassifies it (a breach).
+    ...(THEIRS.has(res.closeType) ? { txHex } : {}),
   };
   if (res.closeType === 'coop' && unfinished.length === 0) {
     return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [resolvedEvent(close)]);
@@ -397,14 +403,14 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
         height: state.spend.height,
         resolutions: { closeType: 'accepted', txid: state.spend.txid, htlcs: [] },
       };
-      return toContractClosed(state, accepted, state.answer ?? p.facts, p.failed ?? [], state.claimed, state.unfinished);
+      return toContractClosed(state, accepted, state.answer ?? p.facts, p.failed ?? [], state.claimed, state.unfinished, state.spend.txHex);
     }
     case 'CloseConfirmed': {
       if (event.txid !== state.spend.txid) return ignore(state);
       if (event.resolutions !== undefined) {
         const p = state.prior;
         const facts = state.answer !== undefined && event.resolutions.closeType === 'local' ? withNewerHtlcs(state.answer, p.facts) : (state.answer ?? p.facts);
-        return toContractClosed(state, event, facts, p.failed ?? [], state.claimed, state.unfinished);
+        return toContractClosed(state, event, facts, p.failed ?? [], state.claimed, state.unfinished, state.spend.txHex);
       }
       if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
       return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);
@@ -434,6 +440,7 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
     }
     case 'ForceCloseRequested':
       return refuse(`the funding output is spent by ${state.spend.txid}, which courtd could not resolve: ${state.unresolved.reason}`, 'COURT_E_CHANNEL_CLOSING');
+    case 'RevocationAdded': // the ChainArbitrator sends a ReclassifyRequested instead
     case 'BlockConnected':
     case 'CommitmentPublished':
     case 'EffectFailed':
@@ -453,7 +460,9 @@ function contractClosed(state: ClosedState, event: ArbEvent): Result {
     case 'Persisted':
       return toResolution(state);
     case 'CloseConfirmed':
-      return sameClose(state, state.close, event.txid);
+      return upgradeToBreach(state, event) ?? sameClose(state, state.close, event.txid);
+    case 'RevocationAdded':
+      return recheck(state, event.number);
     case 'ChannelUpdated':
     case 'ForceCloseRequested':
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
@@ -556,10 +565,54 @@ function toResolution(state: ClosedState): Result {
   if (unresolved.length === 0) return step<ArbState, ArbEffect>({ kind: 'FullyResolved', close }, [...effects, resolvedEvent(close)]);
   effects.push({ kind: 'LaunchResolvers' });
   return step<ArbState, ArbEffect>(
-    { kind: 'WaitingFullResolution', close, unresolved },
+    THEIRS.has(close.type)
+      ? { kind: 'WaitingFullResolution', close, unresolved, ...(facts === undefined ? {} : { facts }), failed: [...new Set([...state.failed, ...failedNow(effects)])] }
+      : { kind: 'WaitingFullResolution', close, unresolved },
     effects,
     records,
   );
+}
+
+const THEIRS: ReadonlySet<string> = new Set(['remote', 'remotePending']);
+
+/**
+ * A revocation for their commitment `number` arrived after their close of that commitment was classified: the
+ * close is classified again from its stored transaction (the classifier now finds the secret: a breach).
+ */
+function recheck(state: ClosedState | WaitingState, number: number): Result {
+  const c = state.close;
+  if (!THEIRS.has(c.type) || c.commitmentNumber !== number || c.txHex === undefined) return ignore(state);
+  return step<ArbState, ArbEffect>({ ...state, rechecks: (state.rechecks ?? 0) + 1 }, [{ kind: 'ResolveClose', txid: c.txid, txHex: c.txHex, height: c.height }]);
+}
+
+/**
+ * Their close, classified again after a late revocation, is a breach: its resolver rows are superseded in this
+ * step and the channel goes through ContractClosed again with the justice resolutions; the HTLCs already failed
+ * back are kept, so none is failed back twice.
+ */
+function upgradeToBreach(state: ClosedState | WaitingState, event: Extract<ArbEvent, { kind: 'CloseConfirmed' }>): Result | undefined {
+  const c = state.close;
+  const res = event.resolutions;
+  if (event.txid !== c.txid || res?.closeType !== 'breach' || !THEIRS.has(c.type)) return undefined;
+  const close: CloseInfo = { type: 'breach', txid: c.txid, height: c.height, ...(res.commitmentNumber === undefined ? {} : { commitmentNumber: res.commitmentNumber }) };
+  const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: c.txid, height: c.height };
+  const facts = state.facts;
+  const failed = state.failed ?? [];
+  const notify: ArbEffect = {
+    kind: 'NotifyNode',
+    event: 'breachDetected',
+    payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null, late: true },
+  };
+  return step<ArbState, ArbEffect>(
+    facts === undefined ? { kind: 'ContractClosed', failed, close, resolutions: res } : { kind: 'ContractClosed', facts, failed, close, resolutions: res },
+    [notify],
+    [record],
+  );
+}
+
+/** Outgoing HTLC ids a step's effects fail back upstream. */
+function failedNow(effects: readonly ArbEffect[]): number[] {
+  return effects.flatMap((e) => (e.kind === 'FailHtlcsUpstream' && e.htlc.direction === 'outgoing' ? [e.htlc.htlcId] : []));
 }
 
 function sameClose(state: ArbState, close: CloseInfo, txid: string): Result {
@@ -579,7 +632,9 @@ function waiting(state: WaitingState, event: ArbEvent): Result {
       return step({ ...state, unresolved });
     }
     case 'CloseConfirmed':
-      return sameClose(state, state.close, event.txid);
+      return upgradeToBreach(state, event) ?? sameClose(state, state.close, event.txid);
+    case 'RevocationAdded':
+      return recheck(state, event.number);
     case 'ChannelUpdated':
     case 'ForceCloseRequested':
       return refuse(`the channel is closed (${state.close.type} close ${state.close.txid})`, 'COURT_E_CHANNEL_CLOSING');
@@ -612,6 +667,7 @@ function fullyResolved(state: Extract<ArbState, { kind: 'FullyResolved' }>, even
     case 'EffectFailed':
     case 'Persisted':
     case 'PreimageLearned':
+    case 'RevocationAdded':
       return ignore(state);
   }
 }
@@ -630,6 +686,7 @@ function errored(state: Extract<ArbState, { kind: 'Error' }>, event: ArbEvent): 
     case 'EffectFailed':
     case 'Persisted':
     case 'PreimageLearned':
+    case 'RevocationAdded':
       return ignore(state);
   }
 }

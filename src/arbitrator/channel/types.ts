@@ -71,6 +71,11 @@ export interface CloseInfo {
   readonly txid: string;
   readonly height: number;
   readonly commitmentNumber?: number;
+  /**
+   * The closing transaction, kept for a close of their commitment that a revocation arriving later can still turn
+   * into a breach (classified again from it).
+   */
+  readonly txHex?: string;
 }
 
 /** A confirmed funding spend courtd cannot resolve on its own (ResolveClose's answer when it cannot classify). */
@@ -122,6 +127,8 @@ export type ArbState =
       readonly claimed?: readonly string[];
       /** Of those, the ones whose resolver has not finished. */
       readonly unfinished?: readonly string[];
+      /** Times a late revocation had the close classified again. */
+      readonly rechecks?: number;
     }
   | {
       readonly kind: 'CloseUnresolved';
@@ -141,7 +148,16 @@ export type ArbState =
        */
       readonly answer?: ChannelFacts;
     }
-  | { readonly kind: 'WaitingFullResolution'; readonly close: CloseInfo; readonly unresolved: readonly string[] }
+  | {
+      readonly kind: 'WaitingFullResolution';
+      readonly close: CloseInfo;
+      readonly unresolved: readonly string[];
+      /** For a close of their commitment: what a late revocation's breach needs (the HTLCs to fail back). */
+      readonly facts?: ChannelFacts;
+      readonly failed?: readonly number[];
+      /** Times a late revocation had the close classified again. */
+      readonly rechecks?: number;
+    }
   | { readonly kind: 'FullyResolved'; readonly close: CloseInfo }
   | { readonly kind: 'Error'; readonly from: ArbStateKind; readonly reason: string; readonly close?: CloseInfo };
 
@@ -179,7 +195,12 @@ export type ArbEvent =
    * A preimage was stored (the node's POST, or another channel's spend) for a payment hash (hex) this channel
    * carries. Only the hash travels: the preimage stays in the preimage table.
    */
-  | { readonly kind: 'PreimageLearned'; readonly paymentHash: string };
+  | { readonly kind: 'PreimageLearned'; readonly paymentHash: string }
+  /**
+   * A revocation secret arrived for their commitment `number` after their close was classified: if that close was
+   * commitment `number`, it is classified again (and becomes a breach).
+   */
+  | { readonly kind: 'RevocationAdded'; readonly number: number };
 
 export type ArbEventKind = ArbEvent['kind'];
 

@@ -310,6 +310,7 @@ export const EVENT_SAMPLES: EventSamples = {
   Persisted: { kind: 'Persisted' },
   ReclassifyRequested: { kind: 'ReclassifyRequested' },
   PreimageLearned: { kind: 'PreimageLearned', paymentHash: IN3.paymentHash },
+  RevocationAdded: { kind: 'RevocationAdded', number: 42 },
 };
 
 /** One sample effect of every kind. */

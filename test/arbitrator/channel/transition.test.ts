@@ -115,8 +115,12 @@ const closeConfirmed = (type: CloseType, facts: ChannelFacts = RICH_FACTS, txid 
   height,
   resolutions: closeResolutions(type, { facts, txid }),
 });
-const closeOf = (type: CloseType, height = HEIGHT + 2): CloseInfo =>
-  type === 'coop' ? { type, txid: SPEND_TXID, height } : { type, txid: SPEND_TXID, height, commitmentNumber: 42 };
+const closeOf = (type: CloseType, height = HEIGHT + 2): CloseInfo => {
+  if (type === 'coop') return { type, txid: SPEND_TXID, height };
+  // Their close keeps its transaction (a late revocation reclassifies it).
+  if (type === 'remote' || type === 'remotePending') return { type, txid: SPEND_TXID, height, commitmentNumber: 42, txHex: SPEND_HEX };
+  return { type, txid: SPEND_TXID, height, commitmentNumber: 42 };
+};
 function contractClosed(
   type: CloseType,
   o: { facts?: ChannelFacts; height?: number; anchor?: boolean; commitOutput?: boolean; failed?: readonly number[] } = {},
@@ -740,6 +744,41 @@ describe('transition table: a reorg removes a confirmed close (back to watching 
   });
 });
 
+describe('a revocation arriving after their close was classified (review: late secret)', () => {
+  const env = { height: HEIGHT + 5 };
+  const waitingRemote = (): ArbState => accepted(transition(contractClosed('remote'), { kind: 'Persisted' }, env)).state;
+
+  it('their close keeps its transaction, facts and failed-back HTLCs while resolving', () => {
+    const w = waitingRemote();
+    assert.equal(w.kind, 'WaitingFullResolution');
+    assert.equal(w.kind === 'WaitingFullResolution' && w.close.txHex, SPEND_HEX);
+    assert.deepEqual(w.kind === 'WaitingFullResolution' && w.facts, RICH_FACTS);
+  });
+
+  it('the secret of that commitment has it classified again; another number changes nothing', () => {
+    const w = waitingRemote();
+    const r = accepted(transition(w, { kind: 'RevocationAdded', number: 42 }, env));
+    assert.deepEqual(r.effects, [{ kind: 'ResolveClose', txid: SPEND_TXID, txHex: SPEND_HEX, height: HEIGHT + 2 }]);
+    const other = accepted(transition(w, { kind: 'RevocationAdded', number: 41 }, env));
+    assert.equal(other.state, w);
+    assert.deepEqual(other.effects, []);
+  });
+
+  it('classified a breach: the remote resolvers are superseded, justice resolvers recorded, no HTLC failed back twice', () => {
+    const w = waitingRemote();
+    const failedBefore = w.kind === 'WaitingFullResolution' ? (w.failed ?? []) : [];
+    const up = accepted(transition(w, { kind: 'CloseConfirmed', txid: SPEND_TXID, height: HEIGHT + 2, resolutions: closeResolutions('breach') }, env));
+    assert.equal(up.state.kind === 'ContractClosed' && up.state.close.type, 'breach');
+    assert.deepEqual(up.effects.map(label), ['NotifyNode breachDetected']);
+    assert.deepEqual(records(up).map(recordLabel), [`supersede ${short(SPEND_TXID)}@${HEIGHT + 2}`]);
+    const resolved = accepted(transition(up.state, { kind: 'Persisted' }, env));
+    assert.equal(resolved.state.kind, 'WaitingFullResolution');
+    assert.ok(records(resolved).some((r) => r.kind === 'breach'));
+    const failedNow = resolved.effects.flatMap((e) => (e.kind === 'FailHtlcsUpstream' ? [e.htlc.htlcId] : []));
+    for (const id of failedNow) assert.ok(!failedBefore.includes(id), `outgoing ${id} failed back twice`);
+  });
+});
+
 describe('fixed bugs found by these tests (regressions)', () => {
   it('regression: an HTLC failed back as dust before our broadcast is not failed back again when a breach confirms', () => {
     // types.ts: BroadcastCommit.failed lists "the outgoing HTLCs already failed back (dust, before broadcast): never
@@ -945,6 +984,7 @@ const COLUMNS = [
   'Persisted',
   'ReclassifyRequested',
   'PreimageLearned',
+  'RevocationAdded',
 ] as const satisfies readonly ArbEventKind[];
 
 /**
@@ -953,21 +993,21 @@ const COLUMNS = [
  */
 // prettier-ignore
 const OUTCOMES: Readonly<Record<string, readonly Outcome[]>> = {
-  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers  Reclass Preim
-  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    RU,     I],
-  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    RU,     S],
-  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    RU,     S],
-  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU,     S],
-  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S],
-  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S],
-  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    RU,     S],
-  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU,     S],
-  'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S,      S],
-  'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S,      S],
-  'ContractClosed/local':                 [I,   S,    RC,   RC,   I,     E,     I,    I,    S,    RU,     S],
-  'WaitingFullResolution/twoLeft':        [I,   S,    RC,   RC,   I,     S,     I,    I,    I,    RU,     I],
-  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    RU,     I],
-  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    RE,     I],
+  //                                      Block Disc  Upd   Force CloseC ResFin EffF  Publ  Pers  Reclass Preim  Revoc
+  'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    RU,     I,    I],
+  'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    RU,     S,    I],
+  'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    RU,     S,    I],
+  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU,     S,    I],
+  'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S,    I],
+  'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S,    I],
+  'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    RU,     S,    I],
+  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU,     S,    I],
+  'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S,      S,    I],
+  'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S,      S,    I],
+  'ContractClosed/local':                 [I,   S,    RC,   RC,   I,     E,     I,    I,    S,    RU,     S,    I],
+  'WaitingFullResolution/twoLeft':        [I,   S,    RC,   RC,   I,     S,     I,    I,    I,    RU,     I,    I],
+  'FullyResolved/local':                  [I,   I,    RC,   RC,   I,     I,     I,    I,    I,    RU,     I,    I],
+  'Error/afterClose':                     [I,   I,    RE,   RE,   RE,    RE,    I,    RE,   I,    RE,     I,    I],
 };
 
 function classify(before: ArbState, r: TransitionResult<ArbState, ArbEffect>, what: string): Outcome {
