@@ -7,6 +7,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Journal, JsonObject, LoggedEvent, OutboxEntry, StoredState, TransitionRecord } from '../fsm/index.js';
 import { CourtError } from '../util/errors.js';
+import { OUTBOX_STATUS } from './codes.js';
 import { openDatabase, type Db } from './db.js';
 import { migrate } from './migrate.js';
 import { machineStateTable, type StateRows, type StateTable } from './state-table.js';
@@ -76,12 +77,12 @@ export class SqliteJournal implements Journal {
       'INSERT INTO outbox (machine_id, seq, idx, kind, payload, created_height) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.#pending = db.prepare<[string], OutboxDbRow>(
-      'SELECT id, machine_id, seq, idx, kind, payload FROM outbox WHERE machine_id = ? AND status = 0 ORDER BY id',
+      `SELECT id, machine_id, seq, idx, kind, payload FROM outbox WHERE machine_id = ? AND status = ${OUTBOX_STATUS.Pending} ORDER BY id`,
     );
     this.#done = db.prepare<[number]>(
-      "UPDATE outbox SET status = 1, done_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND status = 0",
+      `UPDATE outbox SET status = ${OUTBOX_STATUS.Done}, done_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND status = ${OUTBOX_STATUS.Pending}`,
     );
-    this.#failed = db.prepare<[string, number]>('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 0');
+    this.#failed = db.prepare<[string, number]>(`UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ? AND status = ${OUTBOX_STATUS.Pending}`);
     this.#history = db.prepare<[string], HistoryDbRow>(
       'SELECT seq, from_state, event_kind, to_state, height, payload FROM transition_log WHERE machine_id = ? ORDER BY seq',
     );
