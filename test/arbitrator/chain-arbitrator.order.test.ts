@@ -12,18 +12,17 @@ import type { Transaction } from 'bitcoinjs-lib';
 import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
-import type { PublishResult, SpendNotifier } from '../../src/chain/ports.js';
+import type { PublishResult } from '../../src/chain/ports.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { tempDir } from '../helpers/db.js';
+import { NO_SPENDS } from '../helpers/fake-chain.js';
 import { openChannel } from '../simulator/fixture.js';
 
 const H = 400;
 
-/** No funding output is spent here: watches that never report. */
-const NO_SPENDS: Pick<SpendNotifier, 'watchSpend'> = { watchSpend: () => ({ id: 0, ready: Promise.resolve(), cancel: () => undefined }) };
 
 function court(path: string, sim: ChannelSimulator) {
   const db = openDatabase(path);

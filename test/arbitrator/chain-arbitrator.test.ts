@@ -14,7 +14,7 @@ import type { Transaction } from 'bitcoinjs-lib';
 import { ChainArbitrator, preimageSink } from '../../src/arbitrator/chain-arbitrator.js';
 import { MemoryBlockLog } from '../../src/chain/block-log.js';
 import { BlockDispatcher } from '../../src/chain/dispatcher.js';
-import type { BlockRef, ChainEvent, PublishResult, SpendNotifier } from '../../src/chain/ports.js';
+import type { BlockRef, ChainEvent, PublishResult } from '../../src/chain/ports.js';
 import { ChainWatches } from '../../src/chain/watches.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
@@ -23,7 +23,7 @@ import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { tempDir } from '../helpers/db.js';
-import { FakeChain, instantSleep } from '../helpers/fake-chain.js';
+import { FakeChain, instantSleep, NO_SPENDS } from '../helpers/fake-chain.js';
 import { openChannel } from '../simulator/fixture.js';
 import { eventually, recordingLogger } from '../helpers/async.js';
 import { parseSnapshot, snapshotJson } from '../../src/arbitrator/snapshot.js';
@@ -61,8 +61,6 @@ const connected = (height: number, txs: Transaction[]): ChainEvent => {
   return { type: 'BlockConnected', height, hash, block: { hash, height, prevHash: '00'.repeat(32), txs, txids: txs.map((t) => t.getId()) } };
 };
 
-/** Watches that never report a spend: for the tests of snapshots and preimages, where no funding output is spent. */
-const NO_SPENDS: Pick<SpendNotifier, 'watchSpend'> = { watchSpend: () => ({ id: 0, ready: Promise.resolve(), cancel: () => undefined }) };
 
 /** An arbitrator alone (no chain layer), driven by onChainEvent directly. */
 function arbitrator(db: Db, sim: ChannelSimulator, publish?: (tx: Transaction) => Promise<PublishResult>, logger?: ReturnType<typeof recordingLogger>): ChainArbitrator {

@@ -26,10 +26,10 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
 }
 
 /** Waits (in real time, checking every 5 ms) until `cond()` holds; fails after `timeoutMs`. For real I/O. */
-export async function eventually(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function eventually(cond: () => boolean, timeoutMs = 3000, what: string | (() => string) = 'condition'): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`${what} not reached in time`);
+    if (performance.now() > deadline) throw new Error(`${typeof what === 'function' ? what() : what} not reached in time`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

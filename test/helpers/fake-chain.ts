@@ -15,6 +15,7 @@ import type {
   FeeRateSource,
   MempoolSource,
   Outpoint,
+  SpendNotifier,
   Txid,
   TxLookup,
   TxRelay,
@@ -247,3 +248,6 @@ export function instantSleep(): { sleep: (ms: number, signal: AbortSignal) => Pr
     },
   };
 }
+
+/** Spend watches that never report (tests of snapshots, preimages and call order, where no funding output is spent). */
+export const NO_SPENDS: Pick<SpendNotifier, 'watchSpend'> = { watchSpend: () => ({ id: 0, ready: Promise.resolve(), cancel: () => undefined }) };

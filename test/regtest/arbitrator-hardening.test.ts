@@ -21,7 +21,7 @@ import { ChannelSimulator } from '../../regtest/simulator.js';
 import { ARBITRATOR_STATE, NODE_EVENT_KIND, RESOLVER_KIND } from '../../src/store/codes.js';
 import { CourtError } from '../../src/util/errors.js';
 import { eventually } from '../helpers/async.js';
-import { CAPACITY_SAT, openOnChain, startCourt, tempDir, untilState, type Court } from './arbitrator.helpers.js';
+import { CAPACITY_SAT, openOnChain, startCourt, tempDir, untilState, type Court, nodeEvents } from './arbitrator.helpers.js';
 
 const BURN = walletKey('arbitrator-hardening burn');
 
@@ -29,11 +29,6 @@ const detailOf = (court: Court, cp: string): { kind: string; close?: { type: str
   JSON.parse(court.db.prepare<[string], { detail: string }>('SELECT detail FROM arbitrator_state WHERE chan_point = ?').get(cp)?.detail ?? '{"kind":"none"}');
 const liveResolvers = (court: Court, cp: string): Array<{ kind: number; outpoint: string }> =>
   court.db.prepare<[string], { kind: number; outpoint: string }>('SELECT kind, outpoint FROM resolver WHERE chan_point = ? AND resolved = 0 ORDER BY id').all(cp);
-const nodeEvents = (court: Court, cp: string): Array<{ kind: number; payload: Record<string, unknown> }> =>
-  court.db
-    .prepare<[string], { kind: number; payload: string }>('SELECT kind, payload FROM node_event WHERE chan_point = ? ORDER BY id')
-    .all(cp)
-    .map((r) => ({ kind: r.kind, payload: JSON.parse(r.payload) }));
 
 /** Waits until the channel is closed by `txid` (WaitingFullResolution) with close type `type`; the error names the last state. */
 async function untilClosedBy(court: Court, cp: string, type: string, txid: string, ms = 20_000): Promise<void> {

@@ -133,6 +133,14 @@ export async function untilState(court: Court, chanPoint: string, kind: string, 
       return last === kind;
     },
     ms,
-    `${chanPoint} in ${kind} (last ${last})`,
+    () => `${chanPoint} in ${kind} (last ${last})`,
   );
+}
+
+/** The node events courtd wrote for `chanPoint`, in order. */
+export function nodeEvents(court: Court, cp: string): Array<{ kind: number; payload: Record<string, unknown> }> {
+  return court.db
+    .prepare<[string], { kind: number; payload: string }>('SELECT kind, payload FROM node_event WHERE chan_point = ? ORDER BY id')
+    .all(cp)
+    .map((r) => ({ kind: r.kind, payload: JSON.parse(r.payload) }));
 }

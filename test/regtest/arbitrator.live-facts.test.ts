@@ -19,15 +19,10 @@ import { NODE_EVENT_KIND } from '../../src/store/codes.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
 import { eventually } from '../helpers/async.js';
-import { openOnChain, startCourt, tempDir, untilState, type Court } from './arbitrator.helpers.js';
+import { openOnChain, startCourt, tempDir, untilState, type Court, nodeEvents } from './arbitrator.helpers.js';
 
 const preimage = (label: string): Uint8Array => sha256(new TextEncoder().encode(`arbitrator.live-facts.test ${label}`));
 
-const nodeEvents = (court: Court, cp: string): Array<{ kind: number; payload: Record<string, unknown> }> =>
-  court.db
-    .prepare<[string], { kind: number; payload: string }>('SELECT kind, payload FROM node_event WHERE chan_point = ? ORDER BY id')
-    .all(cp)
-    .map((r) => ({ kind: r.kind, payload: JSON.parse(r.payload) }));
 const currentSeq = (court: Court, cp: string): number | undefined =>
   court.db.prepare<[string], { seq: number }>('SELECT seq FROM channel_snapshot_current WHERE chan_point = ?').get(cp)?.seq;
 const stateOf = (court: Court, cp: string): string | undefined => {

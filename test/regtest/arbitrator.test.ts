@@ -14,7 +14,7 @@ import { resolverRows } from '../../src/arbitrator/store.js';
 import { ARBITRATOR_STATE, NODE_EVENT_KIND, RESOLVER_KIND } from '../../src/store/codes.js';
 import { sha256 } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
-import { coopCloseTx, openOnChain, startCourt, tempDir, untilState, type Court } from './arbitrator.helpers.js';
+import { coopCloseTx, openOnChain, startCourt, tempDir, untilState, type Court, nodeEvents } from './arbitrator.helpers.js';
 
 const preimage = (label: string): Uint8Array => sha256(new TextEncoder().encode(`arbitrator.test ${label}`));
 
@@ -28,11 +28,6 @@ async function withHtlcs(node: RegtestChain, sim: ChannelSimulator): Promise<voi
 }
 
 const kindsOf = (court: Court, cp: string): number[] => resolverRows(court.db, cp).map((r) => r.kind).sort();
-const nodeEvents = (court: Court, cp: string): Array<{ kind: number; payload: Record<string, unknown> }> =>
-  court.db
-    .prepare<[string], { kind: number; payload: string }>('SELECT kind, payload FROM node_event WHERE chan_point = ? ORDER BY id')
-    .all(cp)
-    .map((r) => ({ kind: r.kind, payload: JSON.parse(r.payload) }));
 const path = (court: Court, cp: string): number[] =>
   court.db.prepare<[string], { to_state: number }>('SELECT to_state FROM transition_log WHERE machine_id = ? ORDER BY seq').all(cp).map((r) => r.to_state);
 

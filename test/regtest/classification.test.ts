@@ -12,7 +12,7 @@ import { resolverRows, supersededResolverRows } from '../../src/arbitrator/store
 import { ARBITRATOR_STATE, CLOSE_TYPE, NODE_EVENT_KIND, RESOLVER_KIND } from '../../src/store/codes.js';
 import { CourtError, type CourtErrorCode } from '../../src/util/errors.js';
 import { eventually } from '../helpers/async.js';
-import { coopCloseTx, openOnChain, startCourt, tempDir, untilState, type Court } from './arbitrator.helpers.js';
+import { coopCloseTx, openOnChain, startCourt, tempDir, untilState, type Court, nodeEvents } from './arbitrator.helpers.js';
 
 const refusedWith = (code: CourtErrorCode) => (e: unknown) => e instanceof CourtError && e.code === code;
 
@@ -23,11 +23,6 @@ const row = (court: Court, cp: string) =>
     )
     .get(cp);
 
-const nodeEvents = (court: Court, cp: string): Array<{ kind: number; payload: Record<string, unknown> }> =>
-  court.db
-    .prepare<[string], { kind: number; payload: string }>('SELECT kind, payload FROM node_event WHERE chan_point = ? ORDER BY id')
-    .all(cp)
-    .map((r) => ({ kind: r.kind, payload: JSON.parse(r.payload) }));
 
 const visited = (court: Court, cp: string): number[] =>
   court.db.prepare<[string], { to_state: number }>('SELECT to_state FROM transition_log WHERE machine_id = ? ORDER BY seq').all(cp).map((r) => r.to_state);
