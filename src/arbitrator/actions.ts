@@ -56,6 +56,9 @@ export function checkDeltas(d: ChainDeltas): ChainDeltas {
 /** The height at which `h` forces us on chain, or undefined if it never does (incoming without preimage). */
 export function cutoffHeight(h: HtlcFact, preimages: ReadonlySet<string>, d: ChainDeltas): number | undefined {
   if (h.direction === 'outgoing') return Math.max(0, h.cltvExpiry - d.outgoing);
+  // An incoming HTLC that is dust on our commitment cannot be claimed on chain: it never forces a close (a peer
+  // could otherwise make us pay a force close for nothing).
+  if (h.dust) return undefined;
   return preimages.has(h.paymentHash) ? Math.max(0, h.cltvExpiry - d.incoming) : undefined;
 }
 

@@ -789,6 +789,10 @@ export function checkSnapshotUpdate(prev: ChannelSnapshot, next: ChannelSnapshot
   }
   const nr = next.remoteCommitments;
   const pr = prev.remoteCommitments;
+  // Their newest commitment (pending, else current) must not go back: a snapshot that forgets their pending
+  // commitment would let a dust fail-back miss an HTLC it carries, and its close be taken for an unknown state.
+  const newest = (r: ChannelSnapshot['remoteCommitments']): number => r.pending?.number ?? r.current.number;
+  if (!closed && newest(nr) < newest(pr)) conflict('remoteCommitments', 'forgets their newer (pending) commitment');
   if (!closed && nr.current.number < pr.current.number) conflict('remoteCommitments.current.number', 'is older than the commitment in force');
   const known = [pr.current, ...(pr.pending === undefined ? [] : [pr.pending])];
   const incoming: Array<[string, SnapshotCommitment]> = [['remoteCommitments.current', nr.current]];

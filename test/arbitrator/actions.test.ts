@@ -54,6 +54,13 @@ describe('go-to-chain rule', () => {
     assert.equal(shouldGoOnChain(h, 484, pre, D), true);
   });
 
+  it('an incoming HTLC that is dust on our commitment never takes the channel on chain, even with its preimage (review)', () => {
+    const h = incoming(0, 500, { dust: true });
+    const pre = new Set([h.paymentHash]);
+    assert.equal(cutoffHeight(h, pre, D), undefined);
+    for (const height of [484, 500, 10_000]) assert.equal(shouldGoOnChain(h, height, pre, D), false);
+  });
+
   it('an incoming HTLC without its preimage never takes the channel on chain', () => {
     const h = incoming(0, 500);
     const other = new Set([paymentHash(99)]);

@@ -307,6 +307,9 @@ describe('snapshot updates', () => {
 
   it('refuses an older state', () => {
     assert.throws(() => checkSnapshotUpdate(newer, pending), refuses('COURT_E_SNAPSHOT_CONFLICT', 'remoteCommitments.current.number'));
+    // Review: a snapshot that forgets their pending commitment (same current, no pending) is an older state too.
+    const forgot = parseSnapshot(mutated(snapshotJson(pending), (j) => delete j.remoteCommitments.pending));
+    assert.throws(() => checkSnapshotUpdate(pending, forgot), refuses('COURT_E_SNAPSHOT_CONFLICT', 'remoteCommitments'));
     assert.throws(() => checkSnapshotUpdate(pending, older), refuses('COURT_E_SNAPSHOT_CONFLICT', 'localCommitment.number'));
   });
 

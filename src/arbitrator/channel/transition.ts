@@ -161,7 +161,9 @@ function withPreimage(facts: ChannelFacts | undefined, paymentHash: string): Cha
  * seen there is nothing to broadcast (the close is being confirmed), so the facts are only kept.
  */
 function takeFacts(state: Extract<ArbState, { kind: 'Default' }>, facts: ChannelFacts, env: ArbEnv): Result {
-  if (state.spend === undefined && mustGoOnChain(facts.commitSet, env.height, new Set(facts.preimages), facts.deltas)) return goOnChain(facts, 'chain', env);
+  if (state.spend === undefined && mustGoOnChain(facts.commitSet, env.height, new Set(facts.preimages), facts.deltas)) {
+    return goOnChain(facts, 'chain', env, state.failed);
+  }
   return step({ ...state, facts });
 }
 

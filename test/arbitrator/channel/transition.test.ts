@@ -680,6 +680,15 @@ describe('CloseUnresolved (issue 9 items 2, 3)', () => {
     assert.deepEqual(failed.sort(), [OUT2_DUST.htlcId, OUT5_DANGLING.htlcId, OUT6_PENDING.htlcId].sort());
   });
 
+  it('going on chain from new facts keeps the HTLCs already failed back by a close a reorg removed (review)', () => {
+    const facts = channelFacts({ local: [OUT1, OUT2_DUST], remote: [OUT1, OUT2_DUST] });
+    const after = { height: OUT1.cltvExpiry };
+    const s = accepted(transition({ kind: 'Default', facts, failed: [OUT2_DUST.htlcId] }, { kind: 'ChannelUpdated', facts: { ...facts, snapshotSeq: facts.snapshotSeq + 1 } }, after));
+    assert.equal(s.state.kind, 'BroadcastCommit');
+    assert.ok(!s.effects.some((e) => e.kind === 'FailHtlcsUpstream'), 'outgoing 2 is not failed back a second time');
+    assert.deepEqual(s.state.kind === 'BroadcastCommit' && s.state.failed, [OUT2_DUST.htlcId]);
+  });
+
   it('a snapshot with an older local commitment is refused in Default, even with a newer seq', () => {
     const state: ArbState = { kind: 'Default', facts: RICH_FACTS };
     const r = refused(transition(state, { kind: 'ChannelUpdated', facts: { ...RICH_FACTS, snapshotSeq: RICH_FACTS.snapshotSeq + 1, localNumber: RICH_FACTS.localNumber - 1 } }, env));
