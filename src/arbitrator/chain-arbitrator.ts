@@ -33,7 +33,7 @@ import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
 import { perCommitmentPoint } from '../keys/derive.js';
 import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
-import { ARBITRATOR_STATE, PREIMAGE_SOURCE } from '../store/codes.js';
+import { ARBITRATOR_STATE, CLOSE_TYPE, PREIMAGE_SOURCE } from '../store/codes.js';
 import type { Db } from '../store/db.js';
 import { SqliteJournal } from '../store/journal.js';
 import { sha256, toHex } from '../util/bytes.js';
@@ -49,11 +49,12 @@ import { checkFundingOutput } from './funding.js';
 import {
   addRevocationSecret,
   arbitratorStateTable,
-  channelKnown,
+  channelSpendHint,
   currentSnapshot,
   dropUntakenSnapshot,
   failedUpstream,
   knownPreimages,
+  loadRevocations,
   loadStartRows,
   remoteCommitmentKnowledge,
   resolverRecordSink,
@@ -174,6 +175,11 @@ export class ChainArbitrator {
   readonly #wake = new WakeQueue();
   /** The funding spend watch of every channel not yet resolved. */
   readonly #watches = new Map<string, WatchHandle>();
+  /**
+   * Events bringing the node's facts (a preimage, a late revocation) whose delivery failed, per channel: delivered
+   * again with every block until taken (in memory: after a restart the node's retry and start-up's recheck cover them).
+   */
+  readonly #retry = new Map<string, ArbEvent[]>();
   /** Start-up reconciliations of closed channels still running (see #watch). */
   readonly #reconciling = new Set<Promise<void>>();
   /** Channels with outbox rows still pending (or a pulse due): they get every block, to retry them. */
@@ -237,6 +243,7 @@ export class ChainArbitrator {
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
       if (r.state === ARBITRATOR_STATE.WaitingFullResolution || r.state === ARBITRATOR_STATE.CloseUnresolved) redo.push(() => this.#resolvers.launch(r.chanPoint));
+      if (CLOSED.has(r.state) && (r.closeType === CLOSE_TYPE.Remote || r.closeType === CLOSE_TYPE.RemotePending)) redo.push(() => void this.#recheckRevoked(r.chanPoint));
     }
     redo.push(() => {
       for (const s of staleSnapshots(this.#o.db)) {
@@ -307,15 +314,24 @@ export class ChainArbitrator {
     if (entry !== undefined && entry.state !== ARBITRATOR_STATE.Default && !answering) {
       throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${entry.state})`);
     }
-    const first = !channelKnown(this.#o.db, cp);
-    if (first && this.#o.outputs !== undefined) await checkFundingOutput(this.#o.outputs, checked);
-    const seq = storeSnapshot(this.#o.db, snap, snapshotJson(snap), this.#height, (prev) => checkSnapshotUpdate(parseSnapshot(prev), snap, { closed: answering }));
+    // First: no snapshot accepted yet (a channel row left by a refused first snapshot does not count).
+    const first = currentSnapshot(this.#o.db, cp) === undefined;
+    let spendHint = snap.fundingHeightHint;
+    if (first && this.#o.outputs !== undefined) {
+      const funding = await checkFundingOutput(this.#o.outputs, checked);
+      // A hint above the funding transaction's block could hide a spend from the rescan: never trust it further.
+      if (funding.confirmedHeight !== undefined && funding.confirmedHeight < spendHint) spendHint = funding.confirmedHeight;
+    }
+    const seq = storeSnapshot(this.#o.db, snap, snapshotJson(snap), this.#height, (prev) => checkSnapshotUpdate(parseSnapshot(prev), snap, { closed: answering }), {
+      answersClose: answering,
+      spendHint,
+    });
     this.#ensureEntry(cp);
     const epoch = this.#preimageEpoch;
     const facts = this.#facts(seq, checked);
     let outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts });
     if (outcome.kind === 'refused' || outcome.kind === 'failed') dropUntakenSnapshot(this.#o.db, cp, seq);
-    if (first) this.#watch(cp, snap.fundingHeightHint);
+    else if (first) this.#watch(cp, spendHint);
     // A preimage stored after these facts were read, and routed before they were taken in, would be lost for this
     // snapshot: catch up (only when some preimage arrived meanwhile).
     if (outcome.kind === 'accepted' && epoch !== this.#preimageEpoch) {
@@ -346,10 +362,12 @@ export class ChainArbitrator {
     const routed = storePreimage(this.#o.db, paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
     this.#preimageEpoch++;
     const channels = routed.filter((cp) => this.#entries.has(cp));
-    const outcomes = await Promise.all(channels.map((cp) => this.#deliver(cp, { kind: 'PreimageLearned', paymentHash })));
-    outcomes.forEach((o, i) => {
-      if (o.kind === 'failed') this.#log.error({ chanPoint: channels[i], paymentHash, ...errFields(o.error) }, 'arbitrator: delivering a learned preimage failed');
-    });
+    const outcomes = await Promise.all(channels.map((cp) => this.#deliverOrRetry(cp, { kind: 'PreimageLearned', paymentHash })));
+    const failed = channels.filter((_, i) => outcomes[i]?.kind === 'failed');
+    if (failed.length > 0) {
+      // Stored, and retried with every block; the caller hears of it so it may repeat the call (idempotent).
+      throw new CourtError('COURT_E_DELIVERY_FAILED', `preimage ${paymentHash} stored; ${failed.length} channel(s) could not take it yet`, { paymentHash });
+    }
     return { paymentHash, channels };
   }
 
@@ -396,9 +414,10 @@ export class ChainArbitrator {
     });
     // A close courtd could not resolve, or their close already classified, may be that revoked commitment: it is
     // classified again at once (a breach now).
+    // A delivery that fails is retried with every block (#retry) and, after a restart, by start-up's recheck.
     const state = this.#entries.get(chanPoint)?.state;
-    if (state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliver(chanPoint, { kind: 'ReclassifyRequested' });
-    else if (state !== undefined && CLOSED.has(state)) void this.#deliver(chanPoint, { kind: 'RevocationAdded', number: commitmentNumber });
+    if (state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliverOrRetry(chanPoint, { kind: 'ReclassifyRequested' });
+    else if (state !== undefined && CLOSED.has(state)) void this.#deliverOrRetry(chanPoint, { kind: 'RevocationAdded', number: commitmentNumber });
   }
 
   /**
@@ -433,6 +452,9 @@ export class ChainArbitrator {
     }
     this.#height = event.height;
     this.#tipHash = event.hash;
+    const retry = [...this.#retry];
+    this.#retry.clear();
+    for (const [cp, evs] of retry) for (const ev of evs) if (this.#entries.has(cp)) await this.#deliverOrRetry(cp, ev);
     const events = new Map<string, ArbEvent>();
     for (const due of this.#wake.popDue(event.height)) {
       const e = this.#entries.get(due.id);
@@ -450,6 +472,33 @@ export class ChainArbitrator {
       }),
     );
   };
+
+  /** Delivers `event`; if that fails, keeps it for the next block (#retry). */
+  async #deliverOrRetry(chanPoint: string, event: ArbEvent): Promise<EventOutcome<ArbState>> {
+    const outcome = await this.#deliver(chanPoint, event);
+    if (outcome.kind === 'failed') {
+      this.#retry.set(chanPoint, [...(this.#retry.get(chanPoint) ?? []), event]);
+      this.#log.warn({ chanPoint, event: event.kind, ...errFields(outcome.error) }, 'arbitrator: an event could not be delivered; it is retried with the next block');
+    }
+    return outcome;
+  }
+
+  /**
+   * After a restart: their close (remote, remote pending) whose commitment's revocation secret courtd now holds is
+   * classified again (a revocation that arrived just before a crash, or whose delivery failed).
+   */
+  async #recheckRevoked(chanPoint: string): Promise<void> {
+    try {
+      const s = await this.state(chanPoint);
+      if (s.kind !== 'ContractClosed' && s.kind !== 'WaitingFullResolution') return;
+      const n = s.close.commitmentNumber;
+      if ((s.close.type !== 'remote' && s.close.type !== 'remotePending') || n === undefined) return;
+      if (loadRevocations(this.#o.db, chanPoint).tryLookup(MAX_SHACHAIN_INDEX - n) === undefined) return;
+      await this.#deliverOrRetry(chanPoint, { kind: 'RevocationAdded', number: n });
+    } catch (err) {
+      this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: the start-up revocation recheck failed');
+    }
+  }
 
   /**
    * Starts the funding spend watch of `chanPoint` (once) from `hint`. `reconcile` (a closed or unresolved channel
@@ -560,6 +609,11 @@ export class ChainArbitrator {
     try {
       const outcome = await this.#deliver(chanPoint, { kind: 'ChannelUpdated', facts: this.#facts(seq, this.#effects.checked(chanPoint, seq)) });
       if (outcome.kind === 'refused' || outcome.kind === 'failed') dropUntakenSnapshot(this.#o.db, chanPoint, seq);
+      else {
+        // A first snapshot stored before a crash: its channel had no arbitrator row, hence no watch, at start.
+        const hint = channelSpendHint(this.#o.db, chanPoint);
+        if (hint !== undefined && WATCHED.has(this.#entries.get(chanPoint)?.state ?? -1)) this.#watch(chanPoint, hint);
+      }
     } catch (err) {
       this.#log.error({ chanPoint, ...errFields(err) }, 'arbitrator: redelivering the stored snapshot failed');
     }

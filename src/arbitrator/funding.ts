@@ -13,9 +13,10 @@ import type { CheckedSnapshot } from './snapshot.js';
 
 /**
  * Refuses (COURT_E_FUNDING_UNKNOWN, COURT_E_FUNDING_MISMATCH) a checked snapshot whose funding output the node
- * does not know, or that holds another amount or script. Resolves to whether the output is already spent.
+ * does not know, or that holds another amount or script. Resolves to whether the output is already spent and the
+ * height of the block holding the funding transaction (when the node says).
  */
-export async function checkFundingOutput(outputs: OutputSource, c: CheckedSnapshot): Promise<{ readonly spent: boolean }> {
+export async function checkFundingOutput(outputs: OutputSource, c: CheckedSnapshot): Promise<{ readonly spent: boolean; readonly confirmedHeight?: number }> {
   const cp = c.snapshot.chanPoint;
   const out = await outputs.getOutput({ txid: c.fundingTxid, vout: c.fundingVout });
   if (out === undefined) {
@@ -32,5 +33,5 @@ export async function checkFundingOutput(outputs: OutputSource, c: CheckedSnapsh
   if (toHex(out.scriptPubKey) !== toHex(want)) {
     throw new CourtError('COURT_E_FUNDING_MISMATCH', `funding output ${cp} does not pay the 2-of-2 of the two funding keys`, { chanPoint: cp });
   }
-  return { spent: out.spent };
+  return out.confirmedHeight === undefined ? { spent: out.spent } : { spent: out.spent, confirmedHeight: out.confirmedHeight };
 }

@@ -151,6 +151,8 @@ export interface StartRow {
   readonly pending: boolean;
   /** Where to look for the funding spend: the close's height once one is confirmed, else the snapshot's hint. */
   readonly spendHint: number;
+  /** arbitrator_state.close_type (null until a close is confirmed). */
+  readonly closeType: number | null;
 }
 
 /**
@@ -164,8 +166,8 @@ export function loadStartRows(db: Db): StartRow[] {
       db.prepare<[number], { machine_id: string }>('SELECT DISTINCT machine_id FROM outbox WHERE status = ?').all(OUTBOX_STATUS.Pending).map((r) => r.machine_id),
     );
     const rows = db
-      .prepare<[], { chan_point: string; state: number; wake_height: number | null; hint: number }>(
-        `SELECT a.chan_point, a.state, a.wake_height, COALESCE(a.close_height, c.funding_height_hint) AS hint
+      .prepare<[], { chan_point: string; state: number; wake_height: number | null; hint: number; close_type: number | null }>(
+        `SELECT a.chan_point, a.state, a.wake_height, COALESCE(a.close_height, c.funding_height_hint) AS hint, a.close_type
          FROM arbitrator_state a JOIN channel c ON c.chan_point = a.chan_point`,
       )
       .raw(false)
@@ -173,7 +175,7 @@ export function loadStartRows(db: Db): StartRow[] {
     const out: StartRow[] = [];
     for (const r of rows) {
       const p = pending.has(r.chan_point);
-      if (r.state !== ARBITRATOR_STATE.FullyResolved || p) out.push({ chanPoint: r.chan_point, state: r.state, wake: r.wake_height, pending: p, spendHint: r.hint });
+      if (r.state !== ARBITRATOR_STATE.FullyResolved || p) out.push({ chanPoint: r.chan_point, state: r.state, wake: r.wake_height, pending: p, spendHint: r.hint, closeType: r.close_type });
     }
     return out;
   })();
@@ -187,7 +189,7 @@ export function staleSnapshots(db: Db): Array<{ chanPoint: string; seq: number }
   return db
     .prepare<[number], { chan_point: string; seq: number }>(
       `SELECT s.chan_point, MAX(s.seq) AS seq FROM channel_snapshot s LEFT JOIN arbitrator_state a ON a.chan_point = s.chan_point
-       WHERE a.state IS NULL OR a.state = ? GROUP BY s.chan_point HAVING MAX(s.seq) > COALESCE(MAX(a.snapshot_seq), 0)`,
+       WHERE (a.state IS NULL OR a.state = ?) AND s.answers_close = 0 GROUP BY s.chan_point HAVING MAX(s.seq) > COALESCE(MAX(a.snapshot_seq), 0)`,
     )
     .all(ARBITRATOR_STATE.Default)
     .map((r) => ({ chanPoint: r.chan_point, seq: r.seq }));
@@ -215,28 +217,45 @@ export function currentSnapshot(db: Db, chanPoint: string): { seq: number; snaps
  * first snapshot; `checkUpdate(previous JSON)` runs inside the transaction against the one in force and may throw
  * (nothing is stored then). Returns the new seq.
  */
-export function storeSnapshot(db: Db, snap: ChannelSnapshot, json: object, height: number, checkUpdate: (previous: unknown) => void): number {
+export function storeSnapshot(
+  db: Db,
+  snap: ChannelSnapshot,
+  json: object,
+  height: number,
+  checkUpdate: (previous: unknown) => void,
+  opts: { readonly answersClose?: boolean; readonly spendHint?: number } = {},
+): number {
   return db
     .transaction(() => {
       const prev = currentSnapshot(db, snap.chanPoint);
       if (prev === undefined) {
+        // The channel's first accepted snapshot (a row left by a snapshot refused before is brought up to date).
         db.prepare(
           `INSERT INTO channel (chan_point, short_channel_id, capacity_sat, commitment_type, initiator, funding_height_hint, created_height)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chan_point) DO NOTHING`,
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (chan_point) DO UPDATE SET short_channel_id = excluded.short_channel_id, capacity_sat = excluded.capacity_sat,
+             commitment_type = excluded.commitment_type, initiator = excluded.initiator, funding_height_hint = excluded.funding_height_hint`,
         ).run(
           snap.chanPoint,
           snap.shortChannelId ?? null,
           snap.capacitySat.toString(),
           snap.commitmentType === 'anchors' ? COMMITMENT_TYPE.Anchors : COMMITMENT_TYPE.StaticRemoteKey,
           snap.initiator === 'local' ? INITIATOR.Local : INITIATOR.Remote,
-          snap.fundingHeightHint,
+          opts.spendHint ?? snap.fundingHeightHint,
           height,
         );
       } else {
         checkUpdate(JSON.parse(prev.snapshot));
       }
-      const next = (prev?.seq ?? 0) + 1;
-      db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height) VALUES (?, ?, ?, ?)').run(snap.chanPoint, next, JSON.stringify(json), height);
+      const last = db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM channel_snapshot WHERE chan_point = ?').get(snap.chanPoint)?.seq;
+      const next = (last ?? 0) + 1;
+      db.prepare('INSERT INTO channel_snapshot (chan_point, seq, snapshot, received_height, answers_close) VALUES (?, ?, ?, ?, ?)').run(
+        snap.chanPoint,
+        next,
+        JSON.stringify(json),
+        height,
+        opts.answersClose === true ? 1 : 0,
+      );
       reindexPaymentHashes(db, snap.chanPoint);
       return next;
     })
@@ -279,6 +298,11 @@ export function storePreimage(db: Db, paymentHash: string, preimageHex: string, 
 }
 
 /** Whether a channel row exists (a first snapshot was accepted). */
+/** Where the channel's funding spend watch starts (the first snapshot's hint, corrected by the funding check). */
+export function channelSpendHint(db: Db, chanPoint: string): number | undefined {
+  return db.prepare<[string], { h: number }>('SELECT funding_height_hint AS h FROM channel WHERE chan_point = ?').get(chanPoint)?.h;
+}
+
 export function channelKnown(db: Db, chanPoint: string): boolean {
   return db.prepare<[string], { one: number }>('SELECT 1 AS one FROM channel WHERE chan_point = ?').get(chanPoint) !== undefined;
 }

@@ -136,16 +136,18 @@ export class BitcoindChain implements ChainSource, MempoolSource, UtxoSource, Ou
   async getOutput(outpoint: Outpoint): Promise<OutputInfo | undefined> {
     const method = 'gettxout';
     const r = await this.rpc.call(method, [outpoint.txid, outpoint.vout, true]);
+    // The creating transaction tells the block height (and, once the output is spent, the output itself).
+    const found = await this.getRawTransaction(outpoint.txid);
+    const at = found?.confirmation === undefined ? {} : { confirmedHeight: found.confirmation.height };
     if (r !== null && r !== undefined) {
       const o = asObject(r, method);
       const spk = asObject(o.scriptPubKey, method, 'scriptPubKey');
       const valueSat = btcToSat(asBtcDecimal(o.value, method, 'value'));
-      return { valueSat, scriptPubKey: Uint8Array.from(Buffer.from(asHex(spk.hex, method, 'scriptPubKey.hex'), 'hex')), spent: false };
+      return { valueSat, scriptPubKey: Uint8Array.from(Buffer.from(asHex(spk.hex, method, 'scriptPubKey.hex'), 'hex')), spent: false, ...at };
     }
-    const found = await this.getRawTransaction(outpoint.txid);
     const out = found?.tx.outs[outpoint.vout];
     if (out === undefined) return undefined;
-    return { valueSat: BigInt(out.value), scriptPubKey: Uint8Array.from(out.script), spent: true };
+    return { valueSat: BigInt(out.value), scriptPubKey: Uint8Array.from(out.script), spent: true, ...at };
   }
 
   /** sendrawtransaction; a refusal throws COURT_E_CHAIN_RPC with {rpcCode, rpcMessage}. */

@@ -78,6 +78,8 @@ export interface OutputInfo {
   readonly scriptPubKey: Uint8Array;
   /** False while in the UTXO set (or created by a mempool transaction); true once spent. */
   readonly spent: boolean;
+  /** Height of the block holding the transaction that created the output (absent while unconfirmed or unknown). */
+  readonly confirmedHeight?: number;
 }
 
 /**

@@ -49,6 +49,7 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_CHANNEL_CLOSING: 'the channel is already closing or closed: it takes no more updates or force-close requests',
   COURT_E_CLOSE_NOT_UNRESOLVED: 'only a channel in CloseUnresolved can be reclassified',
   COURT_E_CLOSE_NOT_ACCEPTABLE: 'a close of our own commitment is swept with its snapshot; it cannot be accepted as it is',
+  COURT_E_DELIVERY_FAILED: 'what the call brought is stored, but a channel could not take it yet: it is retried with every block, and the call may be repeated',
   COURT_E_ARBITRATOR_ERROR: 'the channel arbitrator is in its Error state; an operator must look at it',
   COURT_E_FUNDING_MISMATCH: "a channel's funding output on chain does not hold the snapshot's capacity or 2-of-2 funding script",
   COURT_E_FUNDING_UNKNOWN: "the node knows no transaction for a channel's funding output (not confirmed, not in the mempool)",

@@ -61,9 +61,16 @@ function court(db: Db, sim: ChannelSimulator) {
   const published: string[] = [];
   const chain = new ScenarioChain(H);
   const watches = new ChainWatches({ source: chain, utxo: chain, view: chain.view });
+  const registered: string[] = [];
+  const counted: Pick<ChainWatches, 'watchSpend'> = {
+    watchSpend: (op, hint, on) => {
+      registered.push(`${op.txid}:${op.vout}`);
+      return watches.watchSpend(op, hint, on);
+    },
+  };
   const arb = new ChainArbitrator({
     db,
-    watches,
+    watches: counted,
     keyring: ring,
     signer: new LocalSigner(ring),
     broadcaster: {
@@ -84,7 +91,7 @@ function court(db: Db, sim: ChannelSimulator) {
     await arb.stop();
     await watches.stop();
   };
-  return { arb, published, mine, stop };
+  return { arb, published, mine, stop, registered };
 }
 
 const snapshot = (sim: ChannelSimulator) => sim.snapshot('alice', { fundingHeightHint: H - 5 });
@@ -197,6 +204,68 @@ describe('ChainArbitrator fault injection: no lost wake-up or result', () => {
       assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
       assert.equal(pendingRows(f.db, sim.chanPoint), 0);
       assert.equal(f.fired(), 4);
+      await stop();
+      f.db.close();
+    });
+
+    it(`a preimage whose delivery fails is refused to the caller and delivered again with the next block (${format}) (review)`, async () => {
+      // Before: addPreimage logged the failure and answered as if routed; nothing retried it and the incoming HTLC
+      // never went on chain before its cutoff.
+      const sim = openChannel(format);
+      const p = sha256(new TextEncoder().encode(`fault preimage ${format}`));
+      sim.addHtlc('bob', 30_000_000n, H + 30, p); // with its preimage: cutoff H + 14
+      sim.commit();
+      const f = faultyDb(join(tmp.dir, `preimage-${n++}.sqlite`));
+      const { arb, published, mine, stop } = court(f.db, sim);
+      await arb.updateChannel(snapshot(sim));
+      await arb.watchesReady();
+      await mine(block(H + 14));
+      f.arm(ARBITRATOR_EVENT.PreimageLearned, 1);
+      await assert.rejects(arb.addPreimage(p, 'node'), (e: unknown) => (e as { code?: string }).code === 'COURT_E_DELIVERY_FAILED');
+      assert.equal(kindOf(f.db, sim.chanPoint), 'Default');
+      await mine(block(H + 15));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'CommitmentBroadcasted', 'the retried preimage took the channel on chain');
+      assert.deepEqual(published, [sim.commitment('alice', sim.latestNumber).txid]);
+      await stop();
+      f.db.close();
+    });
+
+    it(`a first snapshot whose delivery fails is removed; the next one is checked and watched as a first one (${format}) (review)`, async () => {
+      // Before: the channel row outlived the dropped snapshot, so the next snapshot skipped the funding check and
+      // never got its funding watch.
+      const sim = channel(format);
+      const f = faultyDb(join(tmp.dir, `first-${n++}.sqlite`));
+      const { arb, stop, registered } = court(f.db, sim);
+      f.arm(ARBITRATOR_EVENT.ChannelUpdated, 1);
+      await assert.rejects(arb.updateChannel(snapshot(sim)));
+      assert.deepEqual(registered, [], 'no watch for a channel whose snapshot was not taken in');
+      await arb.updateChannel(snapshot(sim));
+      assert.deepEqual(registered, [sim.chanPoint]);
+      await stop();
+      f.db.close();
+    });
+
+    it(`a late revocation whose delivery fails is delivered again with the next block: still a breach (${format}) (review)`, async () => {
+      const sim = channel(format);
+      const f = faultyDb(join(tmp.dir, `revocation-${n++}.sqlite`));
+      const { arb, mine, stop } = court(f.db, sim);
+      await arb.updateChannel(snapshot(sim));
+      arb.addRevocation(sim.chanPoint, sim.revealedSecret('bob', 0), 0);
+      await arb.watchesReady();
+      const n0 = sim.currentNumber;
+      await mine(block(H + 1, [sim.signedCommitment('bob', n0)]));
+      await arb.idle();
+      assert.equal(kindOf(f.db, sim.chanPoint), 'WaitingFullResolution');
+      sim.commit();
+      f.arm(ARBITRATOR_EVENT.RevocationAdded, 1);
+      arb.addRevocation(sim.chanPoint, sim.revealedSecret('bob', n0), n0);
+      await arb.idle();
+      assert.equal(f.fired(), 1);
+      await mine(block(H + 2));
+      await arb.idle();
+      const s = await arb.state(sim.chanPoint);
+      assert.equal(s.kind === 'WaitingFullResolution' || s.kind === 'ContractClosed' ? s.close.type : s.kind, 'breach');
       await stop();
       f.db.close();
     });

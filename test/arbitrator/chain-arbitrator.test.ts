@@ -14,7 +14,7 @@ import type { Transaction } from 'bitcoinjs-lib';
 import { ChainArbitrator, preimageSink } from '../../src/arbitrator/chain-arbitrator.js';
 import { MemoryBlockLog } from '../../src/chain/block-log.js';
 import { BlockDispatcher } from '../../src/chain/dispatcher.js';
-import type { BlockRef, ChainEvent, PublishResult } from '../../src/chain/ports.js';
+import type { BlockRef, ChainEvent, OutputSource, PublishResult } from '../../src/chain/ports.js';
 import { ChainWatches } from '../../src/chain/watches.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
@@ -36,7 +36,7 @@ interface Court {
 }
 
 /** Dispatcher -> watches -> arbitrator over `chain`, resuming from `refs` (a restart) if given. */
-function court(db: Db, chain: FakeChain, sim: ChannelSimulator, refs: readonly BlockRef[] = []): Court {
+function court(db: Db, chain: FakeChain, sim: ChannelSimulator, refs: readonly BlockRef[] = [], outputs?: OutputSource): Court {
   const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
   const log = new MemoryBlockLog(refs);
   const dispatcher = new BlockDispatcher({ source: chain, blockLog: log, startHeight: 0, sleep: instantSleep().sleep });
@@ -48,6 +48,7 @@ function court(db: Db, chain: FakeChain, sim: ChannelSimulator, refs: readonly B
     watches,
     broadcaster: { publish: async () => assert.fail('nothing is broadcast here') },
     closeDepth: { min: 3, max: 3 },
+    ...(outputs === undefined ? {} : { outputs }),
   });
   dispatcher.subscribe(watches.onChainEvent);
   dispatcher.subscribe(arb.onChainEvent);
@@ -146,6 +147,37 @@ describe('ChainArbitrator with the chain layer watches', () => {
     await c.arb.watchesReady();
     await c.arb.idle();
     assert.equal((await spendOf(c.arb, a.chanPoint))?.height, spent?.height);
+    await stop(c);
+    db.close();
+  });
+});
+
+describe('ChainArbitrator: the funding height hint is bounded by the funding transaction (review)', () => {
+  const tmp = tempDir('chain-arbitrator-hint');
+  after(() => tmp.remove());
+
+  it('a hint above the block of the funding transaction cannot hide a spend from the rescan', async () => {
+    // Before: the watch rescanned from the node's hint (here the tip), and a close mined below it was never seen.
+    const db = openDatabase(join(tmp.dir, 'hint.sqlite'));
+    migrate(db);
+    const chain = new FakeChain();
+    chain.mine(3);
+    const a = openChannel('static_remotekey');
+    a.commit();
+    const [spent] = chain.mine(1, [a.signedCommitment('bob', a.currentNumber)]);
+    chain.mine(3);
+    // The funding transaction's block as the node reports it (height 2), the output already spent.
+    const outputs: OutputSource = {
+      getOutput: async () => ({ valueSat: a.capacitySat, scriptPubKey: a.fundingScriptPubKey, spent: true, confirmedHeight: 2 }),
+    };
+    const c = court(db, chain, a, [], outputs);
+    c.arb.start(0);
+    await c.dispatcher.poll();
+    await c.arb.updateChannel(a.snapshot('alice', { fundingHeightHint: 7 }));
+    await c.arb.watchesReady();
+    await c.arb.idle();
+    const s = await c.arb.state(a.chanPoint);
+    assert.equal(s.kind === 'WaitingFullResolution' ? s.close.height : s.kind, spent?.height, 'the close below the hint was found and resolved');
     await stop(c);
     db.close();
   });

@@ -105,7 +105,7 @@ describe('migrate', () => {
 const SCHEMA: Record<string, string[]> = {
   chain_block_log: ['height', 'hash'],
   channel: ['chan_point', 'short_channel_id', 'capacity_sat', 'commitment_type', 'initiator', 'funding_height_hint', 'created_height', 'created_at'],
-  channel_snapshot: ['chan_point', 'seq', 'snapshot', 'received_height', 'created_at'],
+  channel_snapshot: ['chan_point', 'seq', 'snapshot', 'received_height', 'created_at', 'answers_close'],
   arbitrator_state: ['chan_point', 'state', 'close_type', 'close_height', 'seq', 'updated_height', 'reason', 'detail', 'updated_at', 'wake_height', 'snapshot_seq'],
   machine_state: ['machine_id', 'machine', 'state_code', 'state', 'seq', 'updated_height', 'updated_at'],
   transition_log: ['machine_id', 'seq', 'from_state', 'event_kind', 'to_state', 'height', 'payload', 'created_at'],
