@@ -24,6 +24,8 @@ export interface SnapshotExtras {
   /** Height from which to look for the funding spend. Default 0. */
   readonly fundingHeightHint?: number;
   readonly shortChannelId?: string;
+  /** The local commitment to describe (default the latest): an older one answers courtd's request for it. */
+  readonly localNumber?: number;
 }
 
 function commitmentView(sim: ChannelSimulator, owner: PartyName, holder: PartyName, state: ChannelState): SnapshotCommitment {
@@ -52,7 +54,8 @@ export function channelSnapshot(sim: ChannelSimulator, owner: PartyName, extras:
   const me = sim.parties[owner];
   const them = sim.parties[peer];
   const latest = sim.latestNumber;
-  const sigs = sim.remoteSignatures(owner, latest);
+  const local = extras.localNumber ?? latest;
+  const sigs = sim.remoteSignatures(owner, local);
   const snap: ChannelSnapshot = {
     chanPoint: sim.chanPoint,
     capacitySat: sim.capacitySat.toString(),
@@ -74,7 +77,7 @@ export function channelSnapshot(sim: ChannelSimulator, owner: PartyName, extras:
       toSelfDelay: sim.toSelfDelay[peer],
     },
     localCommitment: {
-      ...commitmentView(sim, owner, owner, sim.state(latest)),
+      ...commitmentView(sim, owner, owner, sim.state(local)),
       remoteSignature: toHex(sigs.commitment),
       remoteHtlcSignatures: sigs.htlcs.map(toHex),
     },

@@ -160,6 +160,32 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Local);
     });
 
+    it('review: the answer for our older commitment is used for that close only: a reorg reopens the channel with the newest commitment', async () => {
+      // Before 0007: the answer snapshot became the current one, so the rollback after the reorg went back to
+      // BroadcastCommit with the older (revoked) commitment and published it.
+      const sim = await channel(2);
+      const cp = sim.chanPoint;
+      const old = sim.currentNumber - 1;
+      await confirm(sim.signedCommitment('alice', old).toHex()); // the node restored from a backup publishes it
+      await untilState(court, cp, 'CloseUnresolved');
+      await court.arb.updateChannel(sim.snapshot('alice', { localNumber: old }));
+      await untilState(court, cp, 'WaitingFullResolution');
+      assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Local);
+      const current = court.db.prepare<[string], { seq: number; snapshot: string }>('SELECT seq, snapshot FROM channel_snapshot_current WHERE chan_point = ?').get(cp);
+      assert.equal(JSON.parse(current?.snapshot ?? '{}').localCommitment.number, sim.latestNumber, 'the answer is not the current snapshot');
+      await node.reorg(1);
+      await eventually(
+        () => court.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM outbox WHERE machine_id = ? AND kind = 0").get(cp)?.n !== 0,
+        20_000,
+        'a commitment broadcast after the rollback',
+      );
+      const published = court.db
+        .prepare<[string], { payload: string }>('SELECT payload FROM outbox WHERE machine_id = ? AND kind = 0')
+        .all(cp)
+        .map((r) => (JSON.parse(r.payload) as { commitmentNumber: number }).commitmentNumber);
+      assert.ok(published.length > 0 && published.every((n) => n === sim.latestNumber), `only our newest commitment is ever published (${published.join(', ')})`);
+    });
+
     it('item 2: our own old commitment is not a breach even though we hold a secret for its number', async () => {
       // Fails on a1a5213: the state hint's number had a revocation secret (bob's, for HIS commitment of that
       // number), so alice's own revoked commitment was "justice" with keys that cannot sign for it.
