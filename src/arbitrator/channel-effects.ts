@@ -49,7 +49,8 @@ export interface ChannelEffectsDeps {
   readonly db: Db;
   readonly keyring: KeyRing;
   readonly signer: Signer;
-  readonly broadcaster: Pick<Broadcaster, 'publish'>;
+  /** `forget` (TxBroadcaster's): our commitment stops being rebroadcast once another close confirmed. */
+  readonly broadcaster: Pick<Broadcaster, 'publish'> & { forget?(txid: string): void };
   readonly resolvers: ResolverHost;
   /** The channel's current state (to skip a stale broadcast). */
   readonly stateOf: (chanPoint: string) => ArbState | undefined;
@@ -143,6 +144,8 @@ export class ChannelEffects {
     const store = loadRevocations(this.#d.db, chanPoint);
     const tx = Transaction.fromHex(e.txHex);
     const cls = classifyClose(classifierView(c, store), tx);
+    // Any other close makes our commitment invalid for good (a reorg that removes the close publishes it again).
+    if (cls.kind !== 'local') this.#d.broadcaster.forget?.(c.local.tx.getId());
     if (cls.kind === 'unknown' || cls.kind === 'ourUnknown') {
       return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unresolved: unresolvedClose(c, cls, tx) };
     }

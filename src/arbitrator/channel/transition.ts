@@ -254,7 +254,7 @@ function closeConfirmed(state: OpenState, event: Extract<ArbEvent, { kind: 'Clos
   if (event.resolutions === undefined && event.unresolved !== undefined) {
     return toUnresolved(withSpend(state, undefined) as OpenState, state.spend, event.unresolved, [], [], 1);
   }
-  return toContractClosed(state, event, state.facts, state.failed ?? [], [], [], state.spend.txHex);
+  return toContractClosed(state, event, state.facts, state.failed ?? [], [], [], state.spend.txHex, state.kind !== 'Default');
 }
 
 /** A classified close with its resolutions: ContractClosed (or FullyResolved for a mutual close). */
@@ -266,6 +266,7 @@ function toContractClosed(
   claimed: readonly string[],
   unfinished: readonly string[],
   txHex: string,
+  broadcasting: boolean,
 ): Result {
   const res = event.resolutions;
   if (res === undefined) return toError(state, `funding spent by ${event.txid}: the close was neither classified nor reported unresolved`);
@@ -286,7 +287,7 @@ function toContractClosed(
       ? { kind: 'NotifyNode', event: 'breachDetected', payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null } }
       : { kind: 'NotifyNode', event: 'channelClosing', payload: { v: 1, stage: 'confirmed', closeType: close.type, txid: close.txid, height: close.height } },
   ];
-  const carried = claimed.length === 0 ? {} : { claimed, unfinished };
+  const carried = { ...(claimed.length === 0 ? {} : { claimed, unfinished }), ...(broadcasting ? { broadcasting: true as const } : {}) };
   return step<ArbState, ArbEffect>(
     facts === undefined
       ? { kind: 'ContractClosed', failed, close, resolutions: res, ...carried }
@@ -405,14 +406,14 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
         height: state.spend.height,
         resolutions: { closeType: 'accepted', txid: state.spend.txid, htlcs: [] },
       };
-      return toContractClosed(state, accepted, state.answer ?? p.facts, p.failed ?? [], state.claimed, state.unfinished, state.spend.txHex);
+      return toContractClosed(state, accepted, state.answer ?? p.facts, p.failed ?? [], state.claimed, state.unfinished, state.spend.txHex, p.kind !== 'Default');
     }
     case 'CloseConfirmed': {
       if (event.txid !== state.spend.txid) return ignore(state);
       if (event.resolutions !== undefined) {
         const p = state.prior;
         const facts = state.answer !== undefined && event.resolutions.closeType === 'local' ? withNewerHtlcs(state.answer, p.facts) : (state.answer ?? p.facts);
-        return toContractClosed(state, event, facts, p.failed ?? [], state.claimed, state.unfinished, state.spend.txHex);
+        return toContractClosed(state, event, facts, p.failed ?? [], state.claimed, state.unfinished, state.spend.txHex, p.kind !== 'Default');
       }
       if (event.unresolved === undefined || sameUnresolved(state.unresolved, event.unresolved)) return ignore(state);
       return toUnresolved(state.prior, state.spend, event.unresolved, state.claimed, state.unfinished, state.attempts);
@@ -436,9 +437,12 @@ function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
       // claims made meanwhile are superseded in this step (their outputs are gone with it), so a spend that comes
       // back is classified and claimed afresh.
       if (state.spend.height < event.height) return ignore(state);
-      if (state.claimed.length === 0) return step(state.prior);
+      // Had we gone on chain, our commitment is published again (it may confirm now).
+      const p = state.prior;
+      const again: ArbEffect[] = p.kind === 'Default' ? [] : [{ kind: 'BroadcastTx', snapshotSeq: p.facts.snapshotSeq, commitmentNumber: p.facts.localNumber }];
+      if (state.claimed.length === 0) return step<ArbState, ArbEffect>(p, again);
       const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: state.spend.txid, height: event.height };
-      return step<ArbState, ArbEffect>(state.prior, [], [record]);
+      return step<ArbState, ArbEffect>(p, again, [record]);
     }
     case 'ForceCloseRequested':
       return refuse(`the funding output is spent by ${state.spend.txid}, which courtd could not resolve: ${state.unresolved.reason}`, 'COURT_E_CHANNEL_CLOSING');
@@ -508,7 +512,8 @@ function closeDisconnected(state: ClosedState | WaitingState, event: Extract<Arb
       payload: { v: 1, stage: 'closeDisconnected', closeType: close.type, txid: close.txid, height: close.height, disconnectedHeight: event.height },
     },
   ];
-  if (close.type === 'local' && facts !== undefined) {
+  // Back to broadcasting if the removed close was our commitment, or if we had gone on chain before it confirmed.
+  if ((close.type === 'local' || state.broadcasting === true) && facts !== undefined) {
     effects.push({ kind: 'BroadcastTx', snapshotSeq: facts.snapshotSeq, commitmentNumber: facts.localNumber });
     return step<ArbState, ArbEffect>({ kind: 'BroadcastCommit', trigger: 'chain', facts, failed }, effects, [record]);
   }
@@ -568,8 +573,15 @@ function toResolution(state: ClosedState): Result {
   effects.push({ kind: 'LaunchResolvers' });
   return step<ArbState, ArbEffect>(
     THEIRS.has(close.type)
-      ? { kind: 'WaitingFullResolution', close, unresolved, ...(facts === undefined ? {} : { facts }), failed: [...new Set([...state.failed, ...failedNow(effects)])] }
-      : { kind: 'WaitingFullResolution', close, unresolved },
+      ? {
+          kind: 'WaitingFullResolution',
+          close,
+          unresolved,
+          ...(facts === undefined ? {} : { facts }),
+          failed: [...new Set([...state.failed, ...failedNow(effects)])],
+          ...(state.broadcasting === true ? { broadcasting: true as const } : {}),
+        }
+      : { kind: 'WaitingFullResolution', close, unresolved, ...(state.broadcasting === true ? { broadcasting: true as const } : {}) },
     effects,
     records,
   );

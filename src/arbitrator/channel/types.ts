@@ -129,6 +129,8 @@ export type ArbState =
       readonly unfinished?: readonly string[];
       /** Times a late revocation had the close classified again. */
       readonly rechecks?: number;
+      /** We had gone on chain (our commitment published) when this close confirmed: a reorg of it goes back there. */
+      readonly broadcasting?: true;
     }
   | {
       readonly kind: 'CloseUnresolved';
@@ -157,6 +159,8 @@ export type ArbState =
       readonly failed?: readonly number[];
       /** Times a late revocation had the close classified again. */
       readonly rechecks?: number;
+      /** We had gone on chain (our commitment published) when this close confirmed. */
+      readonly broadcasting?: true;
     }
   | { readonly kind: 'FullyResolved'; readonly close: CloseInfo }
   | { readonly kind: 'Error'; readonly from: ArbStateKind; readonly reason: string; readonly close?: CloseInfo };

@@ -123,7 +123,7 @@ const closeOf = (type: CloseType, height = HEIGHT + 2): CloseInfo => {
 };
 function contractClosed(
   type: CloseType,
-  o: { facts?: ChannelFacts; height?: number; anchor?: boolean; commitOutput?: boolean; failed?: readonly number[] } = {},
+  o: { facts?: ChannelFacts; height?: number; anchor?: boolean; commitOutput?: boolean; failed?: readonly number[]; broadcasting?: true } = {},
 ): ArbState {
   const facts = o.facts ?? RICH_FACTS;
   return {
@@ -132,6 +132,7 @@ function contractClosed(
     failed: o.failed ?? [],
     close: closeOf(type, o.height),
     resolutions: closeResolutions(type, { facts, ...(o.anchor === undefined ? {} : { anchor: o.anchor }), ...(o.commitOutput === undefined ? {} : { commitOutput: o.commitOutput }) }),
+    ...(o.broadcasting === undefined ? {} : { broadcasting: o.broadcasting }),
   };
 }
 
@@ -418,7 +419,7 @@ describe('transition table: a confirmed close', () => {
       event: closeConfirmed('local'),
       next: 'ContractClosed',
       effects: ['NotifyNode channelClosing'],
-      state2: contractClosed('local', { failed: [2] }),
+      state2: contractClosed('local', { failed: [2], broadcasting: true }),
     },
     {
       name: 'CloseConfirmed remote after our commitment was published -> ContractClosed',
@@ -426,7 +427,7 @@ describe('transition table: a confirmed close', () => {
       event: closeConfirmed('remote'),
       next: 'ContractClosed',
       effects: ['NotifyNode channelClosing'],
-      state2: contractClosed('remote', { failed: [2] }),
+      state2: contractClosed('remote', { failed: [2], broadcasting: true }),
     },
     {
       name: 'a spend courtd cannot resolve alone -> CloseUnresolved, the node told, our to_remote claimed meanwhile',
@@ -785,6 +786,27 @@ describe('a revocation arriving after their close was classified (review: late s
     assert.ok(records(resolved).some((r) => r.kind === 'breach'));
     const failedNow = resolved.effects.flatMap((e) => (e.kind === 'FailHtlcsUpstream' ? [e.htlc.htlcId] : []));
     for (const id of failedNow) assert.ok(!failedBefore.includes(id), `outgoing ${id} failed back twice`);
+  });
+});
+
+describe('a reorg of a close that confirmed while we were going on chain (review)', () => {
+  const env = { height: HEIGHT + 5 };
+
+  it('their close removed after we had published ours: back to broadcasting ours, not Default', () => {
+    const closed = accepted(transition(STATE_SAMPLES.CommitmentBroadcasted.spendResolving, closeConfirmed('remote'), env)).state;
+    const waiting = accepted(transition(closed, { kind: 'Persisted' }, env)).state;
+    assert.equal(waiting.kind === 'WaitingFullResolution' && waiting.broadcasting, true);
+    const back = accepted(transition(waiting, { kind: 'BlockDisconnected', height: HEIGHT + 2, hash: 'dd'.repeat(32), rollback: { facts: RICH_FACTS, failed: [] } }, env));
+    assert.equal(back.state.kind, 'BroadcastCommit');
+    assert.ok(back.effects.some((e) => e.kind === 'BroadcastTx'));
+  });
+
+  it('an unresolved close removed while we were broadcasting: our commitment is published again and the claims superseded', () => {
+    const s = STATE_SAMPLES.CloseUnresolved.claiming;
+    const back = accepted(transition(s, { kind: 'BlockDisconnected', height: HEIGHT, hash: 'dd'.repeat(32) }, env));
+    assert.equal(back.state.kind, 'CommitmentBroadcasted');
+    assert.deepEqual(back.effects.map(label), [`BroadcastTx ${RICH_FACTS.snapshotSeq}/${RICH_FACTS.localNumber}`]);
+    assert.equal(records(back).length, 1);
   });
 });
 
