@@ -49,8 +49,8 @@ export interface ChannelEffectsDeps {
   readonly db: Db;
   readonly keyring: KeyRing;
   readonly signer: Signer;
-  /** `forget` (TxBroadcaster's): our commitment stops being rebroadcast once another close confirmed. */
-  readonly broadcaster: Pick<Broadcaster, 'publish'> & { forget?(txid: string): void };
+  /** `conflictedBy` (TxBroadcaster's): our commitment stops being rebroadcast once another close confirmed. */
+  readonly broadcaster: Pick<Broadcaster, 'publish'> & { conflictedBy?(txid: string, conflictTxid: string, height: number): void };
   readonly resolvers: ResolverHost;
   /** The channel's current state (to skip a stale broadcast). */
   readonly stateOf: (chanPoint: string) => ArbState | undefined;
@@ -145,7 +145,7 @@ export class ChannelEffects {
     const tx = Transaction.fromHex(e.txHex);
     const cls = classifyClose(classifierView(c, store), tx);
     // Any other close makes our commitment invalid for good (a reorg that removes the close publishes it again).
-    if (cls.kind !== 'local') this.#d.broadcaster.forget?.(c.local.tx.getId());
+    if (cls.kind !== 'local') this.#d.broadcaster.conflictedBy?.(c.local.tx.getId(), e.txid, e.height);
     if (cls.kind === 'unknown' || cls.kind === 'ourUnknown') {
       return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unresolved: unresolvedClose(c, cls, tx) };
     }

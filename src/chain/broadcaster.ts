@@ -289,6 +289,20 @@ export class TxBroadcaster implements Broadcaster {
     if (this.drop(txid) !== undefined) this.store.untrack(txid);
   }
 
+  /**
+   * The owner learnt that `conflictTxid`, confirmed at `height`, spends an input of tracked `txid` (for instance a
+   * close that confirmed before our commitment was published, so no block after tracking showed it): dropped and
+   * recorded as a conflict, as the broadcaster's own detection does. Nothing happens if `txid` is not tracked.
+   */
+  conflictedBy(txid: Txid, conflictTxid: Txid, height: number): void {
+    const v = this.drop(txid);
+    if (v === undefined) return;
+    const c: BroadcastConflict = { txid, label: v.label, conflictTxid, height };
+    this.store.conflicted(c);
+    this.logger.warn({ ...c }, 'broadcast transaction dropped: its owner saw a confirmed transaction spend its input');
+    this.onConflict?.(c);
+  }
+
   /** The transactions being rebroadcast, in publish order. */
   tracked(): TrackedTx[] {
     return this.ordered().map(({ txid, label }) => ({ txid, label }));

@@ -191,6 +191,31 @@ describe('broadcaster: conflicts and restarts', () => {
     assert.deepEqual(broadcaster.tracked(), [{ txid: ours.getId(), label: 'commitment' }], 'the conflict left the chain');
   });
 
+  it('a conflict that confirmed before the transaction was published is dropped when its owner reports it (review)', async () => {
+    // Before: the conflicting block came before tracking started, so nothing ever dropped it: rebroadcast forever.
+    const { chain, dispatcher } = setup();
+    const store = new MemoryBroadcastStore();
+    const reported: BroadcastConflict[] = [];
+    const broadcaster = new TxBroadcaster({ relay: chain, store, onConflict: (c) => reported.push(c) });
+    dispatcher.subscribe(broadcaster.onChainEvent);
+    const parent = chain.makeTx(2);
+    chain.mine(1, [parent]);
+    const theirs = chain.spend({ txid: parent.getId(), vout: 0 });
+    const [b] = chain.mine(1, [theirs]);
+    await dispatcher.poll();
+    const ours = chain.spend({ txid: parent.getId(), vout: 0 });
+    await broadcaster.publish(ours, 'commitment');
+    chain.mine(1);
+    await dispatcher.poll();
+    assert.equal(broadcaster.tracked().length, 1, 'the broadcaster alone cannot know');
+    broadcaster.conflictedBy(ours.getId(), theirs.getId(), b?.height ?? 0);
+    assert.deepEqual(broadcaster.tracked(), []);
+    assert.deepEqual(store.conflicts(), [{ txid: ours.getId(), label: 'commitment', conflictTxid: theirs.getId(), height: b?.height }]);
+    assert.equal(reported.length, 1);
+    broadcaster.conflictedBy(ours.getId(), theirs.getId(), b?.height ?? 0);
+    assert.equal(reported.length, 1, 'idempotent');
+  });
+
   it('keeps the rebroadcast set in its store: a new broadcaster republishes it', async () => {
     const { chain } = setup();
     const store = new MemoryBroadcastStore();
