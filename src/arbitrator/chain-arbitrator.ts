@@ -52,6 +52,7 @@ import {
   channelSpendHint,
   currentSnapshot,
   dropUntakenSnapshot,
+  dropUntakenSnapshots,
   failedUpstream,
   knownPreimages,
   loadRevocations,
@@ -246,6 +247,8 @@ export class ChainArbitrator {
       if (CLOSED.has(r.state) && (r.closeType === CLOSE_TYPE.Remote || r.closeType === CLOSE_TYPE.RemotePending)) redo.push(() => void this.#recheckRevoked(r.chanPoint));
     }
     redo.push(() => {
+      const dropped = dropUntakenSnapshots(this.#o.db);
+      if (dropped > 0) this.#log.warn({ dropped }, 'arbitrator: removed snapshots a closing channel had refused before a crash');
       for (const s of staleSnapshots(this.#o.db)) {
         this.#ensureEntry(s.chanPoint);
         void this.#redeliverSnapshot(s.chanPoint, s.seq);

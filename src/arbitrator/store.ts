@@ -263,6 +263,24 @@ export function storeSnapshot(
 }
 
 /**
+ * Start-up: removes the snapshot rows a closing or closed arbitrator never took in (stored by an update that was
+ * refused, with a crash before its removal), so that none stands as the current snapshot. Default channels'
+ * rows are redelivered instead (staleSnapshots), and CloseUnresolved ones may be answers the node will resend.
+ */
+export function dropUntakenSnapshots(db: Db): number {
+  return db.transaction(() => {
+    const rows = db
+      .prepare<[number, number], { chan_point: string; seq: number }>(
+        `SELECT s.chan_point, s.seq FROM channel_snapshot s JOIN arbitrator_state a ON a.chan_point = s.chan_point
+         WHERE a.state NOT IN (?, ?) AND s.answers_close = 0 AND s.seq > a.snapshot_seq`,
+      )
+      .all(ARBITRATOR_STATE.Default, ARBITRATOR_STATE.CloseUnresolved);
+    for (const r of rows) dropUntakenSnapshot(db, r.chan_point, r.seq);
+    return rows.length;
+  })();
+}
+
+/**
  * Removes snapshot row `seq` of a channel that the arbitrator did not take in (refused, or not delivered), so it
  * never stands as the current one. Guarded by arbitrator_state.snapshot_seq in the statement itself: a row the
  * arbitrator did take in is never removed.
