@@ -245,6 +245,9 @@ export class ChainArbitrator {
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));
       if (r.state === ARBITRATOR_STATE.WaitingFullResolution || r.state === ARBITRATOR_STATE.CloseUnresolved) redo.push(() => this.#resolvers.launch(r.chanPoint));
       if (CLOSED.has(r.state) && (r.closeType === CLOSE_TYPE.Remote || r.closeType === CLOSE_TYPE.RemotePending)) redo.push(() => void this.#recheckRevoked(r.chanPoint));
+      // An unresolved close is classified again at start: what it lacked (a secret, a snapshot) may have been
+      // stored just before a crash cut the reclassification short.
+      if (r.state === ARBITRATOR_STATE.CloseUnresolved) redo.push(() => void this.#deliverOrRetry(r.chanPoint, { kind: 'ReclassifyRequested' }));
     }
     redo.push(() => {
       const dropped = dropUntakenSnapshots(this.#o.db);
@@ -418,9 +421,14 @@ export class ChainArbitrator {
     // A close courtd could not resolve, or their close already classified, may be that revoked commitment: it is
     // classified again at once (a breach now).
     // A delivery that fails is retried with every block (#retry) and, after a restart, by start-up's recheck.
-    const state = this.#entries.get(chanPoint)?.state;
+    // An open channel with a live runner may be classifying a spend right now (its answer may have read the store
+    // before this secret): it is told too. An idle one has nothing in flight, and is spared a runner.
+    const entry = this.#entries.get(chanPoint);
+    const state = entry?.state;
     if (state === ARBITRATOR_STATE.CloseUnresolved) void this.#deliverOrRetry(chanPoint, { kind: 'ReclassifyRequested' });
-    else if (state !== undefined && CLOSED.has(state)) void this.#deliverOrRetry(chanPoint, { kind: 'RevocationAdded', number: commitmentNumber });
+    else if (state !== undefined && (CLOSED.has(state) || entry?.runner !== undefined)) {
+      void this.#deliverOrRetry(chanPoint, { kind: 'RevocationAdded', number: commitmentNumber });
+    }
   }
 
   /**

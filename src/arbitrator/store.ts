@@ -263,18 +263,20 @@ export function storeSnapshot(
 }
 
 /**
- * Start-up: removes the snapshot rows a closing or closed arbitrator never took in (stored by an update that was
- * refused, with a crash before its removal), so that none stands as the current snapshot. Default channels'
- * rows are redelivered instead (staleSnapshots), and CloseUnresolved ones may be answers the node will resend.
+ * Start-up: removes the snapshot rows a broadcasting arbitrator never took in (stored by an update that was refused
+ * because the channel was going on chain, with a crash before its removal), so that none stands as the current
+ * snapshot. Only BroadcastCommit and CommitmentBroadcasted hold the seq of the snapshot they took in: closed states
+ * keep no facts (snapshot_seq 0) and their rows must stay. Default channels' rows are redelivered instead
+ * (staleSnapshots).
  */
 export function dropUntakenSnapshots(db: Db): number {
   return db.transaction(() => {
     const rows = db
       .prepare<[number, number], { chan_point: string; seq: number }>(
         `SELECT s.chan_point, s.seq FROM channel_snapshot s JOIN arbitrator_state a ON a.chan_point = s.chan_point
-         WHERE a.state NOT IN (?, ?) AND s.answers_close = 0 AND s.seq > a.snapshot_seq`,
+         WHERE a.state IN (?, ?) AND a.snapshot_seq > 0 AND s.answers_close = 0 AND s.seq > a.snapshot_seq`,
       )
-      .all(ARBITRATOR_STATE.Default, ARBITRATOR_STATE.CloseUnresolved);
+      .all(ARBITRATOR_STATE.BroadcastCommit, ARBITRATOR_STATE.CommitmentBroadcasted);
     for (const r of rows) dropUntakenSnapshot(db, r.chan_point, r.seq);
     return rows.length;
   })();

@@ -136,15 +136,22 @@ export class BitcoindChain implements ChainSource, MempoolSource, UtxoSource, Ou
   async getOutput(outpoint: Outpoint): Promise<OutputInfo | undefined> {
     const method = 'gettxout';
     const r = await this.rpc.call(method, [outpoint.txid, outpoint.vout, true]);
-    // The creating transaction tells the block height (and, once the output is spent, the output itself).
-    const found = await this.getRawTransaction(outpoint.txid);
-    const at = found?.confirmation === undefined ? {} : { confirmedHeight: found.confirmation.height };
     if (r !== null && r !== undefined) {
       const o = asObject(r, method);
       const spk = asObject(o.scriptPubKey, method, 'scriptPubKey');
       const valueSat = btcToSat(asBtcDecimal(o.value, method, 'value'));
+      // The block height from the confirmations at gettxout's best block (no -txindex needed).
+      const confs = typeof o.confirmations === 'number' ? o.confirmations : 0;
+      let at = {};
+      if (confs > 0 && typeof o.bestblock === 'string') {
+        const { height } = await this.header(asHash(o.bestblock, method, 'bestblock'));
+        at = { confirmedHeight: height - confs + 1 };
+      }
       return { valueSat, scriptPubKey: Uint8Array.from(Buffer.from(asHex(spk.hex, method, 'scriptPubKey.hex'), 'hex')), spent: false, ...at };
     }
+    // Spent: the creating transaction gives the output and its block height.
+    const found = await this.getRawTransaction(outpoint.txid);
+    const at = found?.confirmation === undefined ? {} : { confirmedHeight: found.confirmation.height };
     const out = found?.tx.outs[outpoint.vout];
     if (out === undefined) return undefined;
     return { valueSat: BigInt(out.value), scriptPubKey: Uint8Array.from(out.script), spent: true, ...at };

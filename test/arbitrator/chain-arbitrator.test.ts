@@ -27,6 +27,9 @@ import { FakeChain, instantSleep, NO_SPENDS } from '../helpers/fake-chain.js';
 import { openChannel } from '../simulator/fixture.js';
 import { eventually, recordingLogger } from '../helpers/async.js';
 import { parseSnapshot, snapshotJson } from '../../src/arbitrator/snapshot.js';
+import { addRevocationSecret } from '../../src/arbitrator/store.js';
+import { MAX_SHACHAIN_INDEX } from '../../src/ln/shachain.js';
+import { CLOSE_TYPE } from '../../src/store/codes.js';
 
 interface Court {
   readonly arb: ChainArbitrator;
@@ -127,6 +130,67 @@ describe('ChainArbitrator with the chain layer watches', () => {
     await c.dispatcher.poll();
     assert.equal(await spendOf(c.arb, b.chanPoint), undefined, 'after a restart, the spend in the disconnected block is cleared');
     assert.equal((await spendOf(c.arb, a.chanPoint))?.height, again?.height, 'a spend below the disconnected block stays');
+    await stop(c);
+    db.close();
+  });
+
+  it('a restart keeps the snapshots of a closed channel (third review: start-up deleted them)', async () => {
+    const db = openDatabase(join(tmp.dir, 'keep.sqlite'));
+    migrate(db);
+    const chain = new FakeChain();
+    chain.mine(3);
+    const a = openChannel('anchors');
+    a.commit();
+    let c = court(db, chain, a);
+    c.arb.start(0);
+    await c.dispatcher.poll();
+    await c.arb.updateChannel(a.snapshot('alice'));
+    await c.arb.watchesReady();
+    chain.mine(1, [a.signedCommitment('alice', a.latestNumber)]); // our commitment, published by the node
+    chain.mine(3);
+    await c.dispatcher.poll();
+    await c.arb.idle();
+    assert.equal((await c.arb.state(a.chanPoint)).kind, 'WaitingFullResolution');
+    await stop(c);
+    const rows = (): number[] => db.prepare<[string], { seq: number }>('SELECT seq FROM channel_snapshot WHERE chan_point = ?').all(a.chanPoint).map((r) => r.seq);
+    assert.deepEqual(rows(), [1]);
+    c = court(db, chain, a, c.log.load());
+    c.arb.start(chain.tip.height);
+    await c.arb.watchesReady();
+    await c.arb.idle();
+    assert.deepEqual(rows(), [1], 'the snapshot a reorg would reopen the channel with is still there');
+    await stop(c);
+    db.close();
+  });
+
+  it('an unresolved close is classified again at start: a secret stored just before a crash still makes it a breach (third review)', async () => {
+    const db = openDatabase(join(tmp.dir, 'unresolved-restart.sqlite'));
+    migrate(db);
+    const chain = new FakeChain();
+    chain.mine(3);
+    const a = openChannel('static_remotekey');
+    a.commit();
+    a.commit();
+    let c = court(db, chain, a);
+    c.arb.start(0);
+    await c.dispatcher.poll();
+    await c.arb.updateChannel(a.snapshot('alice')); // the node never passed the secrets on
+    await c.arb.watchesReady();
+    chain.mine(1, [a.signedCommitment('bob', a.currentNumber - 1)]);
+    chain.mine(3);
+    await c.dispatcher.poll();
+    await c.arb.idle();
+    assert.equal((await c.arb.state(a.chanPoint)).kind, 'CloseUnresolved');
+    await stop(c);
+    // The secrets were stored, and the process died before the reclassification was delivered.
+    for (let n = 0; n < a.currentNumber; n++) addRevocationSecret(db, a.chanPoint, (store) => store.insert(a.revealedSecret('bob', n), MAX_SHACHAIN_INDEX - n));
+    c = court(db, chain, a, c.log.load());
+    c.arb.start(chain.tip.height);
+    await c.arb.watchesReady();
+    await eventually(() => {
+      const row = db.prepare<[string], { close_type: number | null }>('SELECT close_type FROM arbitrator_state WHERE chan_point = ?').get(a.chanPoint);
+      return row?.close_type === CLOSE_TYPE.Breach;
+    }, 5_000, 'the close classified a breach after the restart');
     await stop(c);
     db.close();
   });

@@ -282,6 +282,16 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.equal(row(court, cp)?.close_type, CLOSE_TYPE.Accepted);
     });
 
+    it('review: the funding watch starts no higher than the funding block, whatever hint the node gives (gettxout, no txindex needed)', async () => {
+      const sim = await openOnChain(node, format); // funding mined in the last block
+      court ??= await startCourt(node, sim.parties.alice.seed, join(tmp.dir, 'briefcase.sqlite'));
+      const fundingHeight = await node.height();
+      await node.mine(3);
+      await court.arb.updateChannel(sim.snapshot('alice', { fundingHeightHint: fundingHeight + 3 }));
+      const hint = court.db.prepare<[string], { h: number }>('SELECT funding_height_hint AS h FROM channel WHERE chan_point = ?').get(sim.chanPoint)?.h;
+      assert.equal(hint, fundingHeight);
+    });
+
     it('item 13: a force close names the commitment number and txid courtd publishes; an older local commitment is refused', async () => {
       const sim = await channel(2);
       const cp = sim.chanPoint;

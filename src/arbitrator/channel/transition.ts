@@ -133,8 +133,12 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
     case 'ReclassifyRequested':
       return refuse(`the channel has no unresolved close (${state.kind})`, 'COURT_E_CLOSE_NOT_UNRESOLVED');
     case 'RevocationAdded':
-      // The classifier reads the revocation store when a close comes; nothing to do before.
-      return ignore(state);
+      // The classifier reads the revocation store when a close comes. While one is being classified, its answer
+      // may have read the store before this secret: classify it again (a breach answer then upgrades the close).
+      if (state.spend?.resolving !== true) return ignore(state);
+      return step<ArbState, ArbEffect>(withSpend(state, { ...state.spend, rechecks: (state.spend.rechecks ?? 0) + 1 }), [
+        { kind: 'ResolveClose', txid: state.spend.txid, txHex: state.spend.txHex, height: state.spend.height, ...(state.facts === undefined ? {} : { snapshotSeq: state.facts.snapshotSeq }) },
+      ]);
     case 'PreimageLearned': {
       const facts = withPreimage(state.facts, event.paymentHash);
       if (facts === undefined) return ignore(state);
@@ -503,7 +507,7 @@ function closeDisconnected(state: ClosedState | WaitingState, event: Extract<Arb
   const { close } = state;
   if (event.height > close.height) return ignore(state);
   const facts = event.rollback?.facts ?? (state.kind === 'ContractClosed' ? state.facts : undefined);
-  const failed = [...new Set([...(state.kind === 'ContractClosed' ? state.failed : []), ...(event.rollback?.failed ?? [])])].sort((a, b) => a - b);
+  const failed = [...new Set([...(state.failed ?? []), ...(event.rollback?.failed ?? [])])].sort((a, b) => a - b);
   const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: close.txid, height: event.height };
   const effects: ArbEffect[] = [
     {
@@ -612,13 +616,19 @@ function upgradeToBreach(state: ClosedState | WaitingState, event: Extract<ArbEv
   const record: SupersedeRecord = { v: 1, kind: 'supersedeResolvers', closeTxid: c.txid, height: c.height };
   const facts = state.facts;
   const failed = state.failed ?? [];
+  const carried = {
+    ...(state.broadcasting === true ? { broadcasting: true as const } : {}),
+    ...(state.kind === 'ContractClosed' && state.claimed !== undefined ? { claimed: state.claimed, unfinished: state.unfinished ?? [] } : {}),
+  };
   const notify: ArbEffect = {
     kind: 'NotifyNode',
     event: 'breachDetected',
     payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null, late: true },
   };
   return step<ArbState, ArbEffect>(
-    facts === undefined ? { kind: 'ContractClosed', failed, close, resolutions: res } : { kind: 'ContractClosed', facts, failed, close, resolutions: res },
+    facts === undefined
+      ? { kind: 'ContractClosed', failed, close, resolutions: res, ...carried }
+      : { kind: 'ContractClosed', facts, failed, close, resolutions: res, ...carried },
     [notify],
     [record],
   );

@@ -63,6 +63,8 @@ export interface SpendSeen {
   readonly depth: number;
   /** Set once the ResolveClose effect was emitted for it. */
   readonly resolving?: true;
+  /** Times a revocation arriving meanwhile had it classified again. */
+  readonly rechecks?: number;
 }
 
 /** The confirmed close. */

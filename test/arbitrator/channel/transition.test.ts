@@ -792,6 +792,29 @@ describe('a revocation arriving after their close was classified (review: late s
 describe('a reorg of a close that confirmed while we were going on chain (review)', () => {
   const env = { height: HEIGHT + 5 };
 
+  it('a late breach of their close keeps broadcasting: its reorg still publishes ours (third review)', () => {
+    const closed = accepted(transition(STATE_SAMPLES.CommitmentBroadcasted.spendResolving, closeConfirmed('remote'), env)).state;
+    const waiting = accepted(transition(closed, { kind: 'Persisted' }, env)).state;
+    const up = accepted(transition(waiting, { kind: 'CloseConfirmed', txid: SPEND_TXID, height: HEIGHT + 2, resolutions: closeResolutions('breach') }, env)).state;
+    assert.equal(up.kind === 'ContractClosed' && up.broadcasting, true);
+    const breachWaiting = accepted(transition(up, { kind: 'Persisted' }, env)).state;
+    const back = accepted(transition(breachWaiting, { kind: 'BlockDisconnected', height: HEIGHT + 2, hash: 'dd'.repeat(32), rollback: { facts: RICH_FACTS, failed: [] } }, env));
+    assert.equal(back.state.kind, 'BroadcastCommit');
+  });
+
+  it('a revocation arriving while a spend is being classified has it classified again (third review)', () => {
+    const s = STATE_SAMPLES.Default.spendResolving;
+    const r = accepted(transition(s, { kind: 'RevocationAdded', number: 42 }, env));
+    assert.deepEqual(r.effects, [{ kind: 'ResolveClose', txid: SPEND_TXID, txHex: SPEND_HEX, height: HEIGHT, snapshotSeq: RICH_FACTS.snapshotSeq }]);
+    assert.equal(accepted(transition(STATE_SAMPLES.Default.facts, { kind: 'RevocationAdded', number: 42 }, env)).state, STATE_SAMPLES.Default.facts);
+  });
+
+  it('a rollback from WaitingFullResolution keeps the HTLCs it had failed back (third review)', () => {
+    const waiting: ArbState = { kind: 'WaitingFullResolution', close: closeOf('remote'), unresolved: UNRESOLVED, facts: RICH_FACTS, failed: [5] };
+    const back = accepted(transition(waiting, { kind: 'BlockDisconnected', height: HEIGHT + 2, hash: 'dd'.repeat(32), rollback: { facts: RICH_FACTS, failed: [] } }, env));
+    assert.deepEqual(back.state.kind === 'Default' && back.state.failed, [5]);
+  });
+
   it('their close removed after we had published ours: back to broadcasting ours, not Default', () => {
     const closed = accepted(transition(STATE_SAMPLES.CommitmentBroadcasted.spendResolving, closeConfirmed('remote'), env)).state;
     const waiting = accepted(transition(closed, { kind: 'Persisted' }, env)).state;
@@ -1028,11 +1051,11 @@ const OUTCOMES: Readonly<Record<string, readonly Outcome[]>> = {
   'Default/empty':                        [I,   I,    S,    RS,   I,     E,     I,    E,    I,    RU,     I,    I],
   'Default/facts':                        [I,   I,    S,    S,    I,     E,     I,    E,    I,    RU,     S,    I],
   'Default/spendSeen':                    [I,   S,    S,    RC,   I,     E,     I,    E,    I,    RU,     S,    I],
-  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU,     S,    I],
+  'Default/spendResolving':               [I,   S,    S,    RC,   S,     E,     I,    E,    I,    RU,     S,    S],
   'BroadcastCommit/user':                 [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S,    I],
   'BroadcastCommit/chainFailing':         [I,   I,    RC,   RC,   I,     E,     S,    S,    I,    RU,     S,    I],
   'CommitmentBroadcasted/published':      [I,   I,    RC,   RC,   I,     E,     I,    I,    I,    RU,     S,    I],
-  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU,     S,    I],
+  'CommitmentBroadcasted/spendResolving': [I,   S,    RC,   RC,   S,     E,     I,    I,    I,    RU,     S,    S],
   'CloseUnresolved/ourCommitment':        [I,   S,    S,    RC,   S,     I,     I,    I,    I,    S,      S,    I],
   'CloseUnresolved/claiming':             [I,   S,    S,    RC,   S,     S,     I,    I,    I,    S,      S,    I],
   'ContractClosed/local':                 [I,   S,    RC,   RC,   I,     E,     I,    I,    S,    RU,     S,    I],
