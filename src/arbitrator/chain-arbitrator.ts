@@ -57,6 +57,7 @@ import {
   knownPreimages,
   loadRevocations,
   loadStartRows,
+  preimagesToRoute,
   remoteCommitmentKnowledge,
   resolverRecordSink,
   staleSnapshots,
@@ -256,6 +257,8 @@ export class ChainArbitrator {
         this.#ensureEntry(s.chanPoint);
         void this.#redeliverSnapshot(s.chanPoint, s.seq);
       }
+      // Preimages a crash may have stored without routing (a channel that already holds one ignores it).
+      for (const r of preimagesToRoute(this.#o.db)) if (this.#entries.has(r.chanPoint)) void this.#deliverOrRetry(r.chanPoint, { kind: 'PreimageLearned', paymentHash: r.paymentHash });
     });
     for (const f of redo) f();
   }

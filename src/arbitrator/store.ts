@@ -415,6 +415,23 @@ export function reindexPaymentHashes(db: Db, chanPoint: string): void {
   ).run(chanPoint);
 }
 
+/**
+ * Start-up: every (payment hash, open channel) pair whose preimage is stored and whose channel's current snapshot
+ * carries that hash (the index join is bounded by the live HTLCs), so a preimage stored just before a crash cut its
+ * routing short still reaches its channels.
+ */
+export function preimagesToRoute(db: Db): Array<{ chanPoint: string; paymentHash: string }> {
+  return db
+    .prepare<[number], { chan_point: string; payment_hash: string }>(
+      `SELECT h.chan_point, h.payment_hash FROM htlc_payment_hash h
+       JOIN preimage p ON p.payment_hash = h.payment_hash
+       JOIN arbitrator_state a ON a.chan_point = h.chan_point
+       WHERE a.state = ? ORDER BY h.chan_point, h.payment_hash`,
+    )
+    .all(ARBITRATOR_STATE.Default)
+    .map((r) => ({ chanPoint: r.chan_point, paymentHash: r.payment_hash }));
+}
+
 /** The channels whose current snapshot carries an HTLC with `paymentHash` (hex): one index lookup. */
 export function channelsByPaymentHash(db: Db, paymentHash: string): string[] {
   return db

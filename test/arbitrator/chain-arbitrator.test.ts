@@ -27,9 +27,9 @@ import { FakeChain, instantSleep, NO_SPENDS } from '../helpers/fake-chain.js';
 import { openChannel } from '../simulator/fixture.js';
 import { eventually, recordingLogger } from '../helpers/async.js';
 import { parseSnapshot, snapshotJson } from '../../src/arbitrator/snapshot.js';
-import { addRevocationSecret } from '../../src/arbitrator/store.js';
+import { addRevocationSecret, storePreimage } from '../../src/arbitrator/store.js';
 import { MAX_SHACHAIN_INDEX } from '../../src/ln/shachain.js';
-import { CLOSE_TYPE } from '../../src/store/codes.js';
+import { ARBITRATOR_STATE, CLOSE_TYPE } from '../../src/store/codes.js';
 
 interface Court {
   readonly arb: ChainArbitrator;
@@ -381,6 +381,29 @@ describe('ChainArbitrator.addPreimage (issue 9 item 4)', () => {
     assert.equal(db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM preimage').get()?.n, 2, 'a refused preimage stores nothing');
     const text = JSON.stringify(log.lines);
     assert.ok(!text.includes(toHex(p)) && !text.includes(toHex(stray)), 'no preimage in the logs');
+    await arb.stop();
+    db.close();
+  });
+
+  it('a preimage stored just before a crash, never routed, reaches its channel at the next start', async () => {
+    // Before: only the node's repeated call would route it; an incoming HTLC past its cutoff stayed off chain.
+    const db = openDatabase(join(tmp.dir, 'route-at-start.sqlite'));
+    migrate(db);
+    const a = openChannel('anchors');
+    const p = pre('crash');
+    a.addHtlc('bob', 20_000_000n, H + 17, p); // incoming for alice: cutoff H + 1
+    a.commit();
+    let arb = arbitrator(db, a, accept);
+    arb.start(H);
+    await arb.updateChannel(a.snapshot('alice'));
+    await arb.stop();
+    storePreimage(db, toHex(sha256(p)), toHex(p), 0, H); // stored; the process died before routing it
+    arb = arbitrator(db, a, accept);
+    arb.start(H + 1);
+    await eventually(() => {
+      const row = db.prepare<[string], { state: number }>('SELECT state FROM arbitrator_state WHERE chan_point = ?').get(a.chanPoint);
+      return row?.state === ARBITRATOR_STATE.BroadcastCommit || row?.state === ARBITRATOR_STATE.CommitmentBroadcasted;
+    }, 5_000, 'the channel on chain for the preimage it holds');
     await arb.stop();
     db.close();
   });
