@@ -27,6 +27,7 @@
  *   resolver launches for WaitingFullResolution and CloseUnresolved channels. Our commitment is republished by
  *   the broadcaster, whose rebroadcast set is persistent.
  */
+import { BLOCK_LOG_RETAIN } from '../chain/block-log.js';
 import type { ChainEvent, OutputSource, SpendEvent, SpendNotifier, WatchHandle } from '../chain/ports.js';
 import { MachineRunner, type EventOutcome } from '../fsm/index.js';
 import type { KeyRing } from '../keys/keyring.js';
@@ -240,7 +241,11 @@ export class ChainArbitrator {
     const redo: Array<() => void> = [];
     for (const r of rows) {
       this.#entries.set(r.chanPoint, { state: r.state, wake: r.wake, inflight: 0, pending: r.pending });
-      if (WATCHED.has(r.state)) this.#watch(r.chanPoint, r.spendHint, CLOSED.has(r.state) || r.state === ARBITRATOR_STATE.CloseUnresolved);
+      const closed = CLOSED.has(r.state) || r.state === ARBITRATOR_STATE.CloseUnresolved;
+      // A close deeper than any reorg courtd follows (the block log's retention) is final: no watch, no rescan
+      // from it at every restart (a mass exit's closes would otherwise hold up the first block for long).
+      const final = closed && r.spendHint < height - BLOCK_LOG_RETAIN;
+      if (WATCHED.has(r.state) && !final) this.#watch(r.chanPoint, r.spendHint, closed);
       if (r.wake !== null) this.#wake.push(r.wake, r.chanPoint);
       if (r.pending) this.#pending.add(r.chanPoint);
       if (r.pending || r.state === ARBITRATOR_STATE.ContractClosed) redo.push(() => void this.#touch(r.chanPoint));

@@ -31,7 +31,8 @@ export function stateColumns(s: ArbState): { closeType: number | null; closeHeig
   const facts = s.kind === 'CloseUnresolved' ? (s.answer ?? s.prior.facts) : 'facts' in s ? s.facts : undefined;
   return {
     closeType: close === undefined ? null : CLOSE_CODE[close.type],
-    closeHeight: close?.height ?? null,
+    // An unresolved close's spend height too: start-up watches its funding output from there.
+    closeHeight: close?.height ?? (s.kind === 'CloseUnresolved' ? s.spend.height : null),
     reason: reasonOf(s),
     wake: wakeHeight(s) ?? null,
     snapshotSeq: facts?.snapshotSeq ?? 0,

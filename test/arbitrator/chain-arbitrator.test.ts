@@ -39,7 +39,14 @@ interface Court {
 }
 
 /** Dispatcher -> watches -> arbitrator over `chain`, resuming from `refs` (a restart) if given. */
-function court(db: Db, chain: FakeChain, sim: ChannelSimulator, refs: readonly BlockRef[] = [], outputs?: OutputSource): Court {
+function court(
+  db: Db,
+  chain: FakeChain,
+  sim: ChannelSimulator,
+  refs: readonly BlockRef[] = [],
+  outputs?: OutputSource,
+  registered?: string[],
+): Court {
   const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
   const log = new MemoryBlockLog(refs);
   const dispatcher = new BlockDispatcher({ source: chain, blockLog: log, startHeight: 0, sleep: instantSleep().sleep });
@@ -48,7 +55,12 @@ function court(db: Db, chain: FakeChain, sim: ChannelSimulator, refs: readonly B
     db,
     keyring: ring,
     signer: new LocalSigner(ring),
-    watches,
+    watches: {
+      watchSpend: (op, hint, on) => {
+        registered?.push(`${op.txid}:${op.vout}@${hint}`);
+        return watches.watchSpend(op, hint, on);
+      },
+    },
     broadcaster: { publish: async () => assert.fail('nothing is broadcast here') },
     closeDepth: { min: 3, max: 3 },
     ...(outputs === undefined ? {} : { outputs }),
@@ -159,6 +171,40 @@ describe('ChainArbitrator with the chain layer watches', () => {
     await c.arb.watchesReady();
     await c.arb.idle();
     assert.deepEqual(rows(), [1], 'the snapshot a reorg would reopen the channel with is still there');
+    await stop(c);
+    db.close();
+  });
+
+  it('a close deeper than the block log keeps is final at restart: no watch and no rescan from it (review: mass exits)', async () => {
+    const db = openDatabase(join(tmp.dir, 'deep.sqlite'));
+    migrate(db);
+    const chain = new FakeChain();
+    chain.mine(3);
+    const a = openChannel('anchors');
+    const b = openChannel('static_remotekey');
+    a.commit();
+    b.commit();
+    let c = court(db, chain, a);
+    c.arb.start(0);
+    await c.dispatcher.poll();
+    await c.arb.updateChannel(a.snapshot('alice'));
+    await c.arb.updateChannel(b.snapshot('alice'));
+    await c.arb.watchesReady();
+    chain.mine(1, [a.signedCommitment('bob', a.currentNumber)]);
+    chain.mine(105);
+    chain.mine(1, [b.signedCommitment('bob', b.currentNumber)]);
+    chain.mine(3);
+    await c.dispatcher.poll();
+    await c.arb.idle();
+    assert.equal((await c.arb.state(a.chanPoint)).kind, 'WaitingFullResolution');
+    assert.equal((await c.arb.state(b.chanPoint)).kind, 'WaitingFullResolution');
+    await stop(c);
+    const registered: string[] = [];
+    c = court(db, chain, a, c.log.load(), undefined, registered);
+    c.arb.start(chain.tip.height);
+    await c.arb.watchesReady();
+    assert.deepEqual(registered.map((r) => r.split('@')[0]), [b.chanPoint], 'only the shallow close is watched');
+    assert.equal((await c.arb.state(a.chanPoint)).kind, 'WaitingFullResolution', 'the deep close stays as it was');
     await stop(c);
     db.close();
   });
