@@ -108,6 +108,29 @@ describe('ChainArbitrator with the chain layer watches', () => {
   const tmp = tempDir('chain-arbitrator');
   after(() => tmp.remove());
 
+  /** A fresh briefcase over a FakeChain of 3 blocks, with every channel's snapshot taken in and its watch ready. */
+  const registeredCourt = async (file: string, ...sims: ChannelSimulator[]): Promise<{ db: Db; chain: FakeChain; c: Court }> => {
+    const db = openDatabase(join(tmp.dir, file));
+    migrate(db);
+    const chain = new FakeChain();
+    chain.mine(3);
+    const c = court(db, chain, sims[0] as ChannelSimulator);
+    c.arb.start(0);
+    await c.dispatcher.poll();
+    for (const sim of sims) await c.arb.updateChannel(sim.snapshot('alice'));
+    await c.arb.watchesReady();
+    return { db, chain, c };
+  };
+
+  /** The arbitrator takes the chain's new blocks, then a fresh one starts from the same briefcase and block log. */
+  const restarted = async (db: Db, chain: FakeChain, c: Court, sim: ChannelSimulator, registered?: string[]): Promise<Court> => {
+    await stop(c);
+    const next = court(db, chain, sim, c.log.load(), undefined, registered);
+    next.arb.start(chain.tip.height);
+    await next.arb.watchesReady();
+    return next;
+  };
+
   it('clears a seen funding spend when its block is disconnected, before and after a restart', async () => {
     const db = openDatabase(join(tmp.dir, 'reorg.sqlite'));
     migrate(db);
@@ -147,49 +170,29 @@ describe('ChainArbitrator with the chain layer watches', () => {
   });
 
   it('a restart keeps the snapshots of a closed channel (third review: start-up deleted them)', async () => {
-    const db = openDatabase(join(tmp.dir, 'keep.sqlite'));
-    migrate(db);
-    const chain = new FakeChain();
-    chain.mine(3);
     const a = openChannel('anchors');
     a.commit();
-    let c = court(db, chain, a);
-    c.arb.start(0);
-    await c.dispatcher.poll();
-    await c.arb.updateChannel(a.snapshot('alice'));
-    await c.arb.watchesReady();
+    const { db, chain, c } = await registeredCourt('keep.sqlite', a);
     chain.mine(1, [a.signedCommitment('alice', a.latestNumber)]); // our commitment, published by the node
     chain.mine(3);
     await c.dispatcher.poll();
     await c.arb.idle();
     assert.equal((await c.arb.state(a.chanPoint)).kind, 'WaitingFullResolution');
-    await stop(c);
     const rows = (): number[] => db.prepare<[string], { seq: number }>('SELECT seq FROM channel_snapshot WHERE chan_point = ?').all(a.chanPoint).map((r) => r.seq);
     assert.deepEqual(rows(), [1]);
-    c = court(db, chain, a, c.log.load());
-    c.arb.start(chain.tip.height);
-    await c.arb.watchesReady();
-    await c.arb.idle();
+    const again = await restarted(db, chain, c, a);
+    await again.arb.idle();
     assert.deepEqual(rows(), [1], 'the snapshot a reorg would reopen the channel with is still there');
-    await stop(c);
+    await stop(again);
     db.close();
   });
 
   it('a close deeper than the block log keeps is final at restart: no watch and no rescan from it (review: mass exits)', async () => {
-    const db = openDatabase(join(tmp.dir, 'deep.sqlite'));
-    migrate(db);
-    const chain = new FakeChain();
-    chain.mine(3);
     const a = openChannel('anchors');
     const b = openChannel('static_remotekey');
     a.commit();
     b.commit();
-    let c = court(db, chain, a);
-    c.arb.start(0);
-    await c.dispatcher.poll();
-    await c.arb.updateChannel(a.snapshot('alice'));
-    await c.arb.updateChannel(b.snapshot('alice'));
-    await c.arb.watchesReady();
+    const { db, chain, c } = await registeredCourt('deep.sqlite', a, b);
     chain.mine(1, [a.signedCommitment('bob', a.currentNumber)]);
     chain.mine(105);
     chain.mine(1, [b.signedCommitment('bob', b.currentNumber)]);
@@ -198,30 +201,19 @@ describe('ChainArbitrator with the chain layer watches', () => {
     await c.arb.idle();
     assert.equal((await c.arb.state(a.chanPoint)).kind, 'WaitingFullResolution');
     assert.equal((await c.arb.state(b.chanPoint)).kind, 'WaitingFullResolution');
-    await stop(c);
     const registered: string[] = [];
-    c = court(db, chain, a, c.log.load(), undefined, registered);
-    c.arb.start(chain.tip.height);
-    await c.arb.watchesReady();
+    const again = await restarted(db, chain, c, a, registered);
     assert.deepEqual(registered.map((r) => r.split('@')[0]), [b.chanPoint], 'only the shallow close is watched');
-    assert.equal((await c.arb.state(a.chanPoint)).kind, 'WaitingFullResolution', 'the deep close stays as it was');
-    await stop(c);
+    assert.equal((await again.arb.state(a.chanPoint)).kind, 'WaitingFullResolution', 'the deep close stays as it was');
+    await stop(again);
     db.close();
   });
 
   it('an unresolved close is classified again at start: a secret stored just before a crash still makes it a breach (third review)', async () => {
-    const db = openDatabase(join(tmp.dir, 'unresolved-restart.sqlite'));
-    migrate(db);
-    const chain = new FakeChain();
-    chain.mine(3);
     const a = openChannel('static_remotekey');
     a.commit();
     a.commit();
-    let c = court(db, chain, a);
-    c.arb.start(0);
-    await c.dispatcher.poll();
-    await c.arb.updateChannel(a.snapshot('alice')); // the node never passed the secrets on
-    await c.arb.watchesReady();
+    const { db, chain, c } = await registeredCourt('unresolved-restart.sqlite', a); // the node never passed the secrets on
     chain.mine(1, [a.signedCommitment('bob', a.currentNumber - 1)]);
     chain.mine(3);
     await c.dispatcher.poll();
@@ -230,14 +222,12 @@ describe('ChainArbitrator with the chain layer watches', () => {
     await stop(c);
     // The secrets were stored, and the process died before the reclassification was delivered.
     for (let n = 0; n < a.currentNumber; n++) addRevocationSecret(db, a.chanPoint, (store) => store.insert(a.revealedSecret('bob', n), MAX_SHACHAIN_INDEX - n));
-    c = court(db, chain, a, c.log.load());
-    c.arb.start(chain.tip.height);
-    await c.arb.watchesReady();
+    const again = await restarted(db, chain, c, a);
     await eventually(() => {
       const row = db.prepare<[string], { close_type: number | null }>('SELECT close_type FROM arbitrator_state WHERE chan_point = ?').get(a.chanPoint);
       return row?.close_type === CLOSE_TYPE.Breach;
     }, 5_000, 'the close classified a breach after the restart');
-    await stop(c);
+    await stop(again);
     db.close();
   });
 
