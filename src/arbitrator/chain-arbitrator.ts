@@ -66,7 +66,6 @@ import {
   storeSnapshot,
 } from './store.js';
 import { checkSnapshot, checkSnapshotUpdate, commitSetFacts, ourBasepointsFrom, parseSnapshot, snapshotJson } from './snapshot.js';
-import type { HtlcFact } from './types.js';
 import { WakeQueue } from './wake-queue.js';
 
 type Runner = MachineRunner<ArbState, ArbEvent, ArbEffect, ArbEnv>;
@@ -165,8 +164,6 @@ export function preimageSink(arb: ChainArbitrator): PreimageSink {
   return (preimage, seenIn) => arb.addPreimage(preimage, seenIn);
 }
 
-const allHtlcs = (f: ChannelFacts): HtlcFact[] => [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])];
-
 /** The supervisor. */
 export class ChainArbitrator {
   readonly #o: ChainArbitratorOptions;
@@ -192,8 +189,6 @@ export class ChainArbitrator {
   /** Hash of the last connected block (undefined until one is seen). */
   #tipHash: string | undefined;
   #started = false;
-  /** Counts preimages stored by addPreimage (updateChannel checks whether one arrived while it delivered). */
-  #preimageEpoch = 0;
 
   constructor(o: ChainArbitratorOptions) {
     this.#o = o;
@@ -341,20 +336,11 @@ export class ChainArbitrator {
       spendHint,
     });
     this.#ensureEntry(cp);
-    const epoch = this.#preimageEpoch;
-    const facts = this.#facts(seq, checked);
-    let outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts });
+    // The facts are read and the event posted with no await in between (#deliver posts synchronously): a preimage
+    // stored before is in these facts, and one routed after is queued behind this update.
+    const outcome = await this.#deliver(cp, { kind: 'ChannelUpdated', facts: this.#facts(seq, checked) });
     if (outcome.kind === 'refused' || outcome.kind === 'failed') dropUntakenSnapshot(this.#o.db, cp, seq);
     else if (first) this.#watch(cp, spendHint);
-    // A preimage stored after these facts were read, and routed before they were taken in, would be lost for this
-    // snapshot: catch up (only when some preimage arrived meanwhile).
-    if (outcome.kind === 'accepted' && epoch !== this.#preimageEpoch) {
-      const missing = knownPreimages(this.#o.db, [...new Set(allHtlcs(facts).map((h) => h.paymentHash))]).filter((h) => !facts.preimages.includes(h));
-      for (const paymentHash of missing) {
-        const next = await this.#deliver(cp, { kind: 'PreimageLearned', paymentHash });
-        if (next.kind === 'accepted') outcome = next;
-      }
-    }
     return this.#reply(cp, outcome);
   }
 
@@ -374,7 +360,6 @@ export class ChainArbitrator {
     if (!Object.hasOwn(PREIMAGE_SOURCE_CODE, source)) throw new CourtError('COURT_E_INVALID_ARGUMENT', `unknown preimage source ${String(source)}`);
     const paymentHash = toHex(sha256(preimage));
     const routed = storePreimage(this.#o.db, paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
-    this.#preimageEpoch++;
     const channels = routed.filter((cp) => this.#entries.has(cp));
     const outcomes = await Promise.all(channels.map((cp) => this.#deliverOrRetry(cp, { kind: 'PreimageLearned', paymentHash })));
     const failed = channels.filter((_, i) => outcomes[i]?.kind === 'failed');
