@@ -68,12 +68,16 @@ export function shouldGoOnChain(h: HtlcFact, height: number, preimages: Readonly
   return cutoff !== undefined && height >= cutoff;
 }
 
-const key = (h: HtlcFact): string => `${h.direction}:${h.htlcId}`;
+/** An HTLC's identity across commitments: its direction and id. */
+export const htlcKey = (h: HtlcFact): string => `${h.direction}:${h.htlcId}`;
+
+/** Every HTLC of the commit set: ours, their current, their pending (an HTLC on several appears once per set). */
+export const commitSetHtlcs = (set: CommitSetFacts): HtlcFact[] => [...set.local, ...set.remote, ...(set.remotePending ?? [])];
 
 /** Outgoing HTLCs on `from` that `on` does not carry (same id and direction), skipping those whose preimage we know. */
 function missingOutgoing(from: readonly HtlcFact[], on: readonly HtlcFact[], preimages: ReadonlySet<string>): HtlcFact[] {
-  const present = new Set(on.map(key));
-  return from.filter((h) => h.direction === 'outgoing' && !present.has(key(h)) && !preimages.has(h.paymentHash));
+  const present = new Set(on.map(htlcKey));
+  return from.filter((h) => h.direction === 'outgoing' && !present.has(htlcKey(h)) && !preimages.has(h.paymentHash));
 }
 
 /**
@@ -84,8 +88,8 @@ export function danglingOutgoing(set: CommitSetFacts, preimages: ReadonlySet<str
   const seen = new Set<string>();
   const out: HtlcFact[] = [];
   for (const h of [...missingOutgoing(set.remote, set.local, preimages), ...missingOutgoing(set.remotePending ?? [], set.local, preimages)]) {
-    if (seen.has(key(h))) continue;
-    seen.add(key(h));
+    if (seen.has(htlcKey(h))) continue;
+    seen.add(htlcKey(h));
     out.push(h);
   }
   return out;
@@ -152,8 +156,8 @@ export function remoteActions(
   // Outgoing HTLCs their other commitment or our own carried but this one does not can never be claimed on chain.
   const seen = new Set<string>();
   for (const htlc of [...missingOutgoing(otherSet, confirmed, preimages), ...missingOutgoing(set.local, confirmed, preimages)]) {
-    if (seen.has(key(htlc))) continue;
-    seen.add(key(htlc));
+    if (seen.has(htlcKey(htlc))) continue;
+    seen.add(htlcKey(htlc));
     actions.push({ action: htlc.dust ? 'failDust' : 'failDangling', htlc });
   }
   return actions;
@@ -173,7 +177,7 @@ export function preBroadcastFailBacks(set: CommitSetFacts, height: number, preim
     .filter((a) => a.action === 'failDust')
     .map((a) => a.htlc);
   const sets = [set.local, set.remote, ...(set.remotePending === undefined ? [] : [set.remotePending])];
-  const outputOnSome = (h: HtlcFact): boolean => sets.some((s) => s.some((o) => key(o) === key(h) && !o.dust));
+  const outputOnSome = (h: HtlcFact): boolean => sets.some((s) => s.some((o) => htlcKey(o) === htlcKey(h) && !o.dust));
   return candidates.filter((h) => !preimages.has(h.paymentHash) && !outputOnSome(h));
 }
 

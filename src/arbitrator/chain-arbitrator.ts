@@ -41,7 +41,7 @@ import { sha256, toHex } from '../util/bytes.js';
 import { CourtError, type CourtErrorCode } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { closeConfirmationDepth, type CloseDepthOptions } from '../watcher/classify.js';
-import { checkDeltas, DEFAULT_DELTAS, type ChainDeltas } from './actions.js';
+import { checkDeltas, commitSetHtlcs, DEFAULT_DELTAS, type ChainDeltas } from './actions.js';
 import { ChannelEffects, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
@@ -597,7 +597,7 @@ export class ChainArbitrator {
 
   #facts(snapshotSeq: number, checked: ReturnType<typeof checkSnapshot>): ChannelFacts {
     const set = commitSetFacts(checked);
-    const hashes = new Set([...set.local, ...set.remote, ...(set.remotePending ?? [])].map((h) => h.paymentHash));
+    const hashes = new Set(commitSetHtlcs(set).map((h) => h.paymentHash));
     const known = hashes.size === 0 ? [] : knownPreimages(this.#o.db, [...hashes]);
     return {
       snapshotSeq,

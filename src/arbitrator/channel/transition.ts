@@ -16,7 +16,18 @@
  *     the trigger is the stored close type, never "chain" (lnd's restart hazard: spec 1.7).
  */
 import { refuse, step, type JsonObject, type TransitionResult } from '../../fsm/index.js';
-import { breachFailBacks, DEFAULT_DELTAS, localActions, mustGoOnChain, nextCutoff, preBroadcastFailBacks, remoteActions, type HtlcAction } from '../actions.js';
+import {
+  breachFailBacks,
+  commitSetHtlcs,
+  DEFAULT_DELTAS,
+  htlcKey,
+  localActions,
+  mustGoOnChain,
+  nextCutoff,
+  preBroadcastFailBacks,
+  remoteActions,
+  type HtlcAction,
+} from '../actions.js';
 import type { HtlcFact, OutputResolution } from '../types.js';
 import { resolverRecords } from './records.js';
 import type {
@@ -154,8 +165,7 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
  */
 function withPreimage(facts: ChannelFacts | undefined, paymentHash: string): ChannelFacts | undefined {
   if (facts === undefined || facts.preimages.includes(paymentHash)) return undefined;
-  const set = facts.commitSet;
-  if (![...set.local, ...set.remote, ...(set.remotePending ?? [])].some((h) => h.paymentHash === paymentHash)) return undefined;
+  if (!commitSetHtlcs(facts.commitSet).some((h) => h.paymentHash === paymentHash)) return undefined;
   return { ...facts, preimages: [...facts.preimages, paymentHash].sort() };
 }
 
@@ -351,8 +361,6 @@ function toUnresolved(
 
 type UnresolvedState = Extract<ArbState, { kind: 'CloseUnresolved' }>;
 
-const htlcKey = (h: HtlcFact): string => `${h.direction}:${h.htlcId}`;
-
 /**
  * The facts of an older commitment of ours that confirmed (the node's answer), plus the outgoing HTLCs that only
  * newer commitments carried, filed as pending on their side: never on the confirmed commitment, they are failed
@@ -360,10 +368,9 @@ const htlcKey = (h: HtlcFact): string => `${h.direction}:${h.htlcId}`;
  */
 function withNewerHtlcs(answer: ChannelFacts, newer: ChannelFacts | undefined): ChannelFacts {
   if (newer === undefined) return answer;
-  const all = (f: ChannelFacts): HtlcFact[] => [...f.commitSet.local, ...f.commitSet.remote, ...(f.commitSet.remotePending ?? [])];
-  const known = new Set(all(answer).map(htlcKey));
+  const known = new Set(commitSetHtlcs(answer.commitSet).map(htlcKey));
   const extra = new Map<string, HtlcFact>();
-  for (const h of all(newer)) if (h.direction === 'outgoing' && !known.has(htlcKey(h))) extra.set(htlcKey(h), { ...h, dust: false });
+  for (const h of commitSetHtlcs(newer.commitSet)) if (h.direction === 'outgoing' && !known.has(htlcKey(h))) extra.set(htlcKey(h), { ...h, dust: false });
   const preimages = [...new Set([...answer.preimages, ...newer.preimages])].sort();
   if (extra.size === 0) return { ...answer, preimages };
   return { ...answer, preimages, commitSet: { ...answer.commitSet, remotePending: [...(answer.commitSet.remotePending ?? []), ...extra.values()] } };
