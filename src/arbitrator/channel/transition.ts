@@ -147,9 +147,7 @@ function open(state: OpenState, event: ArbEvent, env: ArbEnv): Result {
       // The classifier reads the revocation store when a close comes. While one is being classified, its answer
       // may have read the store before this secret: classify it again (a breach answer then upgrades the close).
       if (state.spend?.resolving !== true) return ignore(state);
-      return step<ArbState, ArbEffect>(withSpend(state, { ...state.spend, rechecks: (state.spend.rechecks ?? 0) + 1 }), [
-        { kind: 'ResolveClose', txid: state.spend.txid, txHex: state.spend.txHex, height: state.spend.height, ...(state.facts === undefined ? {} : { snapshotSeq: state.facts.snapshotSeq }) },
-      ]);
+      return step<ArbState, ArbEffect>(withSpend(state, { ...state.spend, rechecks: (state.spend.rechecks ?? 0) + 1 }), [classify(state.spend, state.facts)]);
     case 'PreimageLearned': {
       const facts = withPreimage(state.facts, event.paymentHash);
       if (facts === undefined) return ignore(state);
@@ -198,12 +196,14 @@ function openBlock(state: OpenState, event: Extract<ArbEvent, { kind: 'BlockConn
   return goOnChain(f, 'chain', env, state.failed);
 }
 
+/** The ResolveClose effect that classifies funding spend `s` against the snapshot of `facts` (or the current one). */
+function classify(s: { readonly txid: string; readonly txHex: string; readonly height: number }, facts?: ChannelFacts): ArbEffect {
+  return { kind: 'ResolveClose', txid: s.txid, txHex: s.txHex, height: s.height, ...(facts === undefined ? {} : { snapshotSeq: facts.snapshotSeq }) };
+}
+
 function resolveClose(state: OpenState, seen: SpendSeen): Result {
   // Classify against the snapshot whose facts this state holds, so resolutions and chain actions agree.
-  const seq = state.facts?.snapshotSeq;
-  return step<ArbState, ArbEffect>(withSpend(state, { ...seen, resolving: true }), [
-    { kind: 'ResolveClose', txid: seen.txid, txHex: seen.txHex, height: seen.height, ...(seq === undefined ? {} : { snapshotSeq: seq }) },
-  ]);
+  return step<ArbState, ArbEffect>(withSpend(state, { ...seen, resolving: true }), [classify(seen, state.facts)]);
 }
 
 function withSpend(state: OpenState, spend: SpendSeen | undefined): ArbState {
@@ -303,9 +303,7 @@ function toContractClosed(
   ];
   const carried = { ...(claimed.length === 0 ? {} : { claimed, unfinished }), ...(broadcasting ? { broadcasting: true as const } : {}) };
   return step<ArbState, ArbEffect>(
-    facts === undefined
-      ? { kind: 'ContractClosed', failed, close, resolutions: res, ...carried }
-      : { kind: 'ContractClosed', facts, failed, close, resolutions: res, ...carried },
+    { kind: 'ContractClosed', ...(facts === undefined ? {} : { facts }), failed, close, resolutions: res, ...carried },
     effects,
   );
 }
@@ -376,13 +374,6 @@ function withNewerHtlcs(answer: ChannelFacts, newer: ChannelFacts | undefined): 
   return { ...answer, preimages, commitSet: { ...answer.commitSet, remotePending: [...(answer.commitSet.remotePending ?? []), ...extra.values()] } };
 }
 
-const reclassify = (state: UnresolvedState, facts: ChannelFacts | undefined): ArbEffect => ({
-  kind: 'ResolveClose',
-  txid: state.spend.txid,
-  txHex: state.spend.txHex,
-  height: state.spend.height,
-  ...(facts === undefined ? {} : { snapshotSeq: facts.snapshotSeq }),
-});
 
 const sameUnresolved = (a: UnresolvedClose, b: UnresolvedClose): boolean =>
   a.why === b.why &&
@@ -401,10 +392,10 @@ const sameUnresolved = (a: UnresolvedClose, b: UnresolvedClose): boolean =>
 function closeUnresolved(state: UnresolvedState, event: ArbEvent): Result {
   switch (event.kind) {
     case 'ChannelUpdated':
-      return step<ArbState, ArbEffect>({ ...state, answer: event.facts, attempts: state.attempts + 1 }, [reclassify(state, event.facts)]);
+      return step<ArbState, ArbEffect>({ ...state, answer: event.facts, attempts: state.attempts + 1 }, [classify(state.spend, event.facts)]);
     case 'ReclassifyRequested': {
       if (event.accept !== true) {
-        return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [reclassify(state, state.answer ?? state.prior.facts)]);
+        return step<ArbState, ArbEffect>({ ...state, attempts: state.attempts + 1 }, [classify(state.spend, state.answer ?? state.prior.facts)]);
       }
       if (state.unresolved.why !== 'unrecognised') {
         return refuse(`commitment ${state.unresolved.commitmentNumber ?? '?'} is ours: send its snapshot to sweep it`, 'COURT_E_CLOSE_NOT_ACCEPTABLE');
@@ -607,7 +598,7 @@ const THEIRS: ReadonlySet<string> = new Set(['remote', 'remotePending']);
 function recheck(state: ClosedState | WaitingState, number: number): Result {
   const c = state.close;
   if (!THEIRS.has(c.type) || c.commitmentNumber !== number || c.txHex === undefined) return ignore(state);
-  return step<ArbState, ArbEffect>({ ...state, rechecks: (state.rechecks ?? 0) + 1 }, [{ kind: 'ResolveClose', txid: c.txid, txHex: c.txHex, height: c.height }]);
+  return step<ArbState, ArbEffect>({ ...state, rechecks: (state.rechecks ?? 0) + 1 }, [classify({ txid: c.txid, txHex: c.txHex, height: c.height })]);
 }
 
 /**
@@ -633,9 +624,7 @@ function upgradeToBreach(state: ClosedState | WaitingState, event: Extract<ArbEv
     payload: { v: 1, txid: close.txid, height: close.height, commitmentNumber: close.commitmentNumber ?? null, late: true },
   };
   return step<ArbState, ArbEffect>(
-    facts === undefined
-      ? { kind: 'ContractClosed', failed, close, resolutions: res, ...carried }
-      : { kind: 'ContractClosed', facts, failed, close, resolutions: res, ...carried },
+    { kind: 'ContractClosed', ...(facts === undefined ? {} : { facts }), failed, close, resolutions: res, ...carried },
     [notify],
     [record],
   );
