@@ -318,14 +318,9 @@ export function storePreimage(db: Db, paymentHash: string, preimageHex: string, 
     .immediate();
 }
 
-/** Whether a channel row exists (a first snapshot was accepted). */
 /** Where the channel's funding spend watch starts (the first snapshot's hint, corrected by the funding check). */
 export function channelSpendHint(db: Db, chanPoint: string): number | undefined {
   return db.prepare<[string], { h: number }>('SELECT funding_height_hint AS h FROM channel WHERE chan_point = ?').get(chanPoint)?.h;
-}
-
-export function channelKnown(db: Db, chanPoint: string): boolean {
-  return db.prepare<[string], { one: number }>('SELECT 1 AS one FROM channel WHERE chan_point = ?').get(chanPoint) !== undefined;
 }
 
 /** The payment hashes among `hashes` whose preimage courtd holds, sorted. */
@@ -377,12 +372,11 @@ export interface RemoteCommitmentKnowledge {
  * so a revocation for a recent commitment reads one or two rows.
  */
 export function remoteCommitmentKnowledge(db: Db, chanPoint: string, n: number): RemoteCommitmentKnowledge {
-  // The newest over the last few rows, not only the current one: a snapshot answering an unresolved close may be
-  // older than the one before it.
+  // The current snapshot holds their newest commitment (a snapshot answering an unresolved close is never current).
   const newest = db
     .prepare<[string], { n: number | null }>(
-      `SELECT MAX(COALESCE(json_extract(snapshot, '$.remoteCommitments.pending.number'), json_extract(snapshot, '$.remoteCommitments.current.number'))) AS n
-       FROM (SELECT snapshot FROM channel_snapshot WHERE chan_point = ? ORDER BY seq DESC LIMIT 3)`,
+      `SELECT COALESCE(json_extract(snapshot, '$.remoteCommitments.pending.number'), json_extract(snapshot, '$.remoteCommitments.current.number')) AS n
+       FROM channel_snapshot_current WHERE chan_point = ?`,
     )
     .get(chanPoint)?.n;
   const row = db
