@@ -332,14 +332,16 @@ export function unmatchedBreachOutputs(c: CheckedSnapshot, cls: Classification, 
 // ---------------------------------------------------------------------------------------------------------------
 // A newer commitment of theirs than we know (data loss)
 
-function futureResolutions(c: CheckedSnapshot, cls: Classification & { kind: 'future' }, closeTx: Transaction): CloseResolutions {
+/** Our static to_remote on `closeTx`, if it is there: claimable with no per-commitment point. */
+function toRemoteClaim(c: CheckedSnapshot, txid: string, closeTx: Transaction): OutputResolution | undefined {
   const toRemote = ourToRemote(c);
   const o = txOutputs(closeTx).find((x) => equal(x.scriptPubKey, toRemote.scriptPubKey));
-  const commitOutput =
-    o === undefined
-      ? undefined
-      : outputResolution(cls.txid, { ...o, witnessScript: toRemote.witnessScript }, key(c.snapshot.local.keyLocators.paymentBase), anchorCsv(c));
-  return assemble('future', cls.txid, cls.number, commitOutput, undefined, []);
+  if (o === undefined) return undefined;
+  return outputResolution(txid, { ...o, witnessScript: toRemote.witnessScript }, key(c.snapshot.local.keyLocators.paymentBase), anchorCsv(c));
+}
+
+function futureResolutions(c: CheckedSnapshot, cls: Classification & { kind: 'future' }, closeTx: Transaction): CloseResolutions {
+  return assemble('future', cls.txid, cls.number, toRemoteClaim(c, cls.txid, closeTx), undefined, []);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -382,8 +384,6 @@ export function closeResolutions(c: CheckedSnapshot, cls: Classification, closeT
 export function unresolvedClaims(c: CheckedSnapshot, cls: Classification, closeTx: Transaction): OutputResolution[] {
   checkTx(cls, closeTx);
   if (cls.kind !== 'unknown' || cls.ourToRemoteVout === undefined) return [];
-  const o = txOutputs(closeTx)[cls.ourToRemoteVout];
-  if (o === undefined) return [];
-  const toRemote = ourToRemote(c);
-  return [outputResolution(cls.txid, { ...o, witnessScript: toRemote.witnessScript }, key(c.snapshot.local.keyLocators.paymentBase), anchorCsv(c))];
+  const claim = toRemoteClaim(c, cls.txid, closeTx);
+  return claim === undefined ? [] : [claim];
 }
