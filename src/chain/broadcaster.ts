@@ -296,10 +296,14 @@ export class TxBroadcaster implements Broadcaster {
    */
   conflictedBy(txid: Txid, conflictTxid: Txid, height: number): void {
     const v = this.drop(txid);
-    if (v === undefined) return;
-    const c: BroadcastConflict = { txid, label: v.label, conflictTxid, height };
+    if (v !== undefined) this.recordConflict(v, conflictTxid, height);
+  }
+
+  /** Records a dropped transaction as conflicted (store, log, onConflict). */
+  private recordConflict(v: Tracked, conflictTxid: Txid, height: number): void {
+    const c: BroadcastConflict = { txid: v.txid, label: v.label, conflictTxid, height };
     this.store.conflicted(c);
-    this.logger.warn({ ...c }, 'broadcast transaction dropped: its owner saw a confirmed transaction spend its input');
+    this.logger.warn({ ...c }, 'broadcast transaction dropped: a confirmed transaction spent its input');
     this.onConflict?.(c);
   }
 
@@ -354,11 +358,8 @@ export class TxBroadcaster implements Broadcaster {
         const victim = this.spending.get(inputKey(tx, j));
         if (victim === undefined || victim === txid) continue;
         const v = this.drop(victim) as Tracked;
-        const c: BroadcastConflict = { txid: victim, label: v.label, conflictTxid: txid, height };
-        this.store.conflicted(c);
+        this.recordConflict(v, txid, height);
         conflicts.push(v);
-        this.logger.warn({ ...c }, 'broadcast transaction dropped: a confirmed transaction spent its input');
-        this.onConflict?.(c);
       }
     });
     if (txs.length > 0) this.confirmed.set(height, { hash, txs });
