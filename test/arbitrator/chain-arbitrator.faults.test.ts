@@ -12,18 +12,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Transaction } from 'bitcoinjs-lib';
-import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
-import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
 import { wakeHeight } from '../../src/arbitrator/channel/transition.js';
-import type { ChainBlock, PublishResult } from '../../src/chain/ports.js';
+import type { ChainBlock } from '../../src/chain/ports.js';
 import { ChainWatches } from '../../src/chain/watches.js';
-import { KeyRing } from '../../src/keys/keyring.js';
-import { LocalSigner } from '../../src/keys/signer.js';
 import { ARBITRATOR_EVENT } from '../../src/store/codes.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
+import { aliceArbitrator } from '../helpers/arbitrator.js';
 import { tempDir } from '../helpers/db.js';
 import { ScenarioChain } from '../helpers/scenario-chain.js';
 import { openChannel } from '../simulator/fixture.js';
@@ -57,8 +54,6 @@ function faultyDb(path: string): { db: Db; arm: (eventKind: number, times: numbe
 
 /** The arbitrator with real funding watches over a scripted chain; `mine` delivers a block as the dispatcher does. */
 function court(db: Db, sim: ChannelSimulator) {
-  const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
-  const published: string[] = [];
   const chain = new ScenarioChain(H);
   const watches = new ChainWatches({ source: chain, utxo: chain, view: chain.view });
   const registered: string[] = [];
@@ -68,19 +63,7 @@ function court(db: Db, sim: ChannelSimulator) {
       return watches.watchSpend(op, hint, on);
     },
   };
-  const arb = new ChainArbitrator({
-    db,
-    watches: counted,
-    keyring: ring,
-    signer: new LocalSigner(ring),
-    broadcaster: {
-      publish: async (tx: Transaction): Promise<PublishResult> => {
-        published.push(tx.getId());
-        return { kind: 'accepted', txid: tx.getId() };
-      },
-    },
-    closeDepth: { min: 1, max: 1 },
-  });
+  const { arb, published } = aliceArbitrator(db, sim, { watches: counted, closeDepth: 1 });
   arb.start(H);
   const mine = async (b: ChainBlock): Promise<void> => {
     chain.add(b);

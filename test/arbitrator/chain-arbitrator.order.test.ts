@@ -8,15 +8,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Transaction } from 'bitcoinjs-lib';
-import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
-import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
-import type { PublishResult } from '../../src/chain/ports.js';
-import { KeyRing } from '../../src/keys/keyring.js';
-import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
+import { aliceArbitrator } from '../helpers/arbitrator.js';
 import { tempDir } from '../helpers/db.js';
 import { NO_SPENDS } from '../helpers/fake-chain.js';
 import { openChannel } from '../simulator/fixture.js';
@@ -27,21 +22,7 @@ const H = 400;
 function court(path: string, sim: ChannelSimulator) {
   const db = openDatabase(path);
   migrate(db);
-  const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
-  const published: string[] = [];
-  const arb = new ChainArbitrator({
-    db,
-    watches: NO_SPENDS,
-    keyring: ring,
-    signer: new LocalSigner(ring),
-    broadcaster: {
-      publish: async (tx: Transaction): Promise<PublishResult> => {
-        published.push(tx.getId());
-        return { kind: 'accepted', txid: tx.getId() };
-      },
-    },
-    closeDepth: { min: 3, max: 3 },
-  });
+  const { arb, published } = aliceArbitrator(db, sim, { watches: NO_SPENDS, closeDepth: 3 });
   arb.start(H);
   return { db, arb, published };
 }

@@ -22,6 +22,7 @@ import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
+import { aliceArbitrator } from '../helpers/arbitrator.js';
 import { tempDir } from '../helpers/db.js';
 import { FakeChain, instantSleep, NO_SPENDS } from '../helpers/fake-chain.js';
 import { openChannel } from '../simulator/fixture.js';
@@ -80,16 +81,12 @@ const connected = (height: number, txs: Transaction[]): ChainEvent => {
 
 /** An arbitrator alone (no chain layer), driven by onChainEvent directly. */
 function arbitrator(db: Db, sim: ChannelSimulator, publish?: (tx: Transaction) => Promise<PublishResult>, logger?: ReturnType<typeof recordingLogger>): ChainArbitrator {
-  const ring = KeyRing.fromSeed(sim.parties.alice.seed, SIM_COIN_TYPE);
-  return new ChainArbitrator({
-    db,
-    keyring: ring,
-    signer: new LocalSigner(ring),
+  return aliceArbitrator(db, sim, {
     watches: NO_SPENDS,
-    broadcaster: { publish: publish ?? (async () => assert.fail('nothing is broadcast here')) },
-    closeDepth: { min: 3, max: 3 },
+    closeDepth: 3,
+    publish: publish ?? (async () => assert.fail('nothing is broadcast here')),
     ...(logger === undefined ? {} : { logger }),
-  });
+  }).arb;
 }
 
 async function stop(c: Court): Promise<void> {
