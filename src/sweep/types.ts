@@ -6,6 +6,7 @@
  * Conventions: amounts are bigint sat (decimal strings in JSON), fee rates bigint sat per kw (1000 weight
  * units), heights plain numbers, byte strings lower-case hex in JSON, outpoints "txid:vout".
  */
+import type { Transaction } from 'bitcoinjs-lib';
 import type { KeyLocator } from '../keys/keyring.js';
 
 /** A key the signer can sign with, in serialisable form (hex tweaks; see keys/signer.ts KeyDescriptor). */
@@ -22,8 +23,6 @@ export interface KeySpec {
  * expected weight of each). `script` is the hex witness script of the spent P2WSH output.
  */
 export type WitnessSpec =
-  /** A courtd wallet UTXO (BIP84 P2WPKH); `pubkey` is the 33-byte hex key of the output. */
-  | { readonly kind: 'p2wpkh'; readonly key: KeySpec; readonly pubkey: string }
   | { readonly kind: 'toLocalDelayed'; readonly key: KeySpec; readonly script: string }
   | { readonly kind: 'toLocalRevoked'; readonly key: KeySpec; readonly script: string }
   | { readonly kind: 'toRemoteP2wpkh'; readonly key: KeySpec; readonly pubkey: string }
@@ -145,12 +144,12 @@ export interface SweeperPort {
   onResult(listener: (r: SweepResult) => void): void;
 }
 
-/** A wallet UTXO leased to a sweep. */
+/** A wallet UTXO (BIP84 P2WPKH) leased to a sweep; only the wallet can sign it (FeeWalletPort.signWalletInputs). */
 export interface LeasedUtxo {
   readonly outpoint: string;
   readonly valueSat: bigint;
+  /** Hex scriptPubKey (P2WPKH). */
   readonly scriptPubKey: string;
-  readonly witness: Extract<WitnessSpec, { kind: 'p2wpkh' }>;
 }
 
 /** What the sweeper needs from courtd's wallet (src/wallet implements it). */
@@ -164,4 +163,11 @@ export interface FeeWalletPort {
   release(leaseId: string): void;
   /** A fresh address of the wallet (change and sweep outputs): hex scriptPubKey, recorded as ours at once. */
   nextChangeScript(): string;
+  /**
+   * Signs the wallet's inputs of a finished transaction (SIGHASH_ALL, so call it after every output is final) and
+   * sets their witnesses. Throws COURT_E_WALLET_* if an input is not a UTXO of this wallet.
+   */
+  signWalletInputs(tx: Transaction, inputs: readonly { readonly index: number; readonly utxo: LeasedUtxo }[]): Promise<void>;
+  /** Weight of one wallet input's witness (P2WPKH: 109 with a 73-byte signature) plus its 41-byte input * 4. */
+  readonly inputWeight: number;
 }
