@@ -14,7 +14,7 @@ import { p2wpkh } from '../src/ln/scripts.js';
 import { fromHex, reversed, sha256, toHex } from '../src/util/bytes.js';
 import { CourtError } from '../src/util/errors.js';
 import { signUtxoInput } from './sim-tx.js';
-import { NodeProcess, type BackendKind, type NodeProcessOptions, type RpcEndpoint } from './node-process.js';
+import { NodeProcess, satToBtc, type BackendKind, type NodeProcessOptions, type RpcEndpoint } from './node-process.js';
 
 /** An output the caller can spend. */
 export interface Utxo {
@@ -225,6 +225,25 @@ export class RegtestChain {
     }
     const replacement = await this.mine(depth + extra, this.addressOf(BURN_SCRIPT));
     return { orphaned, replacement };
+  }
+
+  /**
+   * Sets the block minimum package feerate (Core's -blockmintxfee) while the node runs; 0 mines every mempool
+   * transaction again. Embedded node only (bitcoind takes it at start: NodeProcessOptions.blockMinTxFeeSatPerKvB).
+   */
+  async setBlockMinTxFee(satPerKvB: number): Promise<void> {
+    if (this.kind !== 'bcoin') throw new CourtError('COURT_E_REGTEST', 'bitcoind takes -blockmintxfee only at start');
+    if (!Number.isSafeInteger(satPerKvB) || satPerKvB < 0) throw new CourtError('COURT_E_REGTEST', 'satPerKvB must be a non-negative integer');
+    await this.call('setblockmintxfee', satToBtc(satPerKvB));
+  }
+
+  /**
+   * Mines one block holding exactly `txs` (mempool txids or raw transaction hex) after the coinbase, leaving every
+   * other mempool transaction out (generateblock); the reward goes to a key nobody uses. Returns the block hash.
+   */
+  async mineOnly(txs: readonly string[]): Promise<string> {
+    const r = await this.call<{ hash: string }>('generateblock', this.addressOf(BURN_SCRIPT), [...txs]);
+    return r.hash;
   }
 
   /** Kills the node process (SIGKILL). With a persistent chain, restart() brings it back with its blocks. */

@@ -31,6 +31,11 @@ export interface NodeProcessOptions {
   readonly persistent?: boolean;
   /** Path of a bitcoind binary; defaults to the BITCOIND environment variable; empty = embedded bcoin. */
   readonly bitcoind?: string;
+  /**
+   * Core's -blockmintxfee in sat per kvB: generatetoaddress leaves out every package (a transaction with its unmined
+   * ancestors) paying less. Absent: the embedded node mines every mempool transaction (bitcoind: its default).
+   */
+  readonly blockMinTxFeeSatPerKvB?: number;
 }
 
 /** bitcoind's -rpcauth value (salted HMAC-SHA256), so the password itself never appears on a command line. */
@@ -55,6 +60,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Sat as a BTC decimal string (8 places), for bitcoind options. */
+export function satToBtc(sat: number): string {
+  const s = sat.toString().padStart(9, '0');
+  return `${s.slice(0, -8)}.${s.slice(-8)}`;
+}
+
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
@@ -66,11 +77,19 @@ export class NodeProcess {
   readonly endpoint: RpcEndpoint;
   private readonly datadir: string | undefined;
   private readonly bitcoind: string | undefined;
+  private readonly blockMinTxFeeSatPerKvB: number | undefined;
   private child: ChildProcess | undefined;
   private stderrTail = '';
 
-  private constructor(kind: BackendKind, endpoint: RpcEndpoint, datadir: string | undefined, bitcoind: string | undefined) {
+  private constructor(
+    kind: BackendKind,
+    endpoint: RpcEndpoint,
+    datadir: string | undefined,
+    bitcoind: string | undefined,
+    blockMinTxFeeSatPerKvB: number | undefined,
+  ) {
     this.kind = kind;
+    this.blockMinTxFeeSatPerKvB = blockMinTxFeeSatPerKvB;
     this.endpoint = endpoint;
     this.datadir = datadir;
     this.bitcoind = bitcoind;
@@ -87,7 +106,11 @@ export class NodeProcess {
     };
     const persistent = kind === 'bitcoind' || opts.persistent === true;
     const datadir = persistent ? mkdtempSync(join(tmpdir(), `courtd-${kind}-`)) : undefined;
-    const p = new NodeProcess(kind, endpoint, datadir, kind === 'bitcoind' ? bitcoind : undefined);
+    const minFee = opts.blockMinTxFeeSatPerKvB;
+    if (minFee !== undefined && (!Number.isSafeInteger(minFee) || minFee < 0)) {
+      throw new CourtError('COURT_E_REGTEST', 'blockMinTxFeeSatPerKvB must be a non-negative integer');
+    }
+    const p = new NodeProcess(kind, endpoint, datadir, kind === 'bitcoind' ? bitcoind : undefined, minFee);
     await p.start();
     return p;
   }
@@ -123,7 +146,12 @@ export class NodeProcess {
 
   private async startBcoin(): Promise<void> {
     // The password travels in the environment (readable only by our user), not on the command line (ps).
-    const config = JSON.stringify({ port: this.endpoint.port, password: this.endpoint.password, datadir: this.datadir });
+    const config = JSON.stringify({
+      port: this.endpoint.port,
+      password: this.endpoint.password,
+      datadir: this.datadir,
+      blockMinTxFeeSatPerKvB: this.blockMinTxFeeSatPerKvB,
+    });
     const child = this.spawnChild(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'regtest/bcoin/daemon.ts')], {
       ...process.env,
       COURTD_REGTEST_NODE: config,
@@ -163,6 +191,7 @@ export class NodeProcess {
       '-fallbackfee=0.00001',
       '-printtoconsole=0',
       '-disablewallet=1',
+      ...(this.blockMinTxFeeSatPerKvB === undefined ? [] : [`-blockmintxfee=${satToBtc(this.blockMinTxFeeSatPerKvB)}`]),
     ]);
     const client = new Client({ host: `http://${e.host}:${e.port}`, username: e.username, password: e.password, timeout: 2000 });
     const deadline = Date.now() + 60_000;

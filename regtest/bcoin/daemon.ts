@@ -9,16 +9,21 @@
  * `datadir` the chain lives in memory and is lost on exit; with it, the chain survives a restart. Prints one line
  * `READY {"port":..,"pid":..,"height":..}` on stdout once it answers RPC; exits 0 on SIGTERM or SIGINT, or
  * when its stdin closes (the parent died).
+ *
+ * `blockMinTxFeeSatPerKvB` (optional, default 0 = off) is Core's -blockmintxfee: generatetoaddress leaves out every
+ * package (a transaction with its unmined ancestors) paying less; the RPC `setblockmintxfee` (ours, BTC/kvB)
+ * changes it while the node runs.
  */
 import { createRequire } from 'node:module';
 import { configureCoreRegtest } from './network.js';
-import { installMempoolPolicy } from './policy.js';
+import { installMempoolPolicy, type MinerPolicy } from './policy.js';
 import { installCoreRpc, type CoreRpcLib } from './rpc.js';
 
 interface DaemonConfig {
   readonly port: number;
   readonly password: string;
   readonly datadir?: string;
+  readonly blockMinTxFeeSatPerKvB?: number;
 }
 
 function parseConfig(arg: string | undefined): DaemonConfig {
@@ -26,6 +31,10 @@ function parseConfig(arg: string | undefined): DaemonConfig {
   if (typeof c.port !== 'number' || !Number.isInteger(c.port) || c.port <= 0 || c.port > 65535) throw new Error('config.port: a TCP port');
   if (typeof c.password !== 'string' || c.password.length < 8) throw new Error('config.password: at least 8 characters');
   if (c.datadir !== undefined && typeof c.datadir !== 'string') throw new Error('config.datadir: a directory path');
+  const minFee = c.blockMinTxFeeSatPerKvB;
+  if (minFee !== undefined && (typeof minFee !== 'number' || !Number.isSafeInteger(minFee) || minFee < 0)) {
+    throw new Error('config.blockMinTxFeeSatPerKvB: a non-negative integer (sat per kvB)');
+  }
   return c as DaemonConfig;
 }
 
@@ -39,6 +48,7 @@ async function main(): Promise<void> {
     MempoolEntry: bcoin.MempoolEntry,
     policy: bcoin.policy,
     lockFlags: require('bcoin/lib/blockchain/common').lockFlags,
+    BlockEntry: require('bcoin/lib/mining/template').BlockEntry,
     TX: bcoin.TX,
     Address: bcoin.Address,
     CoinView: bcoin.CoinView,
@@ -60,8 +70,9 @@ async function main(): Promise<void> {
     logLevel: 'error',
     logConsole: false,
   });
-  installMempoolPolicy(lib, node);
-  installCoreRpc(lib, node, Date.now());
+  const miner: MinerPolicy = { blockMinTxFeeSatPerKvB: config.blockMinTxFeeSatPerKvB ?? 0 };
+  installMempoolPolicy(lib, node, miner);
+  installCoreRpc(lib, node, Date.now(), miner);
   node.on('error', (err: Error) => process.stderr.write(`bcoin error: ${err.stack ?? err.message}\n`));
 
   await node.ensure();

@@ -99,6 +99,8 @@ export interface BcoinLib {
   readonly MempoolEntry: any;
   readonly policy: any;
   readonly lockFlags: any;
+  /** bcoin/lib/mining/template BlockEntry (the miner's template items). */
+  readonly BlockEntry: any;
 }
 
 /**
@@ -275,11 +277,98 @@ export function mempoolInOrder(mp: any): any[] {
   return out;
 }
 
+/** The miner's settings that can change while the node runs. */
+export interface MinerPolicy {
+  /**
+   * Core's -blockmintxfee, sat per kvB: block templates leave out every package (a transaction with its unmined
+   * mempool ancestors) whose feerate is below it. 0 (the default here) mines every mempool transaction.
+   */
+  blockMinTxFeeSatPerKvB: number;
+}
+
+/** Core's CFeeRate::GetFee: the fee `satPerKvB` asks of `vsize` vbytes, rounded up. */
+export function feeAt(satPerKvB: number, vsize: number): number {
+  return Math.ceil((satPerKvB * vsize) / 1000);
+}
+
+/**
+ * Core's BlockAssembler::addPackageTxs, simplified: repeatedly picks the mempool transaction whose package (itself
+ * plus its not yet selected mempool ancestors) has the highest feerate, stops once that best package pays less
+ * than `minSatPerKvB`, and adds the package parents first. A low-fee parent is therefore mined when a child lifts
+ * its package above the minimum, and left out (with its descendants) when nothing does. A package that does not
+ * fit the block's weight or sigops, or holds a non-final transaction, is skipped and its members not tried again.
+ * Quadratic in the mempool size: meant for regtest mempools of a few hundred transactions.
+ */
+export function assemblePackages(BlockEntry: any, mp: any, attempt: any, minSatPerKvB: number, maxWeight: number, maxSigops: number): void {
+  const selected = new Set<string>();
+  const failed = new Set<string>();
+  const packageOf = (entry: any): any[] | undefined => {
+    const out: any[] = [];
+    const seen = new Set<string>();
+    let ok = true;
+    const visit = (e: any): void => {
+      const hash: string = e.tx.hash('hex');
+      if (seen.has(hash) || selected.has(hash)) return;
+      seen.add(hash);
+      if (failed.has(hash)) ok = false;
+      for (const { prevout } of e.tx.inputs) {
+        const parent = mp.getEntry(prevout.hash);
+        if (parent) visit(parent);
+      }
+      out.push(e);
+    };
+    visit(entry);
+    return ok ? out : undefined;
+  };
+  for (;;) {
+    let best: { pkg: any[]; fee: number; size: number } | undefined;
+    for (const entry of mp.map.values()) {
+      const hash: string = entry.tx.hash('hex');
+      if (selected.has(hash) || failed.has(hash)) continue;
+      const pkg = packageOf(entry);
+      if (pkg === undefined) {
+        failed.add(hash);
+        continue;
+      }
+      let fee = 0;
+      let size = 0;
+      for (const e of pkg) {
+        fee += e.getDeltaFee();
+        size += e.size;
+      }
+      if (best === undefined || fee * best.size > best.fee * size) best = { pkg, fee, size };
+    }
+    if (best === undefined || best.fee < feeAt(minSatPerKvB, best.size)) break;
+    let weight = attempt.weight;
+    let sigops = attempt.sigops;
+    let fits = true;
+    for (const e of best.pkg) {
+      weight += e.tx.getWeight();
+      sigops += e.sigops;
+      if (!e.tx.isFinal(attempt.height, attempt.locktime) || (!attempt.witness && e.tx.hasWitness())) fits = false;
+    }
+    if (!fits || weight > maxWeight || sigops > maxSigops) {
+      for (const e of best.pkg) failed.add(e.tx.hash('hex'));
+      continue;
+    }
+    for (const e of best.pkg) {
+      const item = BlockEntry.fromEntry(e, attempt);
+      attempt.weight += e.tx.getWeight();
+      attempt.sigops += item.sigops;
+      attempt.fees += item.fee;
+      attempt.items.push(item);
+      selected.add(e.tx.hash('hex'));
+    }
+  }
+  attempt.refresh();
+}
+
 /**
  * Installs the Core behaviour on a node's mempool and miner: the patched block connect/disconnect/reorg handlers
- * and a miner that includes every mempool transaction (no priority area, no skipped "free" transactions).
+ * and a miner that includes every mempool transaction (no priority area, no skipped "free" transactions), or,
+ * with a block minimum feerate set in `miner`, only the packages that pay it (assemblePackages).
  */
-export function installMempoolPolicy(lib: BcoinLib, node: any): void {
+export function installMempoolPolicy(lib: BcoinLib, node: any, miner: MinerPolicy = { blockMinTxFeeSatPerKvB: 0 }): void {
   const mp = node.mempool;
   // Stock returns early when the mempool is empty, dropping the disconnected block's transactions.
   mp._removeBlock = async (block: any, txs: any[]): Promise<void> => {
@@ -299,4 +388,14 @@ export function installMempoolPolicy(lib: BcoinLib, node: any): void {
   };
   node.miner.options.priorityWeight = 0;
   node.miner.options.minWeight = Number.MAX_SAFE_INTEGER;
+  const stockAssemble = node.miner.assemble.bind(node.miner);
+  node.miner.assemble = (attempt: any): void => {
+    if (miner.blockMinTxFeeSatPerKvB <= 0 || !node.miner.mempool) {
+      stockAssemble(attempt);
+      return;
+    }
+    if (node.mempool.tip !== node.chain.tip.hash) throw new Error('Mempool/chain tip mismatch! Unsafe to create block.');
+    const o = node.miner.options;
+    assemblePackages(lib.BlockEntry, node.mempool, attempt, miner.blockMinTxFeeSatPerKvB, o.maxWeight, o.maxSigops);
+  };
 }

@@ -15,6 +15,7 @@ import {
   RejectError,
   RPC_VERIFY_ERROR,
   type BcoinLib,
+  type MinerPolicy,
 } from './policy.js';
 import { KeptBlocks } from './reorg.js';
 
@@ -65,7 +66,7 @@ function feeRateParam(v: unknown): number {
   return Math.round(n * 1e8);
 }
 
-export function installCoreRpc(lib: CoreRpcLib, node: any, startedAt: number): KeptBlocks {
+export function installCoreRpc(lib: CoreRpcLib, node: any, startedAt: number, miner: MinerPolicy = { blockMinTxFeeSatPerKvB: 0 }): KeptBlocks {
   const chain = node.chain;
   const mp = node.mempool;
   const network = node.network;
@@ -297,6 +298,14 @@ export function installCoreRpc(lib: CoreRpcLib, node: any, startedAt: number): K
       throw rpcError(RPC_VERIFY_ERROR, `TestBlockValidity failed: ${(err as { reason?: string }).reason ?? (err as Error).message}`);
     }
     return { hash: block.rhash() };
+  };
+
+  // Ours (Core only has the start-up option -blockmintxfee): sets the block minimum package feerate, BTC/kvB
+  // like the option; 0 mines every mempool transaction again. Returns the value now in force, sat/kvB.
+  handlers['setblockmintxfee'] = async (args) => {
+    if (args[0] === undefined || args[0] === null) throw rpcError(RPC_INVALID_PARAMETER, 'feerate (BTC/kvB) is required');
+    miner.blockMinTxFeeSatPerKvB = feeRateParam(args[0]);
+    return miner.blockMinTxFeeSatPerKvB;
   };
 
   handlers['setmocktime'] = async (args) => {
