@@ -68,3 +68,28 @@ export function derivePath(node: HdNode, path: readonly number[]): HdNode {
   for (const i of path) n = deriveChild(n, i);
   return n;
 }
+
+/** A BIP32 public node (an extended public key without its serialisation): compressed point and chain code. */
+export interface HdPublicNode {
+  readonly publicKey: Uint8Array;
+  readonly chainCode: Uint8Array;
+}
+
+/** The public node of a private one (what an xpub holds). */
+export function neuter(node: HdNode): HdPublicNode {
+  return { publicKey: secp().pointFromScalar(node.privateKey), chainCode: node.chainCode.slice() };
+}
+
+/** CKDpub: the normal (non-hardened) child at `index` of a public node; hardened children need the private key. */
+export function derivePublicChild(node: HdPublicNode, index: number): HdPublicNode {
+  if (!Number.isInteger(index) || index < 0 || index >= HARDENED) {
+    throw new CourtError('COURT_E_INVALID_KEY_LOCATOR', 'public BIP32 derivation needs a normal index in 0..2^31-1', { index });
+  }
+  const data = new Uint8Array(37);
+  data.set(node.publicKey, 0);
+  new DataView(data.buffer).setUint32(33, index, false);
+  const i = hmac512(node.chainCode, data);
+  const il = i.subarray(0, 32);
+  if (bytesToBigInt(il) >= CURVE_N) throw new CourtError('COURT_E_INVALID_KEY_LOCATOR', 'BIP32 child key is invalid', { index });
+  return { publicKey: secp().pointAddScalar(node.publicKey, il.slice()), chainCode: i.slice(32) };
+}

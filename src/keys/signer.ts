@@ -1,7 +1,8 @@
 /**
  * The Signer port: the only way anything in courtd obtains a signature. A key is named by its locator plus,
  * for BOLT #3 commitment keys, either a single tweak (SHA256(per_commitment_point || basepoint)) or the
- * revocation "double tweak" (the counterparty's revealed per-commitment secret). `signInputs` is the form a
+ * revocation "double tweak" (the counterparty's revealed per-commitment secret); a key of the BIP84 fee wallet is
+ * named by its wallet path ({ wallet: { chain, index } }). `signInputs` is the form a
  * remote signer prefers: it sees the transaction and the spent output and computes the digest itself.
  * The port is asynchronous and batched so that one round trip can carry a whole commitment's signatures.
  */
@@ -12,7 +13,7 @@ import { CourtError } from '../util/errors.js';
 import { segwitV0Sighash } from './sighash.js';
 import { encodeSig } from './signature.js';
 import { deriveRevocationPrivkey } from './derive.js';
-import { checkLocator, type KeyLocator, type KeyRing } from './keyring.js';
+import { checkLocator, checkWalletPath, type KeyLocator, type KeyRing, type WalletKeyPath } from './keyring.js';
 import { scalarAdd, secp } from './secp.js';
 
 /** Names the key to sign with. At most one of the tweaks may be present. */
@@ -24,16 +25,28 @@ export interface KeyDescriptor {
   readonly doubleTweak?: Uint8Array;
 }
 
+/** A key of courtd's BIP84 fee wallet (m/84'/coin'/0'/chain/index), untweaked. */
+export interface WalletKeyDescriptor {
+  readonly wallet: WalletKeyPath;
+}
+
+/** Any key the signer holds: an lnd-layout locator (optionally tweaked) or a wallet key. */
+export type AnyKeyDescriptor = KeyDescriptor | WalletKeyDescriptor;
+
+function isWalletKey(key: AnyKeyDescriptor): key is WalletKeyDescriptor {
+  return typeof key === 'object' && key !== null && 'wallet' in key;
+}
+
 /** One digest to sign with one key. */
 export interface SignRequest {
-  readonly key: KeyDescriptor;
+  readonly key: AnyKeyDescriptor;
   /** 32-byte sighash. */
   readonly digest: Uint8Array;
 }
 
 /** One segwit v0 input to sign: the signer computes the BIP143 digest itself from the transaction. */
 export interface InputSignRequest {
-  readonly key: KeyDescriptor;
+  readonly key: AnyKeyDescriptor;
   readonly tx: Transaction;
   readonly inputIndex: number;
   /** Witness script of the spent P2WSH output (or the P2PKH-form script code of a P2WPKH output). */
@@ -46,7 +59,7 @@ export interface InputSignRequest {
 /** The port. Digest signatures are 64-byte compact (r || s), low-S, RFC6979. */
 export interface Signer {
   /** The public key a descriptor signs for (tweaks applied). */
-  publicKey(key: KeyDescriptor): Promise<Uint8Array>;
+  publicKey(key: AnyKeyDescriptor): Promise<Uint8Array>;
   /** Signs every digest, in order. */
   signDigests(requests: readonly SignRequest[]): Promise<Uint8Array[]>;
   /** Signs transaction inputs, in order; returns witness-ready signatures (DER || sighash byte). */
@@ -68,7 +81,11 @@ export class LocalSigner implements Signer {
   }
 
   /** The private key of a descriptor. Stays inside this class. */
-  #privateKey(key: KeyDescriptor): Uint8Array {
+  #privateKey(key: AnyKeyDescriptor): Uint8Array {
+    if (isWalletKey(key)) {
+      if (Object.keys(key).length !== 1) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'a wallet key takes no locator or tweak');
+      return this.#ring.walletPrivateKey(checkWalletPath(key.wallet));
+    }
     checkLocator(key.locator);
     check32(key.singleTweak, 'single tweak');
     check32(key.doubleTweak, 'double tweak');
@@ -81,7 +98,8 @@ export class LocalSigner implements Signer {
     return base;
   }
 
-  publicKeySync(key: KeyDescriptor): Uint8Array {
+  publicKeySync(key: AnyKeyDescriptor): Uint8Array {
+    if (isWalletKey(key)) return this.#ring.walletPublicKey(checkWalletPath(key.wallet));
     if (key.singleTweak === undefined && key.doubleTweak === undefined) return this.#ring.publicKey(key.locator);
     return secp().pointFromScalar(this.#privateKey(key));
   }
@@ -90,7 +108,7 @@ export class LocalSigner implements Signer {
   signDigestsSync(requests: readonly SignRequest[]): Uint8Array[] {
     const s = secp();
     const out: Uint8Array[] = [];
-    let lastKey: KeyDescriptor | undefined;
+    let lastKey: AnyKeyDescriptor | undefined;
     let lastPriv: Uint8Array | undefined;
     for (const r of requests) {
       if (r.key !== lastKey || lastPriv === undefined) {
@@ -119,7 +137,7 @@ export class LocalSigner implements Signer {
     return this.signDigestsSync(digests).map((sig, i) => encodeSig(sig, (requests[i] as InputSignRequest).sighashType));
   }
 
-  publicKey(key: KeyDescriptor): Promise<Uint8Array> {
+  publicKey(key: AnyKeyDescriptor): Promise<Uint8Array> {
     return Promise.resolve().then(() => this.publicKeySync(key));
   }
 
