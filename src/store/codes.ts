@@ -165,3 +165,21 @@ export const BROADCAST_STATUS = Object.freeze({
   Conflicted: 1,
 } as const);
 export type BroadcastStatusCode = CodeOf<typeof BROADCAST_STATUS>;
+
+/** The fee wallet's UTXO states (wallet_utxo.state, migrations/0008; src/wallet, D18). */
+export const WALLET_UTXO_STATE = Object.freeze({
+  Confirmed: 0,
+  Unconfirmed: 1,
+  Leased: 2,
+  Spent: 3,
+} as const);
+export type WalletUtxoStateCode = CodeOf<typeof WALLET_UTXO_STATE>;
+
+/** What the fee wallet reports about a spend of its UTXOs (wallet_alert.kind, migrations/0008). */
+export const WALLET_ALERT = Object.freeze({
+  /** Spent by a transaction the wallet never signed (the seed is used elsewhere, or a key leaked). */
+  SpentByOther: 0,
+  /** Spent by a transaction signed for another lease than the one holding it (a stale sweep confirmed). */
+  SpentByStaleSweep: 1,
+} as const);
+export type WalletAlertCode = CodeOf<typeof WALLET_ALERT>;

@@ -53,6 +53,10 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_ARBITRATOR_ERROR: 'the channel arbitrator is in its Error state; an operator must look at it',
   COURT_E_FUNDING_MISMATCH: "a channel's funding output on chain does not hold the snapshot's capacity or 2-of-2 funding script",
   COURT_E_FUNDING_UNKNOWN: "the node knows no transaction for a channel's funding output (not confirmed, not in the mempool)",
+  COURT_E_WALLET_INVALID_ARGUMENT: 'a fee wallet call got a malformed lease id, amount, count or option',
+  COURT_E_WALLET_NOT_OURS: 'an input to sign is not an unspent UTXO of the fee wallet',
+  COURT_E_WALLET_INPUT_MISMATCH: "an input to sign does not match the transaction or the wallet's record of the UTXO",
+  COURT_E_WALLET_NETWORK: 'the fee wallet was opened for another network than its keys or its briefcase',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

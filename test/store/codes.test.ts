@@ -81,6 +81,8 @@ const PINNED: Record<string, Record<string, number>> = {
   INITIATOR: { Local: 0, Remote: 1 },
   PREIMAGE_SOURCE: { Node: 0, Chain: 1, Mempool: 2 },
   BROADCAST_STATUS: { Tracked: 0, Conflicted: 1 },
+  WALLET_UTXO_STATE: { Confirmed: 0, Unconfirmed: 1, Leased: 2, Spent: 3 },
+  WALLET_ALERT: { SpentByOther: 0, SpentByStaleSweep: 1 },
 };
 
 const CHAN = `${'ab'.repeat(32)}:1`;
@@ -149,6 +151,31 @@ describe('persisted codes', () => {
         'preimage.source',
         codes.PREIMAGE_SOURCE,
         (c) => db.prepare('INSERT INTO preimage (payment_hash, preimage, source) VALUES (?, ?, ?)').run('11'.repeat(32), '22'.repeat(32), c),
+      ],
+      [
+        'wallet_utxo.state',
+        codes.WALLET_UTXO_STATE,
+        (c) => {
+          db.prepare("INSERT OR IGNORE INTO wallet_key (chain, idx, pubkey, script) VALUES (0, 0, ?, ?)").run('02'.repeat(33), '00'.repeat(22));
+          db.prepare(
+            'INSERT INTO wallet_utxo (outpoint, value_sat, script, state, height, block_hash, lease_id, spent_height, spent_block, spent_txid) VALUES (?, 1000, ?, ?, ?, ?, ?, ?, ?, ?)',
+          ).run(
+            `${'ee'.repeat(32)}:0`,
+            '00'.repeat(22),
+            c,
+            c === 1 ? null : 5,
+            c === 1 ? null : 'ff'.repeat(32),
+            c === 2 ? 'sweep:1' : null,
+            c === 3 ? 6 : null,
+            c === 3 ? 'ff'.repeat(32) : null,
+            c === 3 ? 'dd'.repeat(32) : null,
+          );
+        },
+      ],
+      [
+        'wallet_alert.kind',
+        codes.WALLET_ALERT,
+        (c) => db.prepare('INSERT INTO wallet_alert (kind, outpoint, txid, height, block_hash) VALUES (?, ?, ?, 1, ?)').run(c, 'o', 't', 'h'),
       ],
     ];
     for (const [what, table, insert] of cases) {
