@@ -1,6 +1,8 @@
 /** `npm run bench`: every benchmark, JSON lines on stdout. */
 import { runArbitratorBenches } from './arbitrator.bench.js';
 import { runLnBenches } from './ln.bench.js';
+import { runWalletBenches } from './wallet.bench.js';
 
 runLnBenches();
 await runArbitratorBenches();
+runWalletBenches();

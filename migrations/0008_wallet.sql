@@ -37,7 +37,7 @@ CREATE TABLE wallet_utxo (
   CHECK (state <> 1 OR (height IS NULL AND lease_id IS NULL)),
   CHECK (state <> 2 OR lease_id IS NOT NULL)
 );
-CREATE INDEX wallet_utxo_by_state ON wallet_utxo (state, value_sat);
+CREATE INDEX wallet_utxo_by_state ON wallet_utxo (state, value_sat DESC, outpoint); -- coin selection order
 CREATE INDEX wallet_utxo_by_lease ON wallet_utxo (lease_id) WHERE lease_id IS NOT NULL;
 CREATE INDEX wallet_utxo_by_height ON wallet_utxo (height) WHERE height IS NOT NULL;
 CREATE INDEX wallet_utxo_by_spent ON wallet_utxo (spent_height) WHERE spent_height IS NOT NULL;

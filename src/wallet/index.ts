@@ -14,4 +14,4 @@ export {
   type WalletUtxo,
   type WalletUtxoState,
 } from './wallet.js';
-export { selectCoins, selectionOrder, type Candidate } from './select.js';
+export { selectCoins, selectionOrder, takeUntil, type Candidate } from './select.js';

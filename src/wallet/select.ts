@@ -23,14 +23,23 @@ export function selectionOrder(candidates: readonly Candidate[]): Candidate[] {
   });
 }
 
-/** The UTXOs covering `targetSat` (sum >= target), or undefined when all of them together do not. */
-export function selectCoins(candidates: readonly Candidate[], targetSat: bigint): Candidate[] | undefined {
-  const out: Candidate[] = [];
+/**
+ * The shortest prefix of `ordered` (already in selection order) whose sum reaches `targetSat`, or undefined when
+ * all of them together do not. Stops reading as soon as the target is reached (the wallet feeds it an index scan).
+ */
+export function takeUntil<T extends { readonly valueSat: bigint }>(ordered: Iterable<T>, targetSat: bigint): T[] | undefined {
+  const out: T[] = [];
   let sum = 0n;
-  for (const c of selectionOrder(candidates)) {
-    if (sum >= targetSat) break;
+  if (targetSat <= 0n) return out;
+  for (const c of ordered) {
     out.push(c);
     sum += c.valueSat;
+    if (sum >= targetSat) return out;
   }
-  return sum >= targetSat ? out : undefined;
+  return undefined;
+}
+
+/** The UTXOs covering `targetSat` (sum >= target), or undefined when all of them together do not. */
+export function selectCoins(candidates: readonly Candidate[], targetSat: bigint): Candidate[] | undefined {
+  return takeUntil(selectionOrder(candidates), targetSat);
 }

@@ -32,13 +32,14 @@ import type { InputSignRequest, Signer } from '../keys/signer.js';
 import { WITNESS_WEIGHT } from '../ln/weights.js';
 import { p2wpkh } from '../ln/scripts.js';
 import { WALLET_ALERT, WALLET_UTXO_STATE, type WalletAlertCode, type WalletUtxoStateCode } from '../store/codes.js';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
 import type { FeeWalletPort, LeasedUtxo } from '../sweep/types.js';
 import { MAX_MONEY_SAT } from '../util/amount.js';
 import { fromHex, hash160, reversed, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { selectCoins } from './select.js';
+import { takeUntil } from './select.js';
 
 /** The networks the wallet encodes addresses for (bech32 HRP bc / tb / tb / bcrt). */
 export type WalletNetwork = 'mainnet' | 'testnet' | 'signet' | 'regtest';
@@ -186,6 +187,7 @@ export class Wallet implements FeeWalletPort {
   #tip: { height: number; hash?: string } | undefined;
   #shortfallReported = false;
   readonly #alertListeners: Array<(a: WalletAlert) => void> = [];
+  readonly #stmts = new Map<string, Statement>();
 
   constructor(opts: WalletOptions) {
     if (!(opts.network in HRP)) badArg('network must be mainnet, testnet, signet or regtest');
@@ -203,30 +205,37 @@ export class Wallet implements FeeWalletPort {
     this.#load();
   }
 
+  /** A prepared statement, compiled once per SQL text. */
+  #stmt(sql: string): Statement {
+    let st = this.#stmts.get(sql);
+    if (st === undefined) this.#stmts.set(sql, (st = this.#db.prepare(sql)));
+    return st;
+  }
+
   /** Reads the script index, the unspent set and the pending spends from the briefcase, and tops up the lookahead. */
   #load(): void {
     const db = this.#db;
-    const first = db.prepare('SELECT pubkey FROM wallet_key WHERE chain = 0 AND idx = 0').get() as { pubkey: string } | undefined;
+    const first = this.#stmt('SELECT pubkey FROM wallet_key WHERE chain = 0 AND idx = 0').get() as { pubkey: string } | undefined;
     if (first !== undefined && first.pubkey !== toHex(derivePublicChild(this.#chains[0], 0).publicKey)) {
       throw new CourtError('COURT_E_WALLET_NETWORK', "the briefcase's wallet keys come from another seed or coin type than this keyring's");
     }
     this.#scripts = new Map();
     this.#next = [0, 0];
     this.#derived = [0, 0];
-    for (const r of db.prepare('SELECT chain, idx, script, issued, used FROM wallet_key').all() as Array<{ chain: WalletChain; idx: number; script: string; issued: number; used: number }>) {
+    for (const r of this.#stmt('SELECT chain, idx, script, issued, used FROM wallet_key').all() as Array<{ chain: WalletChain; idx: number; script: string; issued: number; used: number }>) {
       this.#scripts.set(r.script, { chain: r.chain, index: r.idx });
       this.#derived[r.chain] = Math.max(this.#derived[r.chain], r.idx + 1);
       if (r.issued === 1 || r.used === 1) this.#next[r.chain] = Math.max(this.#next[r.chain], r.idx + 1);
     }
     this.#unspent = new Map();
-    for (const r of db.prepare('SELECT outpoint FROM wallet_utxo WHERE state <> ?').all(S.Spent) as Array<{ outpoint: string }>) {
+    for (const r of this.#stmt('SELECT outpoint FROM wallet_utxo WHERE state <> ?').all(S.Spent) as Array<{ outpoint: string }>) {
       this.#unspent.set(internalKey(r.outpoint), r.outpoint);
     }
     this.#pending = new Map();
-    for (const r of db.prepare('SELECT txid, spends FROM wallet_pending_tx').all() as Array<{ txid: string; spends: string }>) {
+    for (const r of this.#stmt('SELECT txid, spends FROM wallet_pending_tx').all() as Array<{ txid: string; spends: string }>) {
       this.#addPending(internalKey(r.spends), r.txid);
     }
-    const tip = db.prepare('SELECT height, hash FROM wallet_tip WHERE id = 1').get() as { height: number; hash: string | null } | undefined;
+    const tip = this.#stmt('SELECT height, hash FROM wallet_tip WHERE id = 1').get() as { height: number; hash: string | null } | undefined;
     this.#tip = tip === undefined ? undefined : tip.hash === null ? { height: tip.height } : { height: tip.height, hash: tip.hash };
     db.transaction(() => {
       this.#topUp(0);
@@ -242,7 +251,7 @@ export class Wallet implements FeeWalletPort {
 
   /** Derives and records keys until `lookahead` lie beyond the next index of `chain`. Call inside a transaction. */
   #topUp(chain: WalletChain): void {
-    const insert = this.#db.prepare('INSERT INTO wallet_key (chain, idx, pubkey, script) VALUES (?, ?, ?, ?)');
+    const insert = this.#stmt('INSERT INTO wallet_key (chain, idx, pubkey, script) VALUES (?, ?, ?, ?)');
     while (this.#derived[chain] < this.#next[chain] + this.#lookahead) {
       const index = this.#derived[chain];
       const pub = derivePublicChild(this.#chains[chain], index).publicKey;
@@ -268,8 +277,8 @@ export class Wallet implements FeeWalletPort {
     return this.#atomically(() => {
       const index = this.#next[chain];
       this.#topUp(chain);
-      const row = this.#db.prepare('SELECT script FROM wallet_key WHERE chain = ? AND idx = ?').get(chain, index) as { script: string };
-      this.#db.prepare('UPDATE wallet_key SET issued = 1 WHERE chain = ? AND idx = ?').run(chain, index);
+      const row = this.#stmt('SELECT script FROM wallet_key WHERE chain = ? AND idx = ?').get(chain, index) as { script: string };
+      this.#stmt('UPDATE wallet_key SET issued = 1 WHERE chain = ? AND idx = ?').run(chain, index);
       this.#next[chain] = index + 1;
       this.#topUp(chain);
       return fromHex(row.script);
@@ -303,18 +312,23 @@ export class Wallet implements FeeWalletPort {
 
   // ---- leases -------------------------------------------------------------------------------------------------
 
-  /** Confirmed and mature UTXOs, unleased or leased to `leaseId`. */
-  #candidates(leaseId: string): Array<{ outpoint: string; valueSat: bigint; sameLease: boolean; script: string }> {
+  /**
+   * Confirmed, mature UTXOs in selection order (select.ts): those leased to `leaseId` first, then the free ones
+   * largest first, ties by outpoint, read from the (state, value_sat DESC, outpoint) index and only as far as
+   * needed.
+   */
+  *#candidates(leaseId: string): Generator<{ outpoint: string; valueSat: bigint; script: string }> {
     const matureBelow = this.#tip === undefined ? -1 : this.#tip.height - COINBASE_MATURITY + 1;
-    const rows = this.#db
-      .prepare(
-        `SELECT outpoint, value_sat, script, lease_id FROM wallet_utxo
-         WHERE height IS NOT NULL AND (coinbase = 0 OR height <= ?)
-           AND (state = ? OR (state = ? AND lease_id = ?))`,
-      )
+    const order = 'ORDER BY value_sat DESC, outpoint';
+    const mature = 'height IS NOT NULL AND (coinbase = 0 OR height <= ?)';
+    const own = this.#stmt(`SELECT outpoint, value_sat, script FROM wallet_utxo WHERE state = ? AND lease_id = ? AND ${mature} ${order}`)
       .safeIntegers(true)
-      .all(matureBelow, S.Confirmed, S.Leased, leaseId) as Array<{ outpoint: string; value_sat: bigint; script: string; lease_id: string | null }>;
-    return rows.map((r) => ({ outpoint: r.outpoint, valueSat: r.value_sat, sameLease: r.lease_id !== null, script: r.script }));
+      .all(S.Leased, leaseId, matureBelow) as Array<{ outpoint: string; value_sat: bigint; script: string }>;
+    for (const r of own) yield { outpoint: r.outpoint, valueSat: r.value_sat, script: r.script };
+    const free = this.#stmt(`SELECT outpoint, value_sat, script FROM wallet_utxo WHERE state = ? AND ${mature} ${order}`)
+      .safeIntegers(true)
+      .iterate(S.Confirmed, matureBelow) as IterableIterator<{ outpoint: string; value_sat: bigint; script: string }>;
+    for (const r of free) yield { outpoint: r.outpoint, valueSat: r.value_sat, script: r.script };
   }
 
   /**
@@ -322,15 +336,14 @@ export class Wallet implements FeeWalletPort {
    * kept as unconfirmed if a recorded transaction of ours created it, else forgotten (found again if mined again).
    */
   #releaseRows(leaseId: string): number {
-    const db = this.#db;
-    let n = db.prepare('UPDATE wallet_utxo SET state = ?, lease_id = NULL WHERE lease_id = ? AND state = ? AND height IS NOT NULL').run(S.Confirmed, leaseId, S.Leased).changes;
-    const unconf = db.prepare('SELECT outpoint FROM wallet_utxo WHERE lease_id = ? AND state = ? AND height IS NULL').all(leaseId, S.Leased) as Array<{ outpoint: string }>;
+    let n = this.#stmt('UPDATE wallet_utxo SET state = ?, lease_id = NULL WHERE lease_id = ? AND state = ? AND height IS NOT NULL').run(S.Confirmed, leaseId, S.Leased).changes;
+    const unconf = this.#stmt('SELECT outpoint FROM wallet_utxo WHERE lease_id = ? AND state = ? AND height IS NULL').all(leaseId, S.Leased) as Array<{ outpoint: string }>;
     for (const { outpoint } of unconf) {
       const txid = outpoint.slice(0, outpoint.indexOf(':'));
-      const pending = db.prepare('SELECT 1 FROM wallet_pending_tx WHERE txid = ? LIMIT 1').get(txid) !== undefined;
-      if (pending) db.prepare('UPDATE wallet_utxo SET state = ?, lease_id = NULL WHERE outpoint = ?').run(S.Unconfirmed, outpoint);
+      const pending = this.#stmt('SELECT 1 FROM wallet_pending_tx WHERE txid = ? LIMIT 1').get(txid) !== undefined;
+      if (pending) this.#stmt('UPDATE wallet_utxo SET state = ?, lease_id = NULL WHERE outpoint = ?').run(S.Unconfirmed, outpoint);
       else {
-        db.prepare('DELETE FROM wallet_utxo WHERE outpoint = ?').run(outpoint);
+        this.#stmt('DELETE FROM wallet_utxo WHERE outpoint = ?').run(outpoint);
         this.#unspent.delete(internalKey(outpoint));
       }
       n++;
@@ -346,18 +359,17 @@ export class Wallet implements FeeWalletPort {
     checkLeaseId(leaseId);
     if (typeof targetSat !== 'bigint' || targetSat <= 0n || targetSat > MAX_MONEY_SAT) badArg('targetSat must be a positive bigint amount', { leaseId });
     return this.#atomically(() => {
-      const candidates = this.#candidates(leaseId);
-      const chosen = selectCoins(candidates, targetSat);
+      // takeUntil stops the generator (and closes the index scan) as soon as the target is reached.
+      const chosen = takeUntil(this.#candidates(leaseId), targetSat);
       if (chosen === undefined) {
         this.#logger.debug({ leaseId, targetSat: targetSat.toString() }, 'wallet: not enough confirmed funds for a lease');
         return undefined;
       }
       this.#releaseRows(leaseId);
-      const take = this.#db.prepare('UPDATE wallet_utxo SET state = ?, lease_id = ? WHERE outpoint = ? AND state = ?');
-      const byOutpoint = new Map(candidates.map((c) => [c.outpoint, c]));
+      const take = this.#stmt('UPDATE wallet_utxo SET state = ?, lease_id = ? WHERE outpoint = ? AND state = ?');
       return chosen.map((c) => {
         if (take.run(S.Leased, leaseId, c.outpoint, S.Confirmed).changes !== 1) throw new Error(`wallet: ${c.outpoint} changed during a lease`);
-        return { outpoint: c.outpoint, valueSat: c.valueSat, scriptPubKey: (byOutpoint.get(c.outpoint) as { script: string }).script };
+        return { outpoint: c.outpoint, valueSat: c.valueSat, scriptPubKey: c.script };
       });
     });
   }
@@ -372,8 +384,7 @@ export class Wallet implements FeeWalletPort {
   /** The unspent UTXOs leased to `leaseId`. */
   leased(leaseId: string): LeasedUtxo[] {
     checkLeaseId(leaseId);
-    const rows = this.#db
-      .prepare('SELECT outpoint, value_sat, script FROM wallet_utxo WHERE lease_id = ? AND state = ? ORDER BY value_sat DESC, outpoint')
+    const rows = this.#stmt('SELECT outpoint, value_sat, script FROM wallet_utxo WHERE lease_id = ? AND state = ? ORDER BY value_sat DESC, outpoint')
       .safeIntegers(true)
       .all(leaseId, S.Leased) as Array<{ outpoint: string; value_sat: bigint; script: string }>;
     return rows.map((r) => ({ outpoint: r.outpoint, valueSat: r.value_sat, scriptPubKey: r.script }));
@@ -400,8 +411,7 @@ export class Wallet implements FeeWalletPort {
       if (typeof utxo?.outpoint !== 'string' || utxo.outpoint !== outpoint) {
         throw new CourtError('COURT_E_WALLET_INPUT_MISMATCH', 'the transaction input spends another outpoint than the UTXO given', { index, outpoint });
       }
-      const row = this.#db
-        .prepare('SELECT outpoint, value_sat, script, state, lease_id FROM wallet_utxo WHERE outpoint = ?')
+      const row = this.#stmt('SELECT outpoint, value_sat, script, state, lease_id FROM wallet_utxo WHERE outpoint = ?')
         .safeIntegers(true)
         .get(outpoint) as Pick<UtxoRow, 'outpoint' | 'value_sat' | 'script' | 'state' | 'lease_id'> | undefined;
       if (row === undefined || Number(row.state) === S.Spent) {
@@ -412,12 +422,12 @@ export class Wallet implements FeeWalletPort {
       }
       const path = this.#scripts.get(row.script);
       if (path === undefined) throw new CourtError('COURT_E_WALLET_NOT_OURS', 'no key of the wallet pays to that script', { index, outpoint });
-      const { pubkey } = this.#db.prepare('SELECT pubkey FROM wallet_key WHERE chain = ? AND idx = ?').get(path.chain, path.index) as { pubkey: string };
+      const { pubkey } = this.#stmt('SELECT pubkey FROM wallet_key WHERE chain = ? AND idx = ?').get(path.chain, path.index) as { pubkey: string };
       return { index, outpoint, valueSat: row.value_sat, path, pubkey: fromHex(pubkey), leaseId: row.lease_id };
     });
     const txid = tx.getId();
     this.#db.transaction(() => {
-      const rec = this.#db.prepare('INSERT OR IGNORE INTO wallet_signed (outpoint, txid, lease_id) VALUES (?, ?, ?)');
+      const rec = this.#stmt('INSERT OR IGNORE INTO wallet_signed (outpoint, txid, lease_id) VALUES (?, ?, ?)');
       for (const c of checked) rec.run(c.outpoint, txid, c.leaseId);
     })();
     const requests: InputSignRequest[] = checked.map((c) => ({
@@ -443,16 +453,14 @@ export class Wallet implements FeeWalletPort {
     const ours = tx.outs.map((o, vout) => ({ vout, value: o.value, script: toHex(o.script) })).filter((o) => this.#scripts.has(o.script));
     if (ours.length === 0) return;
     this.#atomically(() => {
-      const db = this.#db;
       for (let i = 0; i < tx.ins.length; i++) {
         const op = inputOutpoint(tx, i);
-        db.prepare('INSERT OR IGNORE INTO wallet_pending_tx (txid, spends) VALUES (?, ?)').run(txid, `${op.txid}:${op.vout}`);
+        this.#stmt('INSERT OR IGNORE INTO wallet_pending_tx (txid, spends) VALUES (?, ?)').run(txid, `${op.txid}:${op.vout}`);
         this.#addPending(inputKey(tx, i), txid);
       }
       for (const o of ours) {
         const outpoint = `${txid}:${o.vout}`;
-        const r = db
-          .prepare('INSERT OR IGNORE INTO wallet_utxo (outpoint, value_sat, script, state) VALUES (?, ?, ?, ?)')
+        const r = this.#stmt('INSERT OR IGNORE INTO wallet_utxo (outpoint, value_sat, script, state) VALUES (?, ?, ?, ?)')
           .run(outpoint, o.value, o.script, S.Unconfirmed);
         if (r.changes === 1) this.#unspent.set(internalKey(outpoint), outpoint);
       }
@@ -471,8 +479,7 @@ export class Wallet implements FeeWalletPort {
     const { block, height, hash } = ev;
     const alerts: WalletAlert[] = [];
     this.#atomically(() => {
-      const db = this.#db;
-      const upsert = db.prepare(
+      const upsert = this.#stmt(
         `INSERT INTO wallet_utxo (outpoint, value_sat, script, coinbase, state, height, block_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (outpoint) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash,
            state = CASE WHEN state = ${S.Unconfirmed} THEN ${S.Confirmed} ELSE state END`,
@@ -499,21 +506,21 @@ export class Wallet implements FeeWalletPort {
           if (path === undefined || out.value <= 0n) return;
           const outpoint = `${txid}:${vout}`;
           upsert.run(outpoint, out.value, script, t === 0 ? 1 : 0, S.Confirmed, height, hash);
-          const row = db.prepare('SELECT state FROM wallet_utxo WHERE outpoint = ?').get(outpoint) as { state: number };
+          const row = this.#stmt('SELECT state FROM wallet_utxo WHERE outpoint = ?').get(outpoint) as { state: number };
           if (row.state !== S.Spent) this.#unspent.set(internalKey(outpoint), outpoint);
           if (path.index >= this.#next[path.chain]) {
-            db.prepare('UPDATE wallet_key SET used = 1 WHERE chain = ? AND idx = ?').run(path.chain, path.index);
+            this.#stmt('UPDATE wallet_key SET used = 1 WHERE chain = ? AND idx = ?').run(path.chain, path.index);
             this.#next[path.chain] = path.index + 1;
             this.#topUp(path.chain);
           } else {
-            db.prepare('UPDATE wallet_key SET used = 1 WHERE chain = ? AND idx = ? AND used = 0').run(path.chain, path.index);
+            this.#stmt('UPDATE wallet_key SET used = 1 WHERE chain = ? AND idx = ? AND used = 0').run(path.chain, path.index);
           }
         });
       });
       const forgetBelow = height - SPENT_KEEP_DEPTH;
-      db.prepare('DELETE FROM wallet_signed WHERE outpoint IN (SELECT outpoint FROM wallet_utxo WHERE state = ? AND spent_height <= ?)').run(S.Spent, forgetBelow);
-      db.prepare('DELETE FROM wallet_utxo WHERE state = ? AND spent_height <= ?').run(S.Spent, forgetBelow);
-      db.prepare('INSERT INTO wallet_tip (id, height, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET height = excluded.height, hash = excluded.hash').run(height, hash);
+      this.#stmt('DELETE FROM wallet_signed WHERE outpoint IN (SELECT outpoint FROM wallet_utxo WHERE state = ? AND spent_height <= ?)').run(S.Spent, forgetBelow);
+      this.#stmt('DELETE FROM wallet_utxo WHERE state = ? AND spent_height <= ?').run(S.Spent, forgetBelow);
+      this.#stmt('INSERT INTO wallet_tip (id, height, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET height = excluded.height, hash = excluded.hash').run(height, hash);
       this.#tip = { height, hash };
     });
     for (const a of alerts) this.#report(a);
@@ -521,18 +528,17 @@ export class Wallet implements FeeWalletPort {
 
   /** A block input spends an outpoint that recorded unconfirmed transactions spend: confirmed, or conflicted. */
   #settlePending(txids: ReadonlySet<string>, spender: string): void {
-    const db = this.#db;
     for (const p of [...txids]) {
       if (p !== spender) {
         // Conflicted: its unleased unconfirmed outputs can never confirm.
-        const rows = db.prepare("SELECT outpoint FROM wallet_utxo WHERE outpoint LIKE ? || ':%' AND state = ?").all(p, S.Unconfirmed) as Array<{ outpoint: string }>;
+        const rows = this.#stmt("SELECT outpoint FROM wallet_utxo WHERE outpoint LIKE ? || ':%' AND state = ?").all(p, S.Unconfirmed) as Array<{ outpoint: string }>;
         for (const { outpoint } of rows) {
-          db.prepare('DELETE FROM wallet_utxo WHERE outpoint = ?').run(outpoint);
+          this.#stmt('DELETE FROM wallet_utxo WHERE outpoint = ?').run(outpoint);
           this.#unspent.delete(internalKey(outpoint));
         }
       }
-      const inputs = db.prepare('SELECT spends FROM wallet_pending_tx WHERE txid = ?').all(p) as Array<{ spends: string }>;
-      db.prepare('DELETE FROM wallet_pending_tx WHERE txid = ?').run(p);
+      const inputs = this.#stmt('SELECT spends FROM wallet_pending_tx WHERE txid = ?').all(p) as Array<{ spends: string }>;
+      this.#stmt('DELETE FROM wallet_pending_tx WHERE txid = ?').run(p);
       for (const { spends } of inputs) {
         const k = internalKey(spends);
         const set = this.#pending.get(k);
@@ -544,16 +550,14 @@ export class Wallet implements FeeWalletPort {
 
   /** Marks `outpoint` spent by `txid`; returns the alert to report when the wallet did not sign that for its lease. */
   #spend(outpoint: string, txid: string, height: number, hash: string): WalletAlert | undefined {
-    const db = this.#db;
-    const row = db.prepare('SELECT lease_id FROM wallet_utxo WHERE outpoint = ?').get(outpoint) as { lease_id: string | null };
-    db.prepare('UPDATE wallet_utxo SET state = ?, spent_height = ?, spent_block = ?, spent_txid = ? WHERE outpoint = ?').run(S.Spent, height, hash, txid, outpoint);
-    const signed = db.prepare('SELECT lease_id FROM wallet_signed WHERE outpoint = ? AND txid = ?').get(outpoint, txid) as { lease_id: string | null } | undefined;
+    const row = this.#stmt('SELECT lease_id FROM wallet_utxo WHERE outpoint = ?').get(outpoint) as { lease_id: string | null };
+    this.#stmt('UPDATE wallet_utxo SET state = ?, spent_height = ?, spent_block = ?, spent_txid = ? WHERE outpoint = ?').run(S.Spent, height, hash, txid, outpoint);
+    const signed = this.#stmt('SELECT lease_id FROM wallet_signed WHERE outpoint = ? AND txid = ?').get(outpoint, txid) as { lease_id: string | null } | undefined;
     let kind: WalletAlertCode | undefined;
     if (signed === undefined) kind = WALLET_ALERT.SpentByOther;
     else if (signed.lease_id !== null && signed.lease_id !== row.lease_id) kind = WALLET_ALERT.SpentByStaleSweep;
     if (kind === undefined) return undefined;
-    const r = db
-      .prepare('INSERT OR IGNORE INTO wallet_alert (kind, outpoint, lease_id, txid, height, block_hash) VALUES (?, ?, ?, ?, ?, ?)')
+    const r = this.#stmt('INSERT OR IGNORE INTO wallet_alert (kind, outpoint, lease_id, txid, height, block_hash) VALUES (?, ?, ?, ?, ?, ?)')
       .run(kind, outpoint, row.lease_id, txid, height, hash);
     if (r.changes !== 1) return undefined;
     const leaseId = row.lease_id ?? undefined;
@@ -583,29 +587,28 @@ export class Wallet implements FeeWalletPort {
   #disconnect(ev: BlockDisconnected): void {
     const { height } = ev;
     this.#atomically(() => {
-      const db = this.#db;
       // Spends in the block are undone: leased again if a lease held it, else confirmed (or unconfirmed).
-      const spent = db.prepare('SELECT outpoint, lease_id, height FROM wallet_utxo WHERE state = ? AND spent_height = ?').all(S.Spent, height) as Array<{
+      const spent = this.#stmt('SELECT outpoint, lease_id, height FROM wallet_utxo WHERE state = ? AND spent_height = ?').all(S.Spent, height) as Array<{
         outpoint: string;
         lease_id: string | null;
         height: number | null;
       }>;
       for (const r of spent) {
         const state: WalletUtxoStateCode = r.lease_id !== null ? S.Leased : r.height !== null ? S.Confirmed : S.Unconfirmed;
-        db.prepare('UPDATE wallet_utxo SET state = ?, spent_height = NULL, spent_block = NULL, spent_txid = NULL WHERE outpoint = ?').run(state, r.outpoint);
+        this.#stmt('UPDATE wallet_utxo SET state = ?, spent_height = NULL, spent_block = NULL, spent_txid = NULL WHERE outpoint = ?').run(state, r.outpoint);
         this.#unspent.set(internalKey(r.outpoint), r.outpoint);
       }
       // UTXOs the block created: a leased one stays leased, unconfirmed; the others are removed (found again if mined).
-      const created = db.prepare('SELECT outpoint, state FROM wallet_utxo WHERE height = ?').all(height) as Array<{ outpoint: string; state: number }>;
+      const created = this.#stmt('SELECT outpoint, state FROM wallet_utxo WHERE height = ?').all(height) as Array<{ outpoint: string; state: number }>;
       for (const r of created) {
         if (r.state === S.Leased) {
-          db.prepare('UPDATE wallet_utxo SET height = NULL, block_hash = NULL WHERE outpoint = ?').run(r.outpoint);
+          this.#stmt('UPDATE wallet_utxo SET height = NULL, block_hash = NULL WHERE outpoint = ?').run(r.outpoint);
         } else {
-          db.prepare('DELETE FROM wallet_utxo WHERE outpoint = ?').run(r.outpoint);
+          this.#stmt('DELETE FROM wallet_utxo WHERE outpoint = ?').run(r.outpoint);
           this.#unspent.delete(internalKey(r.outpoint));
         }
       }
-      db.prepare('INSERT INTO wallet_tip (id, height, hash) VALUES (1, ?, NULL) ON CONFLICT (id) DO UPDATE SET height = excluded.height, hash = NULL').run(height - 1);
+      this.#stmt('INSERT INTO wallet_tip (id, height, hash) VALUES (1, ?, NULL) ON CONFLICT (id) DO UPDATE SET height = excluded.height, hash = NULL').run(height - 1);
       this.#tip = { height: height - 1 };
     });
   }
@@ -614,8 +617,7 @@ export class Wallet implements FeeWalletPort {
 
   /** Sums of the unspent UTXOs, exact bigint sat. */
   balance(): WalletBalance {
-    const rows = this.#db
-      .prepare('SELECT state, SUM(value_sat) AS sum FROM wallet_utxo WHERE state <> ? GROUP BY state')
+    const rows = this.#stmt('SELECT state, SUM(value_sat) AS sum FROM wallet_utxo WHERE state <> ? GROUP BY state')
       .safeIntegers(true)
       .all(S.Spent) as Array<{ state: bigint; sum: bigint }>;
     const by = (s: number): bigint => rows.find((r) => Number(r.state) === s)?.sum ?? 0n;
@@ -627,8 +629,7 @@ export class Wallet implements FeeWalletPort {
 
   /** Every unspent UTXO, largest first. */
   utxos(): WalletUtxo[] {
-    const rows = this.#db
-      .prepare('SELECT outpoint, value_sat, script, coinbase, state, height, lease_id FROM wallet_utxo WHERE state <> ? ORDER BY value_sat DESC, outpoint')
+    const rows = this.#stmt('SELECT outpoint, value_sat, script, coinbase, state, height, lease_id FROM wallet_utxo WHERE state <> ? ORDER BY value_sat DESC, outpoint')
       .safeIntegers(true)
       .all(S.Spent) as UtxoRow[];
     return rows.map((r) => {
@@ -654,8 +655,7 @@ export class Wallet implements FeeWalletPort {
   reserveStatus(anchorChannels: number): ReserveStatus {
     if (!Number.isSafeInteger(anchorChannels) || anchorChannels < 0) badArg('anchorChannels must be a non-negative integer');
     const matureBelow = this.#tip === undefined ? -1 : this.#tip.height - COINBASE_MATURITY + 1;
-    const row = this.#db
-      .prepare('SELECT COALESCE(SUM(value_sat), 0) AS sum FROM wallet_utxo WHERE state = ? AND (coinbase = 0 OR height <= ?)')
+    const row = this.#stmt('SELECT COALESCE(SUM(value_sat), 0) AS sum FROM wallet_utxo WHERE state = ? AND (coinbase = 0 OR height <= ?)')
       .safeIntegers(true)
       .get(S.Confirmed, matureBelow) as { sum: bigint };
     const required = this.#reservePerAnchor * BigInt(anchorChannels);
@@ -675,8 +675,7 @@ export class Wallet implements FeeWalletPort {
 
   /** Alerts with an id above `afterId` (default all), oldest first. */
   alerts(afterId = 0): WalletAlert[] {
-    const rows = this.#db
-      .prepare('SELECT id, kind, outpoint, lease_id, txid, height, block_hash FROM wallet_alert WHERE id > ? ORDER BY id')
+    const rows = this.#stmt('SELECT id, kind, outpoint, lease_id, txid, height, block_hash FROM wallet_alert WHERE id > ? ORDER BY id')
       .all(afterId) as Array<{ id: number; kind: number; outpoint: string; lease_id: string | null; txid: string; height: number; block_hash: string }>;
     return rows.map((r) => ({
       id: r.id,
