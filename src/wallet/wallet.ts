@@ -272,9 +272,22 @@ export class Wallet implements FeeWalletPort {
     }
   }
 
+  /**
+   * Reads the next and derived counts of `chain` from the briefcase (memory may run ahead of it when a caller's
+   * outer transaction rolled back a key that was handed out or derived).
+   */
+  #syncChain(chain: WalletChain): void {
+    const r = this.#stmt(
+      'SELECT COALESCE(MAX(idx) + 1, 0) AS derived, COALESCE(MAX(CASE WHEN issued = 1 OR used = 1 THEN idx END) + 1, 0) AS next FROM wallet_key WHERE chain = ?',
+    ).get(chain) as { derived: number; next: number };
+    this.#derived[chain] = r.derived;
+    this.#next[chain] = r.next;
+  }
+
   /** Hands out the next key of `chain` (recorded at once) and returns its P2WPKH scriptPubKey. */
   #issue(chain: WalletChain): Uint8Array {
     return this.#atomically(() => {
+      this.#syncChain(chain);
       const index = this.#next[chain];
       this.#topUp(chain);
       const row = this.#stmt('SELECT script FROM wallet_key WHERE chain = ? AND idx = ?').get(chain, index) as { script: string };
@@ -342,10 +355,9 @@ export class Wallet implements FeeWalletPort {
       const txid = outpoint.slice(0, outpoint.indexOf(':'));
       const pending = this.#stmt('SELECT 1 FROM wallet_pending_tx WHERE txid = ? LIMIT 1').get(txid) !== undefined;
       if (pending) this.#stmt('UPDATE wallet_utxo SET state = ?, lease_id = NULL WHERE outpoint = ?').run(S.Unconfirmed, outpoint);
-      else {
-        this.#stmt('DELETE FROM wallet_utxo WHERE outpoint = ?').run(outpoint);
-        this.#unspent.delete(internalKey(outpoint));
-      }
+      // The key stays in the unspent index until a block or a restart: if a caller's outer transaction rolls this
+      // back, the row must still be found when it is spent (a stale key is skipped by #spend).
+      else this.#stmt('DELETE FROM wallet_utxo WHERE outpoint = ?').run(outpoint);
       n++;
     }
     return n;
@@ -509,8 +521,9 @@ export class Wallet implements FeeWalletPort {
           const row = this.#stmt('SELECT state FROM wallet_utxo WHERE outpoint = ?').get(outpoint) as { state: number };
           if (row.state !== S.Spent) this.#unspent.set(internalKey(outpoint), outpoint);
           if (path.index >= this.#next[path.chain]) {
+            this.#syncChain(path.chain);
             this.#stmt('UPDATE wallet_key SET used = 1 WHERE chain = ? AND idx = ?').run(path.chain, path.index);
-            this.#next[path.chain] = path.index + 1;
+            this.#next[path.chain] = Math.max(this.#next[path.chain], path.index + 1);
             this.#topUp(path.chain);
           } else {
             this.#stmt('UPDATE wallet_key SET used = 1 WHERE chain = ? AND idx = ? AND used = 0').run(path.chain, path.index);
@@ -550,7 +563,9 @@ export class Wallet implements FeeWalletPort {
 
   /** Marks `outpoint` spent by `txid`; returns the alert to report when the wallet did not sign that for its lease. */
   #spend(outpoint: string, txid: string, height: number, hash: string): WalletAlert | undefined {
-    const row = this.#stmt('SELECT lease_id FROM wallet_utxo WHERE outpoint = ?').get(outpoint) as { lease_id: string | null };
+    const row = this.#stmt('SELECT lease_id FROM wallet_utxo WHERE outpoint = ? AND state <> ?').get(outpoint, S.Spent) as { lease_id: string | null } | undefined;
+    // A key left in the unspent index by a caller's rolled-back outer transaction: nothing to do.
+    if (row === undefined) return undefined;
     this.#stmt('UPDATE wallet_utxo SET state = ?, spent_height = ?, spent_block = ?, spent_txid = ? WHERE outpoint = ?').run(S.Spent, height, hash, txid, outpoint);
     const signed = this.#stmt('SELECT lease_id FROM wallet_signed WHERE outpoint = ? AND txid = ?').get(outpoint, txid) as { lease_id: string | null } | undefined;
     let kind: WalletAlertCode | undefined;

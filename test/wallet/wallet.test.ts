@@ -289,6 +289,27 @@ describe('fee wallet', () => {
       assert.deepEqual(w.lease('s', 45_000n)?.map((u) => u.outpoint), [ops[1], ops[2]]);
     });
 
+    it("inside a caller's transaction that rolls back, change nothing and leave the wallet consistent", () => {
+      const ops = fund([10_000n, 30_000n]);
+      const outer = o.db.transaction(() => {
+        w.lease('s', 35_000n);
+        // More than the lookahead: keys derived inside the rolled-back transaction are gone from the briefcase.
+        for (let i = 0; i < 3 * WALLET_LOOKAHEAD; i++) w.newAddress();
+        w.nextChangeScript();
+        throw new Error('caller rolls back');
+      });
+      assert.throws(() => outer(), /caller rolls back/);
+      assert.equal(w.balance().leased, 0n);
+      // A later payment to the next address and a spend of a UTXO are still found.
+      const [op3] = fund([5_000n]);
+      w.onChainEvent(feed.connect([txOf([ops[0] as string], [{ script: FOREIGN, value: 9_000n }])]));
+      assert.deepEqual(
+        w.utxos().map((u) => u.outpoint),
+        [ops[1], op3],
+      );
+      assert.deepEqual(w.lease('s', 35_000n)?.map((u) => u.outpoint), [ops[1], op3]);
+    });
+
     it('refuse malformed ids and amounts with a coded error', () => {
       fund([10_000n]);
       const bad: Array<[string, bigint]> = [
