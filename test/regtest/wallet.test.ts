@@ -15,7 +15,8 @@ import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
-import { fromHex, reversed, sha256 } from '../../src/util/bytes.js';
+import { p2wpkhScriptCode, SIGHASH_ALL } from '../../src/keys/sighash.js';
+import { fromHex, hash160, reversed, sha256 } from '../../src/util/bytes.js';
 import { Wallet } from '../../src/wallet/index.js';
 import type { LeasedUtxo } from '../../src/sweep/types.js';
 import { eventually } from '../helpers/async.js';
@@ -195,6 +196,34 @@ describe('fee wallet on the regtest chain', () => {
     assert.equal(back.find((u) => u.outpoint === free)?.state, 'confirmed');
     court.wallet.release('sweep-2');
     court.wallet.release('hold');
+    await balanceMatchesNode();
+  });
+
+  it('reports a UTXO spent by a transaction it never signed (another wallet on the same seed), and drops it', async () => {
+    const op = await fundWallet(70_000n);
+    await synced();
+    const utxo = court.wallet.utxos().find((u) => u.outpoint === op);
+    assert.ok(utxo);
+    // Another wallet holding the same seed (lnd's BIP84 wallet would) spends it behind courtd's back.
+    const ring = KeyRing.fromSeed(SEED, 1);
+    const other = new LocalSigner(ring);
+    const pub = ring.walletPublicKey(utxo.path);
+    const [txid, vout] = op.split(':') as [string, string];
+    const tx = new Transaction();
+    tx.version = 2;
+    tx.addInput(reversed(fromHex(txid)), Number(vout), 0xfffffffd);
+    tx.addOutput(FOREIGN, 69_000n);
+    const [sig] = await other.signInputs([
+      { key: { wallet: utxo.path }, tx, inputIndex: 0, scriptCode: p2wpkhScriptCode(hash160(pub)), valueSat: 70_000n, sighashType: SIGHASH_ALL },
+    ]);
+    tx.setWitness(0, [sig as Uint8Array, pub]);
+    const seen: string[] = [];
+    court.wallet.onAlert((a) => seen.push(`${a.kind} ${a.outpoint} ${a.txid}`));
+    await node.send(tx.toHex());
+    await node.mine(1);
+    await synced();
+    assert.deepEqual(seen, [`spentByOther ${op} ${tx.getId()}`]);
+    assert.equal(court.wallet.utxos().find((u) => u.outpoint === op), undefined);
     await balanceMatchesNode();
   });
 
