@@ -23,7 +23,7 @@
  * an alert (wallet_alert, the logger at warn, onAlert listeners).
  */
 import { address as btcAddress, type Transaction } from 'bitcoinjs-lib';
-import type { BlockConnected, BlockDisconnected, ChainEvent } from '../chain/ports.js';
+import type { BlockConnected, BlockDisconnected, ChainEvent, ChainSource } from '../chain/ports.js';
 import { inputKey, inputOutpoint } from '../chain/outpoint.js';
 import { derivePublicChild, type HdPublicNode } from '../keys/bip32.js';
 import type { WalletChain, WalletKeyPath } from '../keys/keyring.js';
@@ -626,6 +626,31 @@ export class Wallet implements FeeWalletPort {
       this.#stmt('INSERT INTO wallet_tip (id, height, hash) VALUES (1, ?, NULL) ON CONFLICT (id) DO UPDATE SET height = excluded.height, hash = NULL').run(height - 1);
       this.#tip = { height: height - 1 };
     });
+  }
+
+  /**
+   * Reads the blocks fromHeight..toHeight of the node's best chain through the wallet (the funds of a wallet
+   * restored from its seed, or sent before courtd first started: the dispatcher starts at the node's tip). Stay at
+   * or below the block dispatcher's tip (`dispatcher.tip()`), which then goes on delivering (and reverting) the blocks
+   * above: a block the dispatcher never delivered could not be undone by a reorg. Idempotent. Returns the blocks read.
+   */
+  async rescan(source: Pick<ChainSource, 'getBlockHash' | 'getBlock'>, fromHeight: number, toHeight: number): Promise<number> {
+    if (!Number.isSafeInteger(fromHeight) || !Number.isSafeInteger(toHeight) || fromHeight < 0 || toHeight < fromHeight) {
+      badArg('rescan needs 0 <= fromHeight <= toHeight');
+    }
+    const tipBefore = this.#tip;
+    for (let h = fromHeight; h <= toHeight; h++) {
+      const hash = await source.getBlockHash(h);
+      const block = await source.getBlock(hash);
+      this.#connect({ type: 'BlockConnected', height: h, hash, block });
+    }
+    // The tip stays the dispatcher's: a rescan below it does not move it back.
+    if (tipBefore !== undefined && tipBefore.height > toHeight) {
+      this.#stmt('UPDATE wallet_tip SET height = ?, hash = ? WHERE id = 1').run(tipBefore.height, tipBefore.hash ?? null);
+      this.#tip = tipBefore;
+    }
+    this.#logger.info({ fromHeight, toHeight, utxos: this.#unspent.size }, 'wallet: rescan done');
+    return toHeight - fromHeight + 1;
   }
 
   // ---- status -------------------------------------------------------------------------------------------------

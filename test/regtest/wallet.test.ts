@@ -16,7 +16,8 @@ import { LocalSigner } from '../../src/keys/signer.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { p2wpkhScriptCode, SIGHASH_ALL } from '../../src/keys/sighash.js';
-import { fromHex, hash160, reversed, sha256 } from '../../src/util/bytes.js';
+import { p2wpkh } from '../../src/ln/scripts.js';
+import { fromHex, hash160, reversed, sha256, toHex } from '../../src/util/bytes.js';
 import { Wallet } from '../../src/wallet/index.js';
 import type { LeasedUtxo } from '../../src/sweep/types.js';
 import { eventually } from '../helpers/async.js';
@@ -225,6 +226,40 @@ describe('fee wallet on the regtest chain', () => {
     assert.deepEqual(seen, [`spentByOther ${op} ${tx.getId()}`]);
     assert.equal(court.wallet.utxos().find((u) => u.outpoint === op), undefined);
     await balanceMatchesNode();
+  });
+
+  it('a rescan finds funds mined before the wallet first started (a wallet restored from its seed)', async () => {
+    // A second courtd on a fresh briefcase with the same seed: its dispatcher starts at the node's tip.
+    const ring = KeyRing.fromSeed(SEED, 1);
+    const early = fromHex(toHex(p2wpkh(ring.walletPublicKey({ chain: 0, index: 1 }))));
+    const coin = await node.fund(early, 12_345n);
+    const fundedAt = await node.height();
+    await node.mine(3);
+    const other = tempDir('wallet-regtest-restored');
+    const db = openDatabase(`${other.dir}/briefcase.sqlite`);
+    migrate(db);
+    const e = node.endpoint;
+    const chain = createChain({ rpc: { host: `http://${e.host}:${e.port}`, username: e.username, password: e.password, timeoutMs: 5_000 }, pollMs: 50, db });
+    const restored = new Wallet({ db, account: ring.walletAccountPublic(), signer: new LocalSigner(ring), network: 'regtest' });
+    chain.dispatcher.subscribe(restored.onChainEvent);
+    try {
+      await chain.start();
+      const tip = await node.height();
+      await eventually(() => restored.tip()?.height === tip, 20_000, 'the restored wallet at the tip');
+      assert.equal(restored.utxos().some((u) => u.outpoint === `${coin.txid}:${coin.vout}`), false, 'not seen without a rescan');
+      assert.equal(await restored.rescan(chain.source, fundedAt - 2, (chain.dispatcher.tip() as { height: number }).height), tip - fundedAt + 3);
+      const found = restored.utxos().find((u) => u.outpoint === `${coin.txid}:${coin.vout}`);
+      assert.deepEqual([found?.state, found?.valueSat, found?.height], ['confirmed', 12_345n, fundedAt]);
+      assert.equal(restored.tip()?.height, tip);
+    } finally {
+      await chain.stop();
+      db.close();
+      other.remove();
+    }
+    ours.add(`${coin.txid}:${coin.vout}`);
+    // The first courtd has the same key in its index (index 1 was handed out in the first test).
+    await synced();
+    assert.equal(court.wallet.utxos().some((u) => u.outpoint === `${coin.txid}:${coin.vout}`), true);
   });
 
   it('a restart keeps UTXOs and leases, and finds funds sent meanwhile to an address handed out before', async () => {
