@@ -57,6 +57,7 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_WALLET_NOT_OURS: 'an input to sign is not an unspent UTXO of the fee wallet',
   COURT_E_WALLET_INPUT_MISMATCH: "an input to sign does not match the transaction or the wallet's record of the UTXO",
   COURT_E_WALLET_NETWORK: 'the fee wallet was opened for another network than its keys or its briefcase',
+  COURT_E_WALLET_RESCANNING: 'the fee wallet is rescanning: a block event is refused and delivered again later',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

@@ -186,6 +186,7 @@ export class Wallet implements FeeWalletPort {
   #derived: [number, number] = [0, 0];
   #tip: { height: number; hash?: string } | undefined;
   #shortfallReported = false;
+  #rescanning = false;
   readonly #alertListeners: Array<(a: WalletAlert) => void> = [];
   readonly #stmts = new Map<string, Statement>();
 
@@ -483,6 +484,9 @@ export class Wallet implements FeeWalletPort {
 
   /** Applies one block event (idempotent). Throws only if the briefcase fails; the dispatcher then retries. */
   handleChainEvent(event: ChainEvent): void {
+    // A block delivered during a rescan could spend a UTXO the rescan has not reached yet: refuse it, and the
+    // dispatcher delivers it again after its back-off (it waits for us, in order).
+    if (this.#rescanning) throw new CourtError('COURT_E_WALLET_RESCANNING', 'the wallet is rescanning; the block is retried');
     if (event.type === 'BlockConnected') this.#connect(event);
     else this.#disconnect(event);
   }
@@ -631,23 +635,33 @@ export class Wallet implements FeeWalletPort {
   /**
    * Reads the blocks fromHeight..toHeight of the node's best chain through the wallet (the funds of a wallet
    * restored from its seed, or sent before courtd first started: the dispatcher starts at the node's tip). Stay at
-   * or below the block dispatcher's tip (`dispatcher.tip()`), which then goes on delivering (and reverting) the blocks
-   * above: a block the dispatcher never delivered could not be undone by a reorg. Idempotent. Returns the blocks read.
+   * or below the wallet's tip (the last block the dispatcher delivered), which goes on delivering (and reverting) the
+   * blocks above: a block the dispatcher never delivered could not be undone by a reorg. While it runs, block events
+   * are refused (COURT_E_WALLET_RESCANNING) and the dispatcher retries them after its back-off, so no block is handled
+   * out of order. On a first start, `createChain({ startHeight })` is the simpler way. Idempotent. Returns the blocks
+   * read.
    */
   async rescan(source: Pick<ChainSource, 'getBlockHash' | 'getBlock'>, fromHeight: number, toHeight: number): Promise<number> {
     if (!Number.isSafeInteger(fromHeight) || !Number.isSafeInteger(toHeight) || fromHeight < 0 || toHeight < fromHeight) {
       badArg('rescan needs 0 <= fromHeight <= toHeight');
     }
+    if (this.#tip !== undefined && toHeight > this.#tip.height) badArg('a rescan may not go above the last block the dispatcher delivered', { toHeight, tip: this.#tip.height });
+    if (this.#rescanning) badArg('a rescan is already running');
+    this.#rescanning = true;
     const tipBefore = this.#tip;
-    for (let h = fromHeight; h <= toHeight; h++) {
-      const hash = await source.getBlockHash(h);
-      const block = await source.getBlock(hash);
-      this.#connect({ type: 'BlockConnected', height: h, hash, block });
-    }
-    // The tip stays the dispatcher's: a rescan below it does not move it back.
-    if (tipBefore !== undefined && tipBefore.height > toHeight) {
-      this.#stmt('UPDATE wallet_tip SET height = ?, hash = ? WHERE id = 1').run(tipBefore.height, tipBefore.hash ?? null);
-      this.#tip = tipBefore;
+    try {
+      for (let h = fromHeight; h <= toHeight; h++) {
+        const hash = await source.getBlockHash(h);
+        const block = await source.getBlock(hash);
+        this.#connect({ type: 'BlockConnected', height: h, hash, block });
+      }
+    } finally {
+      this.#rescanning = false;
+      // The tip stays the dispatcher's: a rescan below it does not move it back.
+      if (tipBefore !== undefined && (this.#tip === undefined || tipBefore.height > this.#tip.height)) {
+        this.#stmt('UPDATE wallet_tip SET height = ?, hash = ? WHERE id = 1').run(tipBefore.height, tipBefore.hash ?? null);
+        this.#tip = tipBefore;
+      }
     }
     this.#logger.info({ fromHeight, toHeight, utxos: this.#unspent.size }, 'wallet: rescan done');
     return toHeight - fromHeight + 1;

@@ -219,6 +219,42 @@ describe('fee wallet', () => {
     });
   });
 
+  describe('rescan', () => {
+    it('reads earlier blocks in order (creations and spends), refuses block events meanwhile, and keeps the tip', async () => {
+      const ring = o.ring;
+      const key = (i: number): Uint8Array => p2wpkh(ring.walletPublicKey({ chain: 0, index: i }));
+      // History the wallet never saw: a payment, a spend of it, and another payment.
+      const pay1 = txOf([], [{ script: key(0), value: 10_000n }]);
+      const spend1 = txOf([`${pay1.getId()}:0`], [{ script: FOREIGN, value: 9_000n }]);
+      const pay2 = txOf([], [{ script: key(3), value: 20_000n }]);
+      const history = [feed.connect([pay1]), feed.connect([spend1]), feed.connect([pay2])];
+      w.onChainEvent(feed.connect());
+      const tip = feed.height;
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((r) => (release = r));
+      const source = {
+        getBlockHash: async (h: number): Promise<string> => (history.find((e) => e.height === h) as (typeof history)[0]).hash,
+        getBlock: async (hash: string) => {
+          await gate;
+          return (history.find((e) => e.hash === hash) as (typeof history)[0]).block;
+        },
+      };
+      await assert.rejects(w.rescan(source, history[0]?.height as number, tip + 1), isCode('COURT_E_WALLET_INVALID_ARGUMENT'));
+      const running = w.rescan(source, history[0]?.height as number, history[2]?.height as number);
+      const next = feed.connect();
+      assert.throws(() => w.onChainEvent(next), isCode('COURT_E_WALLET_RESCANNING'));
+      await assert.rejects(w.rescan(source, 1, 2), isCode('COURT_E_WALLET_INVALID_ARGUMENT'));
+      release();
+      assert.equal(await running, 3);
+      assert.equal(w.tip()?.height, tip, 'the tip stays the dispatcher’s');
+      w.onChainEvent(next);
+      assert.deepEqual(
+        w.utxos().map((u) => [u.outpoint, u.height]),
+        [[`${pay2.getId()}:0`, history[2]?.height]],
+      );
+    });
+  });
+
   describe('leases', () => {
     it('select confirmed UTXOs largest first, deterministically, and never lease one UTXO to two ids', () => {
       const ops = fund([10_000n, 50_000n, 20_000n, 50_000n]);
