@@ -53,6 +53,10 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_ARBITRATOR_ERROR: 'the channel arbitrator is in its Error state; an operator must look at it',
   COURT_E_FUNDING_MISMATCH: "a channel's funding output on chain does not hold the snapshot's capacity or 2-of-2 funding script",
   COURT_E_FUNDING_UNKNOWN: "the node knows no transaction for a channel's funding output (not confirmed, not in the mempool)",
+  COURT_E_SWEEP_INVALID_INPUT: 'a sweep input spec is malformed (a field is missing, of the wrong type or out of range)',
+  COURT_E_SWEEP_UNKNOWN_INPUT: 'the sweeper holds no input with that outpoint',
+  COURT_E_SWEEP_INPUT_DONE: 'the sweep input is already swept, spent by another transaction, excluded or failed',
+  COURT_E_SWEEP_OWNER_CONFLICT: 'the outpoint is already offered to the sweeper by another owner',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

@@ -81,6 +81,8 @@ const PINNED: Record<string, Record<string, number>> = {
   INITIATOR: { Local: 0, Remote: 1 },
   PREIMAGE_SOURCE: { Node: 0, Chain: 1, Mempool: 2 },
   BROADCAST_STATUS: { Tracked: 0, Conflicted: 1 },
+  SWEEP_INPUT_STATE: { Pending: 0, Published: 1, Swept: 2, SpentByOther: 3, Excluded: 4, Failed: 5 },
+  SWEEP_TX_STATUS: { Live: 0, Replaced: 1, Confirmed: 2, Final: 3, Dead: 4 },
 };
 
 const CHAN = `${'ab'.repeat(32)}:1`;

@@ -1,0 +1,128 @@
+/** The Sweeper's persisted API and runner over test ports: offers, views, publishing, restart, results. */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Transaction } from 'bitcoinjs-lib';
+import { CourtError } from '../../src/util/errors.js';
+import { tempDir } from '../helpers/db.js';
+import { briefcase, ManualWatches, RecordingBroadcaster, TestFees, testSweeper, toLocalInput } from './helpers.js';
+
+function fee(tx: Transaction, values: Map<string, bigint>): bigint {
+  let inSum = 0n;
+  for (const i of tx.ins) {
+    const op = `${Buffer.from(i.hash).reverse().toString('hex')}:${i.index}`;
+    inSum += values.get(op) as bigint;
+  }
+  return inSum - tx.outs.reduce((s, o) => s + o.value, 0n);
+}
+
+describe('Sweeper API', () => {
+  it('keeps an offer pending with its parameters, and refuses a bad one with a code, changing nothing', () => {
+    const db = briefcase();
+    const { sweeper } = testSweeper(db);
+    sweeper.offer(toLocalInput(1, { deadlineHeight: 1100, chanPoint: `${'cd'.repeat(32)}:0` }));
+    const bad = { ...toLocalInput(2), valueSat: -1n };
+    assert.throws(() => sweeper.offer(bad), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_AMOUNT');
+    assert.throws(
+      () => sweeper.offer({ ...toLocalInput(3), witness: { kind: 'nope' } as never }),
+      (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_SWEEP_INVALID_INPUT',
+    );
+    assert.throws(() => sweeper.offer({ ...toLocalInput(1), owner: 'someone-else' }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_SWEEP_OWNER_CONFLICT');
+    const views = sweeper.pending();
+    assert.equal(views.length, 1);
+    assert.equal(views[0]?.state, 'pending');
+    assert.equal(views[0]?.deadlineHeight, 1100);
+    assert.equal(views[0]?.budgetSat, 10_000n);
+    assert.equal(sweeper.pending({ chanPoint: `${'cd'.repeat(32)}:0` }).length, 1);
+    assert.equal(sweeper.pending({ chanPoint: `${'ef'.repeat(32)}:0` }).length, 0);
+    assert.throws(() => sweeper.bump('00:1', { budgetSat: 1n }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_SWEEP_UNKNOWN_INPUT');
+  });
+
+  it('says why an input waits: immature, uneconomical, budget below the floor', async () => {
+    const db = briefcase();
+    const { sweeper } = testSweeper(db);
+    sweeper.offer(toLocalInput(1, { matureHeight: 1010 }));
+    sweeper.offer(toLocalInput(2, { valueSat: 50n, budgetSat: 50n }));
+    sweeper.offer(toLocalInput(3, { budgetSat: 10n }));
+    await sweeper.kick();
+    const by = new Map(sweeper.pending().map((v) => [v.outpoint, v.reason]));
+    assert.equal(by.get(toLocalInput(1).outpoint), 'immature until 1010');
+    assert.match(by.get(toLocalInput(2).outpoint) as string, /^uneconomical: value 50 sat/);
+    assert.match(by.get(toLocalInput(3).outpoint) as string, /^budget too small: 10 sat/);
+  });
+
+  it('publishes 20 inputs with one deadline in one transaction whose fee is inputs - outputs and within the budgets', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster } = testSweeper(db);
+    const values = new Map<string, bigint>();
+    for (let i = 0; i < 20; i++) {
+      const s = toLocalInput(i, { deadlineHeight: 1050 });
+      values.set(s.outpoint, s.valueSat);
+      sweeper.offer(s);
+    }
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 1);
+    const tx = broadcaster.published[0] as Transaction;
+    assert.equal(tx.ins.length, 20);
+    const views = sweeper.pending();
+    assert.ok(views.every((v) => v.state === 'published' && v.sweepTxid === tx.getId() && v.publishCount === 1));
+    const f = fee(tx, values);
+    assert.ok(f > 0n && f <= 20n * 10_000n);
+    // rate recorded = fee / weight (sat/kw), at least the estimate
+    assert.ok((f * 1000n) / BigInt(tx.weight()) >= 1000n);
+  });
+
+  it('persists across a restart: the live version is published again, nothing is re-clustered or double counted', async () => {
+    const { dir, remove } = tempDir('sweep');
+    try {
+      const path = join(dir, 'court.db');
+      let db = briefcase(path);
+      const first = testSweeper(db);
+      for (let i = 0; i < 3; i++) first.sweeper.offer(toLocalInput(i, { deadlineHeight: 1050 }));
+      await first.sweeper.kick();
+      const txid = first.broadcaster.published[0]?.getId();
+      db.close();
+      db = briefcase(path);
+      const b2 = new RecordingBroadcaster();
+      const second = testSweeper(db, { broadcaster: b2, watches: new ManualWatches() });
+      await second.sweeper.start();
+      assert.deepEqual(b2.published.map((t) => t.getId()), [txid]);
+      assert.equal(second.watches.watched.size, 3);
+      await second.sweeper.kick();
+      assert.equal(b2.published.length, 1, 'no second set for the same inputs');
+      db.close();
+    } finally {
+      remove();
+    }
+  });
+
+  it('bumps: a replacement each block along the fee function, BIP125-valid, never above the budget cap', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 1000n;
+    const { sweeper, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    const values = new Map<string, bigint>();
+    for (let i = 0; i < 4; i++) {
+      const s = toLocalInput(i, { deadlineHeight: 1010, budgetSat: 5_000n });
+      values.set(s.outpoint, s.valueSat);
+      sweeper.offer(s);
+    }
+    const block = (h: number) => sweeper.onChainEvent({ type: 'BlockConnected', height: h, hash: 'ab'.repeat(32), block: { hash: 'ab'.repeat(32), height: h, prevHash: '', txs: [], txids: [] } });
+    await sweeper.kick();
+    for (let h = 1001; h <= 1012; h++) await block(h);
+    const txs = broadcaster.published;
+    assert.ok(txs.length >= 9, `one version per block up to the deadline, got ${txs.length}`);
+    for (let i = 1; i < txs.length; i++) {
+      const a = txs[i - 1] as Transaction;
+      const b = txs[i] as Transaction;
+      const fa = fee(a, values);
+      const fb = fee(b, values);
+      assert.ok(fb >= fa + BigInt(Math.ceil(b.virtualSize())), `rule 4 at version ${i}`);
+      assert.ok(fb * BigInt(a.weight()) > fa * BigInt(b.weight()), 'higher rate');
+    }
+    const last = txs[txs.length - 1] as Transaction;
+    assert.ok(fee(last, values) <= 20_000n);
+    assert.ok(fee(last, values) >= 19_000n, `cap reached at the deadline: ${fee(last, values)}`);
+    assert.match(sweeper.pending()[0]?.reason ?? '', /^budget exhausted: fee \d+ of 20000 sat/);
+  });
+});
