@@ -372,7 +372,17 @@ export class Sweeper implements SweeperPort {
     if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
       // The fee function has not moved far enough for the node to take a replacement: ask what it needs.
       const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
-      const needRate = (need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight);
+      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      const changed = (JSON.parse(live.inputs) as string[]).sort().join(',') !== [...rowsByOutpoint.keys()].sort().join(',');
+      if (changed && needRate <= cap0) {
+        // The members changed (a cancel, an exclusion): replace now at the least rate the node takes.
+        rate = needRate;
+        a = amountsWith([], wantWallet ? 1 : 0, rate);
+      }
+    }
+    if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
+      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
+      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
       if (needRate > cap0 || a.rate >= a.capRate) {
         this.tx('at-cap', () =>
           this.store.updateSet(set.id, {

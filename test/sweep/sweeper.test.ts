@@ -125,4 +125,96 @@ describe('Sweeper API', () => {
     assert.ok(fee(last, values) >= 19_000n, `cap reached at the deadline: ${fee(last, values)}`);
     assert.match(sweeper.pending()[0]?.reason ?? '', /^budget exhausted: fee \d+ of 20000 sat/);
   });
+
+  it('an input spent by another: siblings re-swept at once, the owner told at 6 confirmations with the spending tx, acked once', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster, watches } = testSweeper(db, { height: 1000 });
+    const got: string[] = [];
+    sweeper.onResult((r) => got.push(`${r.type}:${r.outpoint}`));
+    const specs = [0, 1, 2].map((i) => toLocalInput(i, { deadlineHeight: 1050 }));
+    for (const s of specs) sweeper.offer(s);
+    await sweeper.kick();
+    const first = broadcaster.published[0] as Transaction;
+    // the counterparty's transaction spends input 1
+    const theirs = new Transaction();
+    const [t1, v1] = (specs[1] as { outpoint: string }).outpoint.split(':') as [string, string];
+    theirs.addInput(Buffer.from(t1, 'hex').reverse(), Number(v1));
+    theirs.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 1000n);
+    theirs.setWitness(0, [Buffer.from('aa'.repeat(32), 'hex')]);
+    await watches.spend(specs[1]?.outpoint as string, theirs, 1001);
+    const block = (h: number) => sweeper.onChainEvent({ type: 'BlockConnected', height: h, hash: 'ab'.repeat(32), block: { hash: 'ab'.repeat(32), height: h, prevHash: '', txs: [], txids: [] } });
+    await block(1001);
+    assert.ok(broadcaster.forgotten.includes(first.getId()), 'the dead version is no longer rebroadcast');
+    const second = broadcaster.published[1] as Transaction;
+    assert.equal(second.ins.length, 2, 'the two siblings are swept again without the spent input');
+    const view = new Map(sweeper.pending().map((v) => [v.outpoint, v]));
+    assert.equal(view.get(specs[1]?.outpoint as string), undefined, 'spentByOther is not pending');
+    for (let h = 1002; h <= 1005; h++) await block(h);
+    assert.deepEqual(got, []);
+    await block(1006);
+    assert.deepEqual(got, [`spentByOther:${specs[1]?.outpoint}`]);
+    const [r] = sweeper.unacked('resolver:1');
+    assert.equal(r?.type, 'spentByOther');
+    assert.equal(r?.type === 'spentByOther' ? r.spendingTxHex : '', theirs.toHex());
+    sweeper.ack(specs[1]?.outpoint as string);
+    assert.deepEqual(sweeper.unacked(), []);
+  });
+
+  it('our sweep confirmed is final at 6 confirmations; disconnected before that it is published again and final later', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster, watches } = testSweeper(db, { height: 1000 });
+    const specs = [0, 1].map((i) => toLocalInput(i, { deadlineHeight: 1050 }));
+    for (const s of specs) sweeper.offer(s);
+    await sweeper.kick();
+    const ours = broadcaster.published[0] as Transaction;
+    const block = (h: number) => sweeper.onChainEvent({ type: 'BlockConnected', height: h, hash: 'ab'.repeat(32), block: { hash: 'ab'.repeat(32), height: h, prevHash: '', txs: [], txids: [] } });
+    for (const s of specs) await watches.spend(s.outpoint, ours, 1001);
+    for (let h = 1001; h <= 1004; h++) await block(h);
+    // reorg at depth 4: the confirmation is undone
+    const before = broadcaster.published.length;
+    for (let h = 1004; h >= 1001; h--) await sweeper.onChainEvent({ type: 'BlockDisconnected', height: h, hash: 'ab'.repeat(32) });
+    for (const s of specs) await watches.undo(s.outpoint, ours.getId(), 1001);
+    await block(1001);
+    assert.ok(broadcaster.published.slice(before).some((t) => t.getId() === ours.getId()), 'published again');
+    assert.deepEqual(sweeper.unacked(), []);
+    for (const s of specs) await watches.spend(s.outpoint, ours, 1002);
+    for (let h = 1002; h <= 1006; h++) await block(h);
+    assert.deepEqual(sweeper.unacked(), [], 'not final at 5 confirmations');
+    await block(1007);
+    const results = sweeper.unacked();
+    assert.equal(results.length, 2);
+    assert.ok(results.every((r) => r.type === 'swept' && r.txid === ours.getId() && r.height === 1002));
+    const fees = results.map((r) => (r.type === 'swept' ? r.feeSat : 0n));
+    assert.ok(fees.every((f) => f > 0n && f <= 10_000n));
+    assert.equal(sweeper.pending().length, 0);
+  });
+
+  it('a budget spike of the estimate (x100) never makes an input pay more than its budget', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 100_000n;
+    const { sweeper, broadcaster } = testSweeper(db, { fees });
+    const values = new Map<string, bigint>();
+    const specs = [0, 1, 2].map((i) => toLocalInput(i, { deadlineHeight: 1003, budgetSat: BigInt(2000 + i * 1000) }));
+    for (const s of specs) {
+      values.set(s.outpoint, s.valueSat);
+      sweeper.offer(s);
+    }
+    await sweeper.kick();
+    const tx = broadcaster.published[0] as Transaction;
+    assert.ok(fee(tx, values) <= 9000n, `fee ${fee(tx, values)} within the 9000 sat of budgets`);
+  });
+
+  it('cancel withdraws a pending input; a published one is left out of the next version', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster } = testSweeper(db);
+    const specs = [0, 1, 2].map((i) => toLocalInput(i, { deadlineHeight: 1050, budgetSat: 20_000n }));
+    for (const s of specs) sweeper.offer(s);
+    await sweeper.kick();
+    sweeper.cancel(specs[0]?.outpoint as string);
+    await sweeper.kick();
+    const last = broadcaster.published[broadcaster.published.length - 1] as Transaction;
+    assert.equal(last.ins.length, 2);
+    assert.equal(sweeper.pending().length, 2);
+  });
 });
