@@ -300,7 +300,16 @@ export class Sweeper implements SweeperPort {
     });
     for (const c of clusters) {
       const rows = c.inputs.map((i) => this.store.input(i.spec.outpoint) as InputRow);
-      const start = await this.startRate(c.deadline, height, rows);
+      let start: bigint;
+      try {
+        start = await this.startRate(c.deadline, height, rows);
+      } catch (err) {
+        this.logger.error({ err: errFields(err) }, 'no fee rate for a new sweep; its inputs are retried next block');
+        this.tx('cluster-retry', () => {
+          for (const i of c.inputs) this.store.updateInput(i.spec.outpoint, { next_height: height + 1, reason: `no fee rate: ${(err as Error).message}` });
+        });
+        continue;
+      }
       const changeScript = this.wallet.nextChangeScript();
       let setId = 0;
       this.tx('set-created', () => {
@@ -320,7 +329,14 @@ export class Sweeper implements SweeperPort {
 
   /** The starting rate of a new set: the estimate for the blocks left, or more if an input asks (bump, last rate). */
   private async startRate(deadline: number, height: number, rows: readonly InputRow[]): Promise<bigint> {
-    let start = await this.fees.feeRatePerKw(blocksLeft(deadline, height));
+    let start: bigint;
+    try {
+      start = await this.fees.feeRatePerKw(blocksLeft(deadline, height));
+    } catch (err) {
+      // No estimate for that target (a node that estimates only short targets): start at the relay floor.
+      start = await this.fees.floorPerKw();
+      this.logger.warn({ err: errFields(err), target: blocksLeft(deadline, height) }, 'no fee estimate; the set starts at the relay floor');
+    }
     for (const r of rows) {
       if (r.start_feerate !== null) start = maxBig(start, BigInt(r.start_feerate));
       if (r.last_feerate !== null) start = maxBig(start, BigInt(r.last_feerate));
@@ -522,6 +538,9 @@ export class Sweeper implements SweeperPort {
     }
     for (const g of groups) {
       for (const sib of this.store.groupMembers(g)) {
+        // A sibling whose own sweep confirmed is not excluded (it was a distinct output after all).
+        const sibLive = sib.set_id !== null ? this.store.live(sib.set_id) : undefined;
+        if (sibLive?.status === TX.Confirmed || inputs.includes(sib.outpoint)) continue;
         this.store.updateInput(sib.outpoint, { state: IN.Excluded, next_height: null, reason: `excluded: a member of group ${g} was swept by ${tx.txid}` });
         this.result({ type: 'failed', outpoint: sib.outpoint, owner: sib.owner, reason: `excluded: a member of exclusive group ${g} was swept by ${tx.txid}` });
         if (sib.set_id !== null && sib.set_id !== set.id) this.dissolve(sib.set_id, this.tip, `member ${sib.outpoint} excluded`);
