@@ -6,6 +6,7 @@ import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
 import type { SweepInputSpec } from '../../src/sweep/types.js';
+import type { Signer } from '../../src/keys/signer.js';
 import { toHex } from '../../src/util/bytes.js';
 import type { RegtestChain } from '../../regtest/chain.js';
 import { RING, SIGNER, TestWallet } from '../sweep/helpers.js';
@@ -25,7 +26,7 @@ export interface SweepCourt {
   stop(): Promise<void>;
 }
 
-export async function startSweepCourt(node: RegtestChain, dbPath: string, wallet = new TestWallet()): Promise<SweepCourt> {
+export async function startSweepCourt(node: RegtestChain, dbPath: string, wallet = new TestWallet(), signer: Signer = SIGNER): Promise<SweepCourt> {
   const db = openDatabase(dbPath);
   migrate(db);
   const e = node.endpoint;
@@ -37,7 +38,17 @@ export async function startSweepCourt(node: RegtestChain, dbPath: string, wallet
     fees: { fallbackPerKw: 1000n, cacheMs: 0 },
     ...(process.env.SWEEP_DEBUG ? { logger: debugLogger } : {}),
   });
-  const sweeper = new Sweeper({ db, signer: SIGNER, wallet, broadcaster: chain.broadcaster, watches: chain.watches, fees: chain.fees, height: await node.height() });
+  const sweeper = new Sweeper({
+    db,
+    signer,
+    wallet,
+    broadcaster: chain.broadcaster,
+    watches: chain.watches,
+    fees: chain.fees,
+    height: await node.height(),
+    ...(process.env.SWEEP_DEBUG ? { logger: debugLogger } : {}),
+  });
+  chain.dispatcher.subscribe(wallet.onChainEvent);
   chain.dispatcher.subscribe(sweeper.onChainEvent);
   await sweeper.start();
   await chain.start();
@@ -101,4 +112,11 @@ export function sweepRow(db: Db, txid: string): { fee_sat: number; feerate: numb
 /** Live txids of open sets. */
 export function liveTxids(db: Db): string[] {
   return (db.prepare('SELECT txid FROM sweep_tx WHERE status = 0 ORDER BY txid').all() as { txid: string }[]).map((r) => r.txid);
+}
+
+/** Funds a coin of the test wallet on chain (confirmed) and hands it to the wallet. */
+export async function fundWallet(node: RegtestChain, wallet: TestWallet, valueSat: bigint, label: string): Promise<void> {
+  const script = wallet.scriptFor(label);
+  const u = await node.fund(Buffer.from(script, 'hex'), valueSat);
+  wallet.addCoin(u.txid, u.vout, valueSat, label);
 }

@@ -4,7 +4,7 @@
  * real BOLT #3 scripts and keyring keys.
  */
 import type { Transaction } from 'bitcoinjs-lib';
-import type { PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../../src/chain/ports.js';
+import type { ChainEvent, PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../../src/chain/ports.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { secp } from '../../src/keys/secp.js';
 import { p2wpkhScriptCode, segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
@@ -33,6 +33,12 @@ export class TestWallet implements FeeWalletPort {
   readonly changeScripts: string[] = [];
   private n = 0;
 
+  /** The P2WPKH script of the coin key named `label`. */
+  scriptFor(label: string): string {
+    return toHex(p2wpkh(secp().pointFromScalar(sha256(enc.encode(`sweep-test wallet ${label}`)))));
+  }
+
+  /** Hands the wallet a coin whose key is named by `label`. */
   addCoin(txid: string, vout: number, valueSat: bigint, label = `coin ${txid}:${vout}`): TestCoin {
     const privkey = sha256(enc.encode(`sweep-test wallet ${label}`));
     const c = { outpoint: `${txid}:${vout}`, valueSat, scriptPubKey: toHex(p2wpkh(secp().pointFromScalar(privkey))), privkey };
@@ -63,7 +69,34 @@ export class TestWallet implements FeeWalletPort {
     const k = sha256(enc.encode(`sweep-test change ${this.n++}`));
     const s = toHex(p2wpkh(secp().pointFromScalar(k)));
     this.changeScripts.push(s);
+    this.changeKeys.set(s, k);
     return s;
+  }
+
+  private readonly changeKeys = new Map<string, Uint8Array>();
+
+  /**
+   * Block subscriber (regtest): coins spent by a connected block leave the wallet, outputs paying to its change
+   * scripts join it. Reorgs are not followed (the tests that use it do not reorg the wallet's coins).
+   */
+  readonly onChainEvent = (e: ChainEvent): void => {
+    if (e.type !== 'BlockConnected') return;
+    e.block.txs.forEach((tx, i) => {
+      for (const input of tx.ins) {
+        const op = `${Buffer.from(input.hash).reverse().toString('hex')}:${input.index}`;
+        const k = this.coins.findIndex((c) => c.outpoint === op);
+        if (k >= 0) this.coins.splice(k, 1);
+      }
+      tx.outs.forEach((o, vout) => {
+        const key = this.changeKeys.get(toHex(o.script));
+        if (key !== undefined) this.coins.push({ outpoint: `${e.block.txids[i]}:${vout}`, valueSat: o.value, scriptPubKey: toHex(o.script), privkey: key });
+      });
+    });
+  };
+
+  /** Sum of the wallet's coins. */
+  balance(): bigint {
+    return this.coins.reduce((s, c) => s + c.valueSat, 0n);
   }
 
   async signWalletInputs(tx: Transaction, inputs: readonly { readonly index: number; readonly utxo: LeasedUtxo }[]): Promise<void> {
