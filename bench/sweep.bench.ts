@@ -117,7 +117,7 @@ async function blockMs10k(): Promise<{ ms: number; sets: number }> {
       signer,
       wallet: nullWallet,
       broadcaster: { publish: async (tx) => ({ kind: 'accepted', txid: tx.getId() }), forget: () => undefined },
-      watches: { watchSpend: () => ({ id: 0, ready: Promise.resolve(), cancel: () => undefined }) },
+      watches: { watchSpend: () => ({ id: 0, ready: Promise.resolve(), cancel: () => undefined }), watchConf: () => ({ id: 0, ready: Promise.resolve(), cancel: () => undefined }) },
       fees: { feeRatePerKw: async () => 1000n, floorPerKw: async () => 253n },
       height,
     });

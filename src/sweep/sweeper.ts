@@ -69,7 +69,8 @@ export interface SweeperOptions {
   /** Fee inputs, leases, change scripts and their signatures. */
   readonly wallet: FeeWalletPort;
   readonly broadcaster: SweepBroadcaster;
-  readonly watches: Pick<SpendNotifier, 'watchSpend'>;
+  /** Spend watches on every input; confirmation watches on CPFP parents (ChainWatches). */
+  readonly watches: Pick<SpendNotifier, 'watchSpend' | 'watchConf'>;
   readonly fees: SweepFeeSource;
   /** Tip height before the first block event (the dispatcher's tip at start). */
   readonly height: number;
@@ -97,7 +98,7 @@ export class Sweeper implements SweeperPort {
   private readonly signer: Signer;
   private readonly wallet: FeeWalletPort;
   private readonly broadcaster: SweepBroadcaster;
-  private readonly watches: Pick<SpendNotifier, 'watchSpend'>;
+  private readonly watches: Pick<SpendNotifier, 'watchSpend' | 'watchConf'>;
   private readonly fees: SweepFeeSource;
   private readonly maxRate: bigint;
   private readonly finalDepth: number;
@@ -108,6 +109,7 @@ export class Sweeper implements SweeperPort {
   private readonly onCommit: (point: string) => void;
   private readonly listeners: ((r: SweepResult) => void)[] = [];
   private readonly handles = new Map<string, WatchHandle>();
+  private readonly parentHandles = new Map<string, WatchHandle>();
   private readonly queue = new SerialQueue();
   private tip: number;
 
@@ -152,7 +154,7 @@ export class Sweeper implements SweeperPort {
    * version, publishes every live version again, and hands unacked results to the listeners registered so far.
    */
   async start(): Promise<void> {
-    for (const row of this.store.watched()) this.watch(row.outpoint, row.offer_height);
+    for (const row of this.store.watched()) this.watch(row.outpoint, row.offer_height, rowSpec(row).parent?.txid);
     for (const set of this.store.openSets()) {
       const live = this.store.live(set.id);
       for (const v of this.store.versions(set.id)) if (v.status === TX.Replaced || v.status === TX.Dead) this.broadcaster.forget(v.txid);
@@ -192,7 +194,7 @@ export class Sweeper implements SweeperPort {
       this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
       this.touch(row, spec);
     });
-    if (isNew) this.watch(spec.outpoint, this.tip);
+    if (isNew || spec.parent !== undefined) this.watch(spec.outpoint, this.tip, spec.parent?.txid);
   }
 
   cancel(outpoint: string): void {
@@ -417,10 +419,10 @@ export class Sweeper implements SweeperPort {
     if (wantWallet || a.walletShortSat > 0n) {
       for (let n = Math.max(1, coins.length), tries = 0; tries < 4; tries++) {
         a = amountsWith([], n, rate);
-        const leased = this.wallet.lease(set.lease_id as string, a.walletShortSat + a.feeSat);
+        const leased = this.wallet.lease(set.lease_id as string, a.walletShortSat > 0n ? a.walletShortSat : 1n);
         if (leased === undefined) {
           this.tx('wallet-short', () =>
-            this.store.updateSet(set.id, { next_height: height + 1, reason: `wallet short: needs ${a.walletShortSat + a.feeSat} sat of confirmed coins` }),
+            this.store.updateSet(set.id, { next_height: height + 1, reason: `wallet short: needs ${a.walletShortSat} sat of confirmed coins` }),
           );
           return;
         }
@@ -589,17 +591,47 @@ export class Sweeper implements SweeperPort {
 
   // ---- spend watches ---------------------------------------------------------------------------------------------
 
-  private watch(outpoint: string, offerHeight: number): void {
-    if (this.handles.has(outpoint)) return;
+  private watch(outpoint: string, offerHeight: number, parentTxid?: string): void {
     const [txid, vout] = outpoint.split(':') as [string, string];
     const hint = Math.max(0, offerHeight - WATCH_LOOKBACK);
-    const h = this.watches.watchSpend({ txid, vout: Number(vout) }, hint, (e) => this.onSpend(outpoint, e));
-    this.handles.set(outpoint, h);
+    if (!this.handles.has(outpoint)) {
+      this.handles.set(outpoint, this.watches.watchSpend({ txid, vout: Number(vout) }, hint, (e) => this.onSpend(outpoint, e)));
+    }
+    if (parentTxid !== undefined && !this.parentHandles.has(outpoint)) {
+      const h = this.watches.watchConf(parentTxid, 1, hint, (e) => {
+        if (e.type === 'confirmed') this.tx('parent-confirmed', () => this.parentConfirmed(outpoint, e.txid, e.height));
+      });
+      this.parentHandles.set(outpoint, h);
+    }
   }
 
   private unwatch(outpoint: string): void {
     this.handles.get(outpoint)?.cancel();
     this.handles.delete(outpoint);
+    this.parentHandles.get(outpoint)?.cancel();
+    this.parentHandles.delete(outpoint);
+  }
+
+  /**
+   * The unconfirmed parent of a CPFP input confirmed (lnd #9191): no child is started any more. A pending input
+   * fails (its owner re-offers the anchor without a parent if it is worth sweeping); a child already published is
+   * left as it is (it still recovers the anchor) but no longer bumped. Spends are delivered before confirmations
+   * of the same block, so a child that confirmed with its parent is already recorded and untouched here.
+   */
+  private parentConfirmed(outpoint: string, parentTxid: string, height: number): void {
+    const row = this.store.input(outpoint);
+    if (row === undefined || row.spend_txid !== null) return;
+    const spec = rowSpec(row);
+    if (spec.parent?.txid !== parentTxid) return;
+    const reason = `parent ${parentTxid} confirmed at ${height} without our child: no CPFP needed`;
+    if (row.state === IN.Pending) {
+      this.store.updateInput(outpoint, { state: IN.Failed, next_height: null, reason });
+      this.result({ type: 'failed', outpoint, owner: row.owner, reason });
+      this.afterCommit.push(() => this.unwatch(outpoint));
+    } else if (row.state === IN.Published && row.set_id !== null) {
+      const live = this.store.live(row.set_id);
+      if (live?.status === TX.Live) this.store.updateSet(row.set_id, { next_height: null, reason: `${reason}; the published child is no longer bumped` });
+    }
   }
 
   /** A spend watch event: our sweep or someone else's transaction confirmed (or was disconnected). */

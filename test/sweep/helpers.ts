@@ -4,13 +4,13 @@
  * real BOLT #3 scripts and keyring keys.
  */
 import type { Transaction } from 'bitcoinjs-lib';
-import type { ChainEvent, PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../../src/chain/ports.js';
+import type { ChainEvent, ConfEvent, PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../../src/chain/ports.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { secp } from '../../src/keys/secp.js';
 import { p2wpkhScriptCode, segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
 import { encodeSig } from '../../src/keys/signature.js';
 import { LocalSigner } from '../../src/keys/signer.js';
-import { p2wpkh, p2wsh, toLocalScript } from '../../src/ln/scripts.js';
+import { anchorScript, p2wpkh, p2wsh, toLocalScript } from '../../src/ln/scripts.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { Sweeper, type SweeperOptions } from '../../src/sweep/sweeper.js';
@@ -127,8 +127,18 @@ export class RecordingBroadcaster {
 }
 
 /** Spend watches fired by the test. */
-export class ManualWatches implements Pick<SpendNotifier, 'watchSpend'> {
+export class ManualWatches implements Pick<SpendNotifier, 'watchSpend' | 'watchConf'> {
   readonly watched = new Map<string, (e: SpendEvent) => void | Promise<void>>();
+  readonly confs = new Map<string, (e: ConfEvent) => void | Promise<void>>();
+
+  watchConf(txid: string, _n: number, _hint: number, onEvent: (e: ConfEvent) => void | Promise<void>): WatchHandle {
+    this.confs.set(txid, onEvent);
+    return { id: 0, ready: Promise.resolve(), cancel: () => this.confs.delete(txid) };
+  }
+
+  async confirm(tx: Transaction, height: number): Promise<void> {
+    await this.confs.get(tx.getId())?.({ type: 'confirmed', txid: tx.getId(), tx, height, blockHash: 'cd'.repeat(32), txIndex: 1, numConfs: 1 });
+  }
 
   watchSpend(outpoint: { txid: string; vout: number }, _hint: number, onEvent: (e: SpendEvent) => void | Promise<void>): WatchHandle {
     const key = `${outpoint.txid}:${outpoint.vout}`;
@@ -181,6 +191,24 @@ export function toLocalInput(index: number, over: Partial<SweepInputSpec> = {}):
     budgetSat: 10_000n,
     pinnable: false,
     owner: `resolver:${index}`,
+    ...over,
+  };
+}
+
+/** Our anchor on an unconfirmed commitment `parent` (CPFP). */
+export function anchorInput(index: number, parent: { txid: string; weight: number; feeSat: bigint }, over: Partial<SweepInputSpec> = {}): SweepInputSpec {
+  const locator = { family: 0, index };
+  const script = anchorScript(RING.publicKey(locator));
+  return {
+    outpoint: `${parent.txid}:${index % 2}`,
+    valueSat: 330n,
+    scriptPubKey: toHex(p2wsh(script)),
+    witness: { kind: 'anchorByKey', key: { locator }, script: toHex(script) },
+    budgetSat: 20_000n,
+    pinnable: false,
+    exclusiveGroup: `chan-${index}`,
+    parent,
+    owner: `cpfp:${index}`,
     ...over,
   };
 }

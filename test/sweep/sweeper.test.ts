@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { CourtError } from '../../src/util/errors.js';
 import { tempDir } from '../helpers/db.js';
-import { briefcase, ManualWatches, RecordingBroadcaster, TestFees, testSweeper, toLocalInput } from './helpers.js';
+import { anchorInput, briefcase, ManualWatches, RecordingBroadcaster, TestFees, testSweeper, toLocalInput } from './helpers.js';
 
 function fee(tx: Transaction, values: Map<string, bigint>): bigint {
   let inSum = 0n;
@@ -216,5 +216,60 @@ describe('Sweeper API', () => {
     const last = broadcaster.published[broadcaster.published.length - 1] as Transaction;
     assert.equal(last.ins.length, 2);
     assert.equal(sweeper.pending().length, 2);
+  });
+
+  it('CPFP: the anchor child lifts parent + child to the target rate with a wallet coin, its fee within the anchor budget', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 5000n;
+    const { sweeper, broadcaster, wallet } = testSweeper(db, { fees });
+    const coin = wallet.addCoin('ee'.repeat(32), 0, 100_000n);
+    const parent = { txid: 'dd'.repeat(32), weight: 1124, feeSat: 285n };
+    const spec = anchorInput(1, parent, { deadlineHeight: 1002 });
+    sweeper.offer(spec);
+    await sweeper.kick();
+    const child = broadcaster.published[0] as Transaction;
+    assert.equal(child.ins.length, 2);
+    const f = fee(child, new Map([[spec.outpoint, 330n], [coin.outpoint, coin.valueSat]]));
+    assert.ok(f <= 20_000n);
+    assert.ok((parent.feeSat + f) * 1000n >= 5000n * BigInt(parent.weight + child.weight()), 'package at the target rate');
+    assert.ok((parent.feeSat + f) * 1000n < 5100n * BigInt(parent.weight + child.weight()), 'and not much above it');
+    // a spike: the child never pays more than the anchor budget
+    const db2 = briefcase();
+    const spike = new TestFees();
+    spike.estimate = 500_000n;
+    const t2 = testSweeper(db2, { fees: spike });
+    const coin2 = t2.wallet.addCoin('ef'.repeat(32), 0, 1_000_000n);
+    t2.sweeper.offer(spec);
+    await t2.sweeper.kick();
+    const child2 = t2.broadcaster.published[0] as Transaction;
+    assert.ok(fee(child2, new Map([[spec.outpoint, 330n], [coin2.outpoint, coin2.valueSat]])) <= 20_000n);
+  });
+
+  it('CPFP is not started once the parent confirmed without our child (lnd #9191)', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster, watches } = testSweeper(db);
+    const parentTx = new Transaction();
+    parentTx.addInput(Buffer.alloc(32, 9), 0);
+    parentTx.addOutput(Buffer.from('0014' + '33'.repeat(20), 'hex'), 1000n);
+    const parent = { txid: parentTx.getId(), weight: 1124, feeSat: 285n };
+    const spec = anchorInput(2, parent);
+    sweeper.offer(spec);
+    await watches.confirm(parentTx, 1000);
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 0);
+    const [r] = sweeper.unacked();
+    assert.equal(r?.type, 'failed');
+    assert.match(r?.type === 'failed' ? r.reason : '', /confirmed at 1000 without our child: no CPFP needed/);
+  });
+
+  it('a wallet that cannot pay leaves the set waiting with the shortfall in its reason, and no lease behind', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster, wallet } = testSweeper(db);
+    sweeper.offer(anchorInput(3, { txid: 'de'.repeat(32), weight: 1124, feeSat: 285n }));
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 0);
+    assert.match(sweeper.pending()[0]?.reason ?? '', /^wallet short: needs \d+ sat/);
+    assert.equal(wallet.leases.size, 0);
   });
 });
