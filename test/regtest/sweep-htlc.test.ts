@@ -137,4 +137,49 @@ describe('zero-fee second-level HTLC transactions and anchor CPFP on regtest', {
     for (const r of results) court.sweeper.ack(r.outpoint);
     assert.equal(wallet.leases.size, 0, 'no lease left behind');
   });
+
+  it('anchor CPFP: the child lifts commitment + child to the target rate as the node reports their fees and weights, within the anchor budget; both confirm together', async () => {
+    const sim2 = await openOnChain(node, 'anchors');
+    sim2.updateFee(253);
+    sim2.commit();
+    const commit = sim2.signedCommitment('alice');
+    await node.send(commit.toHex());
+    const c = sim2.commitment('alice', sim2.latestNumber);
+    const anchor = c.commitment.outputs.find((o) => o.kind === 'local_anchor');
+    assert.ok(anchor !== undefined);
+    const parentFee = await nodeFee(node, commit.getId());
+    const spec: SweepInputSpec = {
+      outpoint: `${commit.getId()}:${anchor.index}`,
+      valueSat: anchor.amountSat,
+      scriptPubKey: toHex(anchor.scriptPubKey),
+      witness: { kind: 'anchorByKey', key: { locator: sim2.parties.alice.locators.funding }, script: toHex(anchor.witnessScript as Uint8Array) },
+      budgetSat: 6_000n,
+      deadlineHeight: (await node.height()) + 3,
+      exclusiveGroup: `anchor:${sim2.chanPoint}`,
+      pinnable: false,
+      parent: { txid: commit.getId(), weight: commit.weight(), feeSat: parentFee },
+      owner: `cpfp:${sim2.chanPoint}`,
+      chanPoint: sim2.chanPoint,
+    };
+    // the second channel's keys are alice's too (same simulator seed per party), so the court's signer can sign
+    court.sweeper.offer(spec);
+    await synced();
+    const child = liveTxids(court.db).find((t) => (JSON.parse(sweepRow(court.db, t)?.inputs as string) as string[]).includes(spec.outpoint));
+    assert.ok(child !== undefined && (await node.inMempool(child)), 'the node accepts the child');
+    const childTx = Transaction.fromHex(await node.call<string>('getrawtransaction', child, false));
+    const childFee = await nodeFee(node, child);
+    assert.ok(childFee <= 6_000n, `child fee ${childFee} within the anchor budget`);
+    const target = 1000n; // the estimate on regtest (fallback), sat/kw
+    assert.ok((parentFee + childFee) * 1000n >= target * BigInt(commit.weight() + childTx.weight()), 'package at the target rate');
+    assert.ok(parentFee * 1000n < target * BigInt(commit.weight()), 'the commitment alone is below it');
+    await node.mine(1);
+    const h = await node.height();
+    assert.equal(await node.confirmationHeight(commit.getId()), h);
+    assert.equal(await node.confirmationHeight(child), h);
+    await node.mine(5);
+    await synced();
+    const r = court.sweeper.unacked().find((x) => x.outpoint === spec.outpoint);
+    assert.equal(r?.type, 'swept');
+    assert.equal(r?.type === 'swept' ? r.feeSat : -1n, childFee);
+  });
 });
