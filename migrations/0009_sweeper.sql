@@ -20,8 +20,11 @@ CREATE TABLE sweep_set (
   closed          INTEGER NOT NULL DEFAULT 0 CHECK (closed IN (0, 1)),
   next_height     INTEGER CHECK (next_height >= 0),
   reason          TEXT,
+  -- 1 from just before the wallet is asked for the lease until it is released (start-up releases leftovers)
+  lease_held      INTEGER NOT NULL DEFAULT 0 CHECK (lease_held IN (0, 1)),
   created_at      TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) STRICT;
+CREATE INDEX sweep_set_lease ON sweep_set (id) WHERE lease_held = 1 AND closed = 1;
 CREATE INDEX sweep_set_next ON sweep_set (next_height) WHERE next_height IS NOT NULL AND closed = 0;
 
 CREATE TABLE sweep_tx (

@@ -40,6 +40,8 @@ export interface SetRow {
   readonly closed: number;
   readonly next_height: number | null;
   readonly reason: string | null;
+  /** 1 from just before the wallet is asked for a lease until the lease is released. */
+  readonly lease_held: number;
 }
 
 /** sweep_tx as read. */
@@ -103,6 +105,7 @@ export class SweepStore {
       dueSets: db.prepare<[number], SetRow>('SELECT * FROM sweep_set WHERE closed = 0 AND next_height IS NOT NULL AND next_height <= ? ORDER BY id'),
       set: db.prepare<[number], SetRow>('SELECT * FROM sweep_set WHERE id = ?'),
       openSets: db.prepare<[], SetRow>('SELECT * FROM sweep_set WHERE closed = 0 ORDER BY id'),
+      closedWithLease: db.prepare<[], SetRow>('SELECT * FROM sweep_set WHERE closed = 1 AND lease_held = 1 ORDER BY id'),
       members: db.prepare<[number], InputRow>('SELECT * FROM sweep_input WHERE set_id = ? AND state = 1 ORDER BY outpoint'),
       live: db.prepare<[number], TxRow>('SELECT * FROM sweep_tx WHERE set_id = ? AND status IN (0, 2) ORDER BY version DESC LIMIT 1'),
       tx: db.prepare<[string], TxRow>('SELECT * FROM sweep_tx WHERE txid = ?'),
@@ -170,6 +173,11 @@ export class SweepStore {
 
   openSets(): SetRow[] {
     return this.s.openSets.all();
+  }
+
+  /** Closed sets whose lease may still be held (a crash between closing and releasing). */
+  closedWithLease(): SetRow[] {
+    return this.s.closedWithLease.all();
   }
 
   /** The published inputs of a set. */

@@ -155,6 +155,10 @@ export class Sweeper implements SweeperPort {
    */
   async start(): Promise<void> {
     for (const row of this.store.watched()) this.watch(row.outpoint, row.offer_height, rowSpec(row).parent?.txid);
+    for (const set of this.store.closedWithLease()) {
+      this.wallet.release(set.lease_id as string);
+      this.tx('lease-released', () => this.store.updateSet(set.id, { lease_held: 0 }));
+    }
     for (const set of this.store.openSets()) {
       const live = this.store.live(set.id);
       for (const v of this.store.versions(set.id)) if (v.status === TX.Replaced || v.status === TX.Dead) this.broadcaster.forget(v.txid);
@@ -356,9 +360,11 @@ export class Sweeper implements SweeperPort {
     }
     const members = this.store.members(set.id);
     if (members.length === 0) {
-      this.tx('set-empty', () => this.closeSet(set.id, 'no inputs left'));
+      this.tx('set-empty', () => {
+        this.closeSet(set.id, 'no inputs left');
+        this.releaseLease(set.id);
+      });
       if (live !== undefined) this.broadcaster.forget(live.txid);
-      if (set.lease_id !== null) this.wallet.release(set.lease_id);
       return;
     }
     const specs = orderInputs(members.map(rowSpec));
@@ -419,6 +425,8 @@ export class Sweeper implements SweeperPort {
     if (wantWallet || a.walletShortSat > 0n) {
       for (let n = Math.max(1, coins.length), tries = 0; tries < 4; tries++) {
         a = amountsWith([], n, rate);
+        // The intent is durable before the wallet leases: a crash after the lease finds the flag and releases it.
+        this.tx('lease-intent', () => this.store.updateSet(set.id, { lease_held: 1 }));
         const leased = this.wallet.lease(set.lease_id as string, a.walletShortSat > 0n ? a.walletShortSat : 1n);
         if (leased === undefined) {
           this.tx('wallet-short', () =>
@@ -549,7 +557,7 @@ export class Sweeper implements SweeperPort {
       }
     }
     this.closeSet(set.id, `final: ${tx.txid}`);
-    if (set.lease_id !== null) this.wallet.release(set.lease_id);
+    this.releaseLease(set.id);
   }
 
   /** An input's share of a version's fee: fee * budget / sum of budgets (never above its budget). */
@@ -565,6 +573,19 @@ export class Sweeper implements SweeperPort {
       if (op === outpoint) mine = b;
     }
     return total === 0n ? 0n : (BigInt(tx.fee_sat) * mine) / total;
+  }
+
+  /**
+   * Once the current transaction is durable, the set's wallet lease is released, then its flag cleared. A crash in
+   * between leaves the flag: start() releases it again (release is idempotent).
+   */
+  private releaseLease(setId: number): void {
+    this.afterCommit.push(() => {
+      const set = this.store.set(setId);
+      if (set === undefined || set.lease_held === 0 || set.lease_id === null) return;
+      this.wallet.release(set.lease_id);
+      this.tx('lease-released', () => this.store.updateSet(setId, { lease_held: 0 }));
+    });
   }
 
   private closeSet(id: number, reason: string): void {
@@ -583,9 +604,9 @@ export class Sweeper implements SweeperPort {
       this.store.updateInput(m.outpoint, { state: IN.Pending, set_id: null, next_height: height, reason: null });
     }
     this.closeSet(setId, `dissolved: ${reason}`);
+    this.releaseLease(setId);
     this.afterCommit.push(() => {
       for (const v of this.store.versions(setId)) if (v.status === TX.Dead) this.broadcaster.forget(v.txid);
-      if (set.lease_id !== null) this.wallet.release(set.lease_id);
     });
   }
 
