@@ -1,8 +1,10 @@
 /** `npm run bench`: every benchmark, JSON lines on stdout. */
 import { runArbitratorBenches } from './arbitrator.bench.js';
 import { runLnBenches } from './ln.bench.js';
+import { runSweepBenches } from './sweep.bench.js';
 import { runWalletBenches } from './wallet.bench.js';
 
 runLnBenches();
 await runArbitratorBenches();
 runWalletBenches();
+await runSweepBenches();

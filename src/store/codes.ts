@@ -183,3 +183,28 @@ export const WALLET_ALERT = Object.freeze({
   SpentByStaleSweep: 1,
 } as const);
 export type WalletAlertCode = CodeOf<typeof WALLET_ALERT>;
+/** Sweeper input states (sweep_input.state, migrations/0009); the names are SweepInputState's. */
+export const SWEEP_INPUT_STATE = Object.freeze({
+  Pending: 0,
+  Published: 1,
+  Swept: 2,
+  SpentByOther: 3,
+  Excluded: 4,
+  Failed: 5,
+} as const);
+export type SweepInputStateCode = CodeOf<typeof SWEEP_INPUT_STATE>;
+
+/** Sweeper transaction versions (sweep_tx.status, migrations/0009). */
+export const SWEEP_TX_STATUS = Object.freeze({
+  /** The set's current transaction: published (or about to be), rebroadcast, bumped. */
+  Live: 0,
+  /** Replaced by a later version of its set (or refused by the node when it was to replace one). */
+  Replaced: 1,
+  /** In a block; final once 6 deep. */
+  Confirmed: 2,
+  /** 6 confirmations: the inputs are swept. */
+  Final: 3,
+  /** Can never confirm: an input was spent by another transaction, or the set was dissolved. */
+  Dead: 4,
+} as const);
+export type SweepTxStatusCode = CodeOf<typeof SWEEP_TX_STATUS>;

@@ -58,6 +58,10 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_WALLET_INPUT_MISMATCH: "an input to sign does not match the transaction or the wallet's record of the UTXO",
   COURT_E_WALLET_NETWORK: 'the fee wallet was opened for another network than its keys or its briefcase',
   COURT_E_WALLET_RESCANNING: 'the fee wallet is rescanning: a block event is refused and delivered again later',
+  COURT_E_SWEEP_INVALID_INPUT: 'a sweep input spec is malformed (a field is missing, of the wrong type or out of range)',
+  COURT_E_SWEEP_UNKNOWN_INPUT: 'the sweeper holds no input with that outpoint',
+  COURT_E_SWEEP_INPUT_DONE: 'the sweep input is already swept, spent by another transaction, excluded or failed',
+  COURT_E_SWEEP_OWNER_CONFLICT: 'the outpoint is already offered to the sweeper by another owner',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

@@ -83,6 +83,8 @@ const PINNED: Record<string, Record<string, number>> = {
   BROADCAST_STATUS: { Tracked: 0, Conflicted: 1 },
   WALLET_UTXO_STATE: { Confirmed: 0, Unconfirmed: 1, Leased: 2, Spent: 3 },
   WALLET_ALERT: { SpentByOther: 0, SpentByStaleSweep: 1 },
+  SWEEP_INPUT_STATE: { Pending: 0, Published: 1, Swept: 2, SpentByOther: 3, Excluded: 4, Failed: 5 },
+  SWEEP_TX_STATUS: { Live: 0, Replaced: 1, Confirmed: 2, Final: 3, Dead: 4 },
 };
 
 const CHAN = `${'ab'.repeat(32)}:1`;

@@ -1,0 +1,819 @@
+/**
+ * The Sweeper: SweeperPort over the briefcase, and the runner that turns offered inputs into confirmed
+ * transactions (ARCHITECTURE.md "Sweeper"; contractcourt-spec.md section 6; issue 10).
+ *
+ * Calls (offer, cancel, bump, ack) are synchronous, one SQLite transaction each, and throw CourtError on refused
+ * input having changed nothing. The runner works per block (`onChainEvent`, subscribed to the BlockDispatcher after
+ * ChainWatches): it touches only the inputs and sets whose `next_height` the block reaches (an index range scan,
+ * never a scan of every input), and the inputs a spend watch reports.
+ *
+ * Record before broadcast: a transaction version is written (status live, the version it replaces marked replaced,
+ * its inputs published) in one transaction BEFORE it is handed to the broadcaster. A crash before that record
+ * leaves nothing to double count (the signed transaction is lost and rebuilt); a crash after it leaves a recorded
+ * version that `start()` publishes again. A set's wallet lease is named after the set (`sweep-set:<id>`) and the
+ * set row exists before the lease is taken, so `start()` can release the lease of a set that never got a version.
+ *
+ * Finality: our sweep seen in a block moves its set to confirmed; 6 confirmations (`finalDepth`) make it final and
+ * deliver `swept` results. A disconnect before that makes it live again (published again, fee steps resume). A
+ * spend by someone else is recorded at once (its set is dissolved and the other inputs are clustered again in the
+ * same block) and reported as `spentByOther` at the same depth.
+ */
+import { Transaction } from 'bitcoinjs-lib';
+import type { ChainEvent, PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../chain/ports.js';
+import { SerialQueue } from '../chain/serial-queue.js';
+import type { Signer } from '../keys/signer.js';
+import type { Db } from '../store/db.js';
+import { CourtError } from '../util/errors.js';
+import { errFields, silentLogger, type Logger } from '../util/logger.js';
+import { clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
+import {
+  acceptsReplacement,
+  blocksLeft,
+  DEFAULT_MAX_FEE_RATE_PER_KW,
+  feeRateAt,
+  heightReaching,
+  INCREMENTAL_RELAY_PER_KW,
+  maxBig,
+  minReplacementFee,
+  type FeeFunction,
+} from './fee.js';
+import { checkSpec, needsWallet, specToJson } from './input.js';
+import { signSweep } from './sign.js';
+import { IN, rowSpec, STATE_NAME, SweepStore, TERMINAL, TX, type InputRow, type SetRow, type TxRow } from './store.js';
+import type {
+  BumpRequest,
+  FeeWalletPort,
+  LeasedUtxo,
+  PendingSweepView,
+  SweepInputSpec,
+  SweeperPort,
+  SweepResult,
+} from './types.js';
+
+/** Fee rates the sweeper needs (ChainFeeEstimator satisfies it). */
+export interface SweepFeeSource {
+  feeRatePerKw(confTarget: number): Promise<bigint>;
+  floorPerKw(): Promise<bigint>;
+}
+
+/** Publishing (TxBroadcaster satisfies it). */
+export interface SweepBroadcaster {
+  publish(tx: Transaction, label: string): Promise<PublishResult>;
+  forget(txid: string): void;
+}
+
+/** Options of the Sweeper. */
+export interface SweeperOptions {
+  readonly db: Db;
+  readonly signer: Signer;
+  /** Fee inputs, leases, change scripts and their signatures. */
+  readonly wallet: FeeWalletPort;
+  readonly broadcaster: SweepBroadcaster;
+  /** Spend watches on every input; confirmation watches on CPFP parents (ChainWatches). */
+  readonly watches: Pick<SpendNotifier, 'watchSpend' | 'watchConf'>;
+  readonly fees: SweepFeeSource;
+  /** Tip height before the first block event (the dispatcher's tip at start). */
+  readonly height: number;
+  /** Upper bound of any fee rate, sat/kw (default 250,000 = 1,000 sat/vB). */
+  readonly maxFeeRatePerKw?: bigint;
+  /** Confirmations that make a spend final (default 6). */
+  readonly finalDepth?: number;
+  /** Deadline window of a cluster, blocks (default 6). */
+  readonly window?: number;
+  /** Most inputs per transaction (default 500). */
+  readonly maxInputs?: number;
+  /** BIP125 incremental relay fee the node applies, sat/kw (default 250 = 1 sat/vB). */
+  readonly incrementalPerKw?: bigint;
+  readonly logger?: Logger;
+  /** Called after each commit with its name (crash tests copy the database here). */
+  readonly onCommit?: (point: string) => void;
+}
+
+/** How far back a new input's spend watch looks (an output spent just before it was offered is still found). */
+const WATCH_LOOKBACK = 144;
+
+export class Sweeper implements SweeperPort {
+  private readonly db: Db;
+  private readonly store: SweepStore;
+  private readonly signer: Signer;
+  private readonly wallet: FeeWalletPort;
+  private readonly broadcaster: SweepBroadcaster;
+  private readonly watches: Pick<SpendNotifier, 'watchSpend' | 'watchConf'>;
+  private readonly fees: SweepFeeSource;
+  private readonly maxRate: bigint;
+  private readonly finalDepth: number;
+  private readonly window: number;
+  private readonly maxInputs: number;
+  private readonly incremental: bigint;
+  private readonly logger: Logger;
+  private readonly onCommit: (point: string) => void;
+  private readonly listeners: ((r: SweepResult) => void)[] = [];
+  private readonly handles = new Map<string, WatchHandle>();
+  private readonly parentHandles = new Map<string, WatchHandle>();
+  private readonly queue = new SerialQueue();
+  private tip: number;
+
+  /** The dispatcher subscriber (register after ChainWatches). */
+  readonly onChainEvent = (event: ChainEvent): Promise<void> =>
+    this.queue.run(async () => {
+      if (event.type === 'BlockConnected') {
+        this.tip = event.height;
+        await this.step(event.height);
+      } else {
+        this.tip = event.height - 1;
+      }
+    });
+
+  constructor(opts: SweeperOptions) {
+    this.db = opts.db;
+    this.store = new SweepStore(opts.db);
+    this.signer = opts.signer;
+    this.wallet = opts.wallet;
+    this.broadcaster = opts.broadcaster;
+    this.watches = opts.watches;
+    this.fees = opts.fees;
+    this.tip = opts.height;
+    this.maxRate = opts.maxFeeRatePerKw ?? DEFAULT_MAX_FEE_RATE_PER_KW;
+    this.finalDepth = opts.finalDepth ?? 6;
+    this.window = opts.window ?? 6;
+    this.maxInputs = opts.maxInputs ?? 500;
+    this.incremental = opts.incrementalPerKw ?? INCREMENTAL_RELAY_PER_KW;
+    this.logger = opts.logger ?? silentLogger;
+    this.onCommit = opts.onCommit ?? (() => undefined);
+  }
+
+  /** The tip height the sweeper works at. */
+  get height(): number {
+    return this.tip;
+  }
+
+  // ---- start-up ---------------------------------------------------------------------------------------------
+
+  /**
+   * After a restart: watches every input still in play, releases the leases of sets that never recorded a
+   * version, publishes every live version again, and hands unacked results to the listeners registered so far.
+   */
+  async start(): Promise<void> {
+    for (const row of this.store.watched()) this.watch(row.outpoint, row.offer_height, rowSpec(row).parent?.txid);
+    for (const set of this.store.closedWithLease()) {
+      this.wallet.release(set.lease_id as string);
+      this.tx('lease-released', () => this.store.updateSet(set.id, { lease_held: 0 }));
+    }
+    for (const set of this.store.openSets()) {
+      const live = this.store.live(set.id);
+      for (const v of this.store.versions(set.id)) if (v.status === TX.Replaced || v.status === TX.Dead) this.broadcaster.forget(v.txid);
+      if (live === undefined) {
+        // Crashed between taking the lease and recording the first version: nothing was published.
+        this.tx('dissolve-unrecorded', () => this.dissolve(set.id, this.tip, 'set never published'));
+      } else if (live.status === TX.Live) {
+        await this.publishRecorded(live, set);
+      }
+    }
+    for (const r of this.store.unacked()) this.emit(r);
+  }
+
+  // ---- SweeperPort ---------------------------------------------------------------------------------------------
+
+  offer(input: SweepInputSpec): void {
+    const spec = checkSpec(input);
+    const json = specToJson(spec);
+    let isNew = false;
+    this.tx('offer', () => {
+      const row = this.store.input(spec.outpoint);
+      if (row === undefined) {
+        this.store.insertInput(spec, json, this.tip, undefined, this.tip);
+        isNew = true;
+        return;
+      }
+      if (row.owner !== spec.owner) {
+        throw new CourtError('COURT_E_SWEEP_OWNER_CONFLICT', 'outpoint already offered by another owner', { outpoint: spec.outpoint });
+      }
+      if (row.state === IN.Swept || row.state === IN.SpentByOther) return;
+      if (row.state === IN.Excluded || row.state === IN.Failed) {
+        this.store.updateInput(spec.outpoint, { spec: json, state: IN.Pending, set_id: null, next_height: this.tip, reason: null, offer_height: this.tip });
+        isNew = true;
+        return;
+      }
+      if (row.spec === json) return;
+      this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
+      this.touch(row, spec);
+    });
+    if (isNew || spec.parent !== undefined) this.watch(spec.outpoint, this.tip, spec.parent?.txid);
+  }
+
+  cancel(outpoint: string): void {
+    this.tx('cancel', () => {
+      const row = this.known(outpoint);
+      if (TERMINAL.has(row.state)) return;
+      this.store.updateInput(outpoint, { state: IN.Excluded, next_height: null, reason: 'cancelled by its owner' });
+      if (row.set_id !== null) this.store.updateSet(row.set_id, { next_height: this.tip });
+    });
+    this.unwatch(outpoint);
+  }
+
+  bump(outpoint: string, req: BumpRequest): void {
+    if (req.budgetSat !== undefined && (typeof req.budgetSat !== 'bigint' || req.budgetSat < 0n)) {
+      throw new CourtError('COURT_E_SWEEP_INVALID_INPUT', 'budgetSat must be a non-negative bigint');
+    }
+    if (req.deadlineDelta !== undefined && (!Number.isInteger(req.deadlineDelta) || req.deadlineDelta < 1 || req.deadlineDelta > 100_000)) {
+      throw new CourtError('COURT_E_SWEEP_INVALID_INPUT', 'deadlineDelta must be a positive number of blocks');
+    }
+    if (req.startFeeRatePerKw !== undefined && (typeof req.startFeeRatePerKw !== 'bigint' || req.startFeeRatePerKw < 0n || req.startFeeRatePerKw > this.maxRate)) {
+      throw new CourtError('COURT_E_INVALID_FEERATE', 'startFeeRatePerKw must be a bigint in 0 .. the max fee rate');
+    }
+    this.tx('bump', () => {
+      const row = this.known(outpoint);
+      if (TERMINAL.has(row.state)) throw new CourtError('COURT_E_SWEEP_INPUT_DONE', 'input is no longer pending', { outpoint, state: STATE_NAME[row.state] as string });
+      const old = rowSpec(row);
+      const spec = checkSpec({
+        ...old,
+        ...(req.budgetSat !== undefined ? { budgetSat: req.budgetSat } : {}),
+        ...(req.deadlineDelta !== undefined ? { deadlineHeight: this.tip + req.deadlineDelta } : {}),
+      });
+      this.store.updateInput(outpoint, {
+        spec: specToJson(spec),
+        reason: null,
+        ...(req.startFeeRatePerKw !== undefined ? { start_feerate: Number(req.startFeeRatePerKw) } : {}),
+      });
+      this.touch(row, spec, req.startFeeRatePerKw);
+    });
+  }
+
+  pending(filter?: { readonly chanPoint?: string }): PendingSweepView[] {
+    return this.store.pending(filter?.chanPoint).map((r) => this.view(r));
+  }
+
+  unacked(owner?: string): SweepResult[] {
+    return this.store.unacked(owner);
+  }
+
+  ack(outpoint: string): void {
+    if (this.store.result(outpoint) === undefined) throw new CourtError('COURT_E_SWEEP_UNKNOWN_INPUT', 'no result for that outpoint', { outpoint });
+    this.store.ack(outpoint);
+  }
+
+  onResult(listener: (r: SweepResult) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Runs the per-block work at the current tip now (after an offer or a bump, instead of waiting for a block). */
+  kick(): Promise<void> {
+    return this.queue.run(() => this.step(this.tip));
+  }
+
+  // ---- per block -------------------------------------------------------------------------------------------------
+
+  /** What one block does: due sets (finality, fee steps, rebuilds) then due inputs (new clusters, results). */
+  private async step(height: number): Promise<void> {
+    for (const set of this.store.dueSets(height)) {
+      try {
+        await this.stepSet(set, height);
+      } catch (err) {
+        this.logger.error({ err: errFields(err), set: set.id }, 'sweep set step failed; retried next block');
+        this.tx('set-retry', () => this.store.updateSet(set.id, { next_height: height + 1, reason: `error: ${(err as Error).message}` }));
+      }
+    }
+    const due = this.store.dueInputs(height);
+    if (due.length === 0) return;
+    const ready: CoreInput[] = [];
+    const floor = await this.fees.floorPerKw();
+    this.tx('screen', () => {
+      for (const row of due) {
+        if (row.state === IN.SpentByOther) {
+          this.finishSpentByOther(row);
+          continue;
+        }
+        if (row.state !== IN.Pending) {
+          this.store.updateInput(row.outpoint, { next_height: null });
+          continue;
+        }
+        const spec = rowSpec(row);
+        const blocked = screen({ spec, offerHeight: row.offer_height }, height, floor);
+        if (blocked !== undefined) {
+          this.store.updateInput(row.outpoint, { reason: blocked.reason, next_height: blocked.retryAt ?? null });
+          continue;
+        }
+        ready.push({ spec, offerHeight: row.offer_height });
+      }
+    });
+    if (ready.length === 0) return;
+    const changeLen = 22;
+    const clusters = clusterInputs(ready, {
+      window: this.window,
+      maxInputs: this.maxInputs,
+      walletInputWeight: this.wallet.inputWeight,
+      changeScriptLen: changeLen,
+    });
+    for (const c of clusters) {
+      const rows = c.inputs.map((i) => this.store.input(i.spec.outpoint) as InputRow);
+      let start: bigint;
+      try {
+        start = await this.startRate(c.deadline, height, rows);
+      } catch (err) {
+        this.logger.error({ err: errFields(err) }, 'no fee rate for a new sweep; its inputs are retried next block');
+        this.tx('cluster-retry', () => {
+          for (const i of c.inputs) this.store.updateInput(i.spec.outpoint, { next_height: height + 1, reason: `no fee rate: ${(err as Error).message}` });
+        });
+        continue;
+      }
+      const changeScript = this.wallet.nextChangeScript();
+      let setId = 0;
+      this.tx('set-created', () => {
+        setId = this.store.insertSet(changeScript, c.deadline, c.locktime, start, start, height, height);
+        for (const i of c.inputs) {
+          this.store.updateInput(i.spec.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
+        }
+      });
+      try {
+        await this.stepSet(this.store.set(setId) as SetRow, height);
+      } catch (err) {
+        this.logger.error({ err: errFields(err), set: setId }, 'new sweep set failed; retried next block');
+        this.tx('set-retry', () => this.store.updateSet(setId, { next_height: height + 1, reason: `error: ${(err as Error).message}` }));
+      }
+    }
+  }
+
+  /** The starting rate of a new set: the estimate for the blocks left, or more if an input asks (bump, last rate). */
+  private async startRate(deadline: number, height: number, rows: readonly InputRow[]): Promise<bigint> {
+    let start: bigint;
+    try {
+      start = await this.fees.feeRatePerKw(blocksLeft(deadline, height));
+    } catch (err) {
+      // No estimate for that target (a node that estimates only short targets): start at the relay floor.
+      start = await this.fees.floorPerKw();
+      this.logger.warn({ err: errFields(err), target: blocksLeft(deadline, height) }, 'no fee estimate; the set starts at the relay floor');
+    }
+    for (const r of rows) {
+      if (r.start_feerate !== null) start = maxBig(start, BigInt(r.start_feerate));
+      if (r.last_feerate !== null) start = maxBig(start, BigInt(r.last_feerate));
+    }
+    return start > this.maxRate ? this.maxRate : start;
+  }
+
+  /** One set at `height`: finality of a confirmed version, else a first version or a replacement if due. */
+  private async stepSet(set: SetRow, height: number): Promise<void> {
+    const live = this.store.live(set.id);
+    if (live?.status === TX.Confirmed) {
+      if (height >= (live.confirm_height as number) + this.finalDepth - 1) this.tx('final', () => this.finalize(set, live));
+      else this.tx('wait-final', () => this.store.updateSet(set.id, { next_height: (live.confirm_height as number) + this.finalDepth - 1 }));
+      return;
+    }
+    const members = this.store.members(set.id);
+    if (members.length === 0) {
+      this.tx('set-empty', () => {
+        this.closeSet(set.id, 'no inputs left');
+        this.releaseLease(set.id);
+      });
+      if (live !== undefined) this.broadcaster.forget(live.txid);
+      return;
+    }
+    const specs = orderInputs(members.map(rowSpec));
+    const rowsByOutpoint = new Map(members.map((m) => [m.outpoint, m]));
+    const floor = await this.fees.floorPerKw();
+    const fn: FeeFunction = {
+      start: BigInt(set.start_feerate),
+      end: BigInt(set.end_feerate),
+      startHeight: set.start_height,
+      deadline: set.deadline,
+    };
+    // The cap (end of the fee function) follows the current members and wallet coins.
+    const wantWallet = specs.some(needsWallet);
+    let coins: LeasedUtxo[] = [];
+    const amountsWith = (c: readonly LeasedUtxo[], n: number, rate: bigint): ReturnType<typeof sweepAmounts> =>
+      sweepAmounts({
+        inputs: specs,
+        wallet: c,
+        nWallet: n,
+        walletInputWeight: this.wallet.inputWeight,
+        changeScriptLen: set.change_script.length / 2,
+        ratePerKw: rate,
+        floorPerKw: floor,
+        maxRatePerKw: this.maxRate,
+      });
+    const cap0 = amountsWith([], wantWallet ? 1 : 0, this.maxRate).capRate;
+    let rate = feeRateAt({ ...fn, end: cap0 }, height);
+    let a = amountsWith([], wantWallet ? 1 : 0, rate);
+    if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
+      // The fee function has not moved far enough for the node to take a replacement: ask what it needs.
+      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
+      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      const changed = (JSON.parse(live.inputs) as string[]).sort().join(',') !== [...rowsByOutpoint.keys()].sort().join(',');
+      if (changed && needRate <= cap0) {
+        // The members changed (a cancel, an exclusion): replace now at the least rate the node takes.
+        rate = needRate;
+        a = amountsWith([], wantWallet ? 1 : 0, rate);
+      }
+    }
+    if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
+      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
+      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      if (needRate > cap0 || a.rate >= a.capRate) {
+        this.tx('at-cap', () =>
+          this.store.updateSet(set.id, {
+            next_height: null,
+            end_feerate: Number(cap0),
+            reason: this.capReason(a, BigInt(live.fee_sat), live.feerate),
+          }),
+        );
+        return;
+      }
+      const next = heightReaching({ ...fn, end: cap0 }, needRate, height);
+      this.tx('wait-step', () => this.store.updateSet(set.id, { next_height: next ?? null, end_feerate: Number(cap0), reason: next === undefined ? this.capReason(a, BigInt(live.fee_sat), live.feerate) : null }));
+      return;
+    }
+    // Wallet coins: lease (again, replacing) until the change clears the dust limit with the coins' own weight.
+    if (wantWallet || a.walletShortSat > 0n) {
+      for (let n = Math.max(1, coins.length), tries = 0; tries < 4; tries++) {
+        a = amountsWith([], n, rate);
+        // The intent is durable before the wallet leases: a crash after the lease finds the flag and releases it.
+        this.tx('lease-intent', () => this.store.updateSet(set.id, { lease_held: 1 }));
+        const leased = this.wallet.lease(set.lease_id as string, a.walletShortSat > 0n ? a.walletShortSat : 1n);
+        if (leased === undefined) {
+          this.tx('wallet-short', () =>
+            this.store.updateSet(set.id, { next_height: height + 1, reason: `wallet short: needs ${a.walletShortSat} sat of confirmed coins` }),
+          );
+          return;
+        }
+        coins = leased;
+        a = amountsWith(coins, coins.length, rate);
+        if (a.walletShortSat === 0n) break;
+        n = coins.length + 1;
+      }
+      if (a.walletShortSat > 0n) {
+        this.tx('wallet-short', () => this.store.updateSet(set.id, { next_height: height + 1, reason: `wallet short by ${a.walletShortSat} sat` }));
+        return;
+      }
+      if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
+        this.tx('wait-step', () => this.store.updateSet(set.id, { next_height: height + 1 }));
+        return;
+      }
+    } else if (a.changeSat < 0n || a.walletShortSat > 0n) {
+      this.tx('dust', () => this.store.updateSet(set.id, { next_height: null, reason: `output would be dust: ${a.changeSat} sat after a ${a.feeSat} sat fee` }));
+      return;
+    }
+    rate = a.rate;
+    const tx = unsignedSweep({ inputs: specs, wallet: coins, changeScript: set.change_script, changeSat: a.changeSat, locktime: set.locktime });
+    await signSweep(tx, specs, coins, this.signer, this.wallet);
+    const txid = tx.getId();
+    const hex = tx.toHex();
+    const version = this.store.nextVersion(set.id);
+    const capReached = a.rate >= a.capRate;
+    const fnNow: FeeFunction = { ...fn, end: a.capRate };
+    const next = capReached ? undefined : heightReaching(fnNow, a.rate + this.incremental + 1n, height);
+    // Re-check under the write lock that nothing moved while we signed (a cancel, a spend, a bump).
+    let recorded = false;
+    this.tx('recorded', () => {
+      const now = this.store.members(set.id).map((m) => m.outpoint).sort().join(',');
+      if (now !== [...rowsByOutpoint.keys()].sort().join(',') || this.store.set(set.id)?.closed === 1) {
+        this.store.updateSet(set.id, { next_height: height });
+        return;
+      }
+      const cur = this.store.live(set.id);
+      if (cur !== undefined && cur.txid !== live?.txid) return;
+      if (cur !== undefined) this.store.updateTx(cur.txid, { status: TX.Replaced });
+      this.store.insertTx({
+        txid,
+        setId: set.id,
+        version,
+        hex,
+        feeSat: a.feeSat,
+        feeRate: a.rate,
+        weight: tx.weight(),
+        inputs: specs.map((s) => s.outpoint),
+        walletInputs: coins.map((c) => c.outpoint),
+        height,
+      });
+      for (const s of specs) {
+        const r = rowsByOutpoint.get(s.outpoint) as InputRow;
+        this.store.updateInput(s.outpoint, { publish_count: r.publish_count + 1, last_feerate: Number(a.rate) });
+      }
+      this.store.updateSet(set.id, {
+        end_feerate: Number(a.capRate),
+        next_height: next ?? null,
+        reason: capReached ? this.capReason(a, a.feeSat, Number(a.rate)) : null,
+      });
+      recorded = true;
+    });
+    if (!recorded) return;
+    const row = this.store.tx(txid) as TxRow;
+    const result = await this.publishRecorded(row, this.store.set(set.id) as SetRow);
+    if (result.kind === 'accepted' || result.kind === 'already-in-mempool') {
+      if (live !== undefined) this.broadcaster.forget(live.txid);
+      this.logger.info({ txid, set: set.id, version, feeSat: a.feeSat.toString(), rate: a.rate.toString(), inputs: specs.length }, live ? 'sweep replaced' : 'sweep published');
+      return;
+    }
+    if (live !== undefined && result.kind === 'insufficient-fee') {
+      // The node kept the old version: make it the live one again, and try the next block.
+      this.tx('refused', () => {
+        this.store.updateTx(txid, { status: TX.Replaced });
+        this.store.updateTx(live.txid, { status: TX.Live });
+        this.store.updateSet(set.id, { next_height: height + 1, reason: `replacement refused: ${result.reason}` });
+      });
+      this.broadcaster.forget(txid);
+      return;
+    }
+    this.tx('publish-refused', () =>
+      this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` }),
+    );
+  }
+
+  private capReason(a: { budgetSat: bigint; capRate: bigint }, feeSat: bigint, rate: number): string {
+    return a.capRate >= this.maxRate
+      ? `at the max fee rate: ${rate} sat/kw, fee ${feeSat} sat`
+      : `budget exhausted: fee ${feeSat} of ${a.budgetSat} sat at ${rate} sat/kw`;
+  }
+
+  /** Hands a recorded version to the broadcaster (it keeps rebroadcasting it each block until it confirms). */
+  private async publishRecorded(row: TxRow, set: SetRow): Promise<PublishResult> {
+    const r = await this.broadcaster.publish(Transaction.fromHex(row.hex), `sweep:${set.id}:${row.version}`);
+    if (r.kind !== 'accepted' && r.kind !== 'already-in-mempool') {
+      this.logger.warn({ txid: row.txid, set: set.id, result: r.kind, reason: r.reason }, 'sweep not accepted');
+    }
+    return r;
+  }
+
+  /** 6 confirmations: inputs swept, results owed, exclusive-group siblings excluded, the set closed. */
+  private finalize(set: SetRow, tx: TxRow): void {
+    this.store.updateTx(tx.txid, { status: TX.Final });
+    const inputs = JSON.parse(tx.inputs) as string[];
+    const height = tx.confirm_height as number;
+    const groups = new Set<string>();
+    for (const op of inputs) {
+      const row = this.store.input(op);
+      if (row === undefined) continue;
+      const spec = rowSpec(row);
+      if (spec.exclusiveGroup !== undefined) groups.add(spec.exclusiveGroup);
+      this.store.updateInput(op, { state: IN.Swept, next_height: null, reason: null, spend_txid: tx.txid, spend_height: height });
+      this.result({ type: 'swept', outpoint: op, owner: row.owner, txid: tx.txid, height, feeSat: this.shareOf(tx, op) });
+    }
+    for (const g of groups) {
+      for (const sib of this.store.groupMembers(g)) {
+        // A sibling whose own sweep confirmed is not excluded (it was a distinct output after all).
+        const sibLive = sib.set_id !== null ? this.store.live(sib.set_id) : undefined;
+        if (sibLive?.status === TX.Confirmed || inputs.includes(sib.outpoint)) continue;
+        this.store.updateInput(sib.outpoint, { state: IN.Excluded, next_height: null, reason: `excluded: a member of group ${g} was swept by ${tx.txid}` });
+        this.result({ type: 'failed', outpoint: sib.outpoint, owner: sib.owner, reason: `excluded: a member of exclusive group ${g} was swept by ${tx.txid}` });
+        if (sib.set_id !== null && sib.set_id !== set.id) this.dissolve(sib.set_id, this.tip, `member ${sib.outpoint} excluded`);
+      }
+    }
+    this.closeSet(set.id, `final: ${tx.txid}`);
+    this.releaseLease(set.id);
+  }
+
+  /** An input's share of a version's fee: fee * budget / sum of budgets (never above its budget). */
+  private shareOf(tx: TxRow, outpoint: string): bigint {
+    const ops = JSON.parse(tx.inputs) as string[];
+    let total = 0n;
+    let mine = 0n;
+    for (const op of ops) {
+      const row = this.store.input(op);
+      if (row === undefined) continue;
+      const b = rowSpec(row).budgetSat;
+      total += b;
+      if (op === outpoint) mine = b;
+    }
+    return total === 0n ? 0n : (BigInt(tx.fee_sat) * mine) / total;
+  }
+
+  /**
+   * Once the current transaction is durable, the set's wallet lease is released, then its flag cleared. A crash in
+   * between leaves the flag: start() releases it again (release is idempotent).
+   */
+  private releaseLease(setId: number): void {
+    this.afterCommit.push(() => {
+      const set = this.store.set(setId);
+      if (set === undefined || set.lease_held === 0 || set.lease_id === null) return;
+      this.wallet.release(set.lease_id);
+      this.tx('lease-released', () => this.store.updateSet(setId, { lease_held: 0 }));
+    });
+  }
+
+  private closeSet(id: number, reason: string): void {
+    this.store.updateSet(id, { closed: 1, next_height: null, reason });
+  }
+
+  /**
+   * A set that can no longer confirm as it is (an input spent by someone else, excluded, or never published):
+   * its live version is dead, its other inputs go back to pending (clustered again at `height`).
+   */
+  private dissolve(setId: number, height: number, reason: string): void {
+    const set = this.store.set(setId);
+    if (set === undefined || set.closed === 1) return;
+    for (const v of this.store.versions(setId)) if (v.status === TX.Live) this.store.updateTx(v.txid, { status: TX.Dead });
+    for (const m of this.store.members(setId)) {
+      this.store.updateInput(m.outpoint, { state: IN.Pending, set_id: null, next_height: height, reason: null });
+    }
+    this.closeSet(setId, `dissolved: ${reason}`);
+    this.releaseLease(setId);
+    this.afterCommit.push(() => {
+      for (const v of this.store.versions(setId)) if (v.status === TX.Dead) this.broadcaster.forget(v.txid);
+    });
+  }
+
+  // ---- spend watches ---------------------------------------------------------------------------------------------
+
+  private watch(outpoint: string, offerHeight: number, parentTxid?: string): void {
+    const [txid, vout] = outpoint.split(':') as [string, string];
+    const hint = Math.max(0, offerHeight - WATCH_LOOKBACK);
+    if (!this.handles.has(outpoint)) {
+      this.handles.set(outpoint, this.watches.watchSpend({ txid, vout: Number(vout) }, hint, (e) => this.onSpend(outpoint, e)));
+    }
+    if (parentTxid !== undefined && !this.parentHandles.has(outpoint)) {
+      const h = this.watches.watchConf(parentTxid, 1, hint, (e) => {
+        if (e.type === 'confirmed') this.tx('parent-confirmed', () => this.parentConfirmed(outpoint, e.txid, e.height));
+      });
+      this.parentHandles.set(outpoint, h);
+    }
+  }
+
+  private unwatch(outpoint: string): void {
+    this.handles.get(outpoint)?.cancel();
+    this.handles.delete(outpoint);
+    this.parentHandles.get(outpoint)?.cancel();
+    this.parentHandles.delete(outpoint);
+  }
+
+  /**
+   * The unconfirmed parent of a CPFP input confirmed (lnd #9191): no child is started any more. A pending input
+   * fails (its owner re-offers the anchor without a parent if it is worth sweeping); a child already published is
+   * left as it is (it still recovers the anchor) but no longer bumped. Spends are delivered before confirmations
+   * of the same block, so a child that confirmed with its parent is already recorded and untouched here.
+   */
+  private parentConfirmed(outpoint: string, parentTxid: string, height: number): void {
+    const row = this.store.input(outpoint);
+    if (row === undefined || row.spend_txid !== null) return;
+    const spec = rowSpec(row);
+    if (spec.parent?.txid !== parentTxid) return;
+    const reason = `parent ${parentTxid} confirmed at ${height} without our child: no CPFP needed`;
+    if (row.state === IN.Pending) {
+      this.store.updateInput(outpoint, { state: IN.Failed, next_height: null, reason });
+      this.result({ type: 'failed', outpoint, owner: row.owner, reason });
+      this.afterCommit.push(() => this.unwatch(outpoint));
+    } else if (row.state === IN.Published && row.set_id !== null) {
+      const live = this.store.live(row.set_id);
+      if (live?.status === TX.Live) this.store.updateSet(row.set_id, { next_height: null, reason: `${reason}; the published child is no longer bumped` });
+    }
+  }
+
+  /** A spend watch event: our sweep or someone else's transaction confirmed (or was disconnected). */
+  private onSpend(outpoint: string, e: SpendEvent): void {
+    if (e.type === 'spend') this.tx('spend', () => this.spent(outpoint, e.spenderTxid, e.height, e.blockHash, e.spendingTx));
+    else this.tx('spend-undone', () => this.unspent(outpoint, e.spenderTxid, e.height));
+  }
+
+  private spent(outpoint: string, spender: string, height: number, hash: string, spendingTx: Transaction): void {
+    const row = this.store.input(outpoint);
+    if (row === undefined || row.spend_txid === spender) return;
+    if (row.state === IN.Swept || (row.state === IN.SpentByOther && row.next_height === null)) return;
+    const ours = this.store.tx(spender);
+    if (ours !== undefined) {
+      this.store.updateInput(outpoint, { spend_txid: spender, spend_height: height, spend_hash: hash, state: IN.Published });
+      if (ours.status !== TX.Confirmed) {
+        for (const v of this.store.versions(ours.set_id)) {
+          if (v.txid !== spender && (v.status === TX.Live || v.status === TX.Confirmed)) this.store.updateTx(v.txid, { status: TX.Replaced });
+        }
+        this.store.updateTx(spender, { status: TX.Confirmed, confirm_height: height, confirm_hash: hash });
+        this.store.updateSet(ours.set_id, { next_height: height + this.finalDepth - 1, reason: `confirmed at ${height}` });
+        this.logger.info({ txid: spender, set: ours.set_id, height }, 'sweep confirmed');
+      }
+      return;
+    }
+    this.store.updateInput(outpoint, {
+      state: IN.SpentByOther,
+      spend_txid: spender,
+      spend_height: height,
+      spend_hash: hash,
+      spend_hex: spendingTx.toHex(),
+      next_height: height + this.finalDepth - 1,
+      reason: `spent by ${spender} at ${height}`,
+    });
+    this.logger.warn({ outpoint, spender, height }, 'sweep input spent by another transaction');
+    if (row.set_id !== null) {
+      this.store.updateInput(outpoint, { set_id: null });
+      this.dissolve(row.set_id, this.tip, `${outpoint} spent by ${spender}`);
+    }
+  }
+
+  private unspent(outpoint: string, spender: string, height: number): void {
+    const row = this.store.input(outpoint);
+    if (row === undefined || row.spend_txid !== spender) return;
+    if (row.state === IN.Swept || (row.state === IN.SpentByOther && row.next_height === null)) {
+      this.logger.error({ outpoint, spender, height }, 'a final spend was disconnected (reorg deeper than the final depth)');
+      return;
+    }
+    const ours = this.store.tx(spender);
+    this.store.updateInput(outpoint, { spend_txid: null, spend_height: null, spend_hash: null, spend_hex: null });
+    if (ours !== undefined) {
+      if (ours.status === TX.Confirmed) {
+        this.store.updateTx(spender, { status: TX.Live, confirm_height: null, confirm_hash: null });
+        this.store.updateSet(ours.set_id, { next_height: height - 1, reason: `confirmation at ${height} disconnected` });
+        this.afterCommit.push(() => void this.republish(spender));
+      }
+      return;
+    }
+    this.store.updateInput(outpoint, { state: IN.Pending, next_height: height - 1, reason: `spend by ${spender} disconnected` });
+  }
+
+  private async republish(txid: string): Promise<void> {
+    const row = this.store.tx(txid);
+    const set = row && this.store.set(row.set_id);
+    if (row && set) await this.publishRecorded(row, set).catch((err: unknown) => this.logger.warn({ err: errFields(err), txid }, 'republish failed'));
+  }
+
+  /** spentByOther at the final depth: the owner is told (with the spending transaction to read witnesses from). */
+  private finishSpentByOther(row: InputRow): void {
+    this.store.updateInput(row.outpoint, { next_height: null });
+    this.result({
+      type: 'spentByOther',
+      outpoint: row.outpoint,
+      owner: row.owner,
+      txid: row.spend_txid as string,
+      height: row.spend_height as number,
+      spendingTxHex: row.spend_hex as string,
+    });
+    this.afterCommit.push(() => this.unwatch(row.outpoint));
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------------------
+
+  /** After a change of spec or start rate: a pending input is looked at again now, its set re-plans at once. */
+  private touch(row: InputRow, spec: SweepInputSpec, startRate?: bigint): void {
+    if (row.state === IN.Pending) {
+      this.store.updateInput(row.outpoint, { next_height: this.tip });
+      return;
+    }
+    if (row.set_id === null) return;
+    const set = this.store.set(row.set_id);
+    if (set === undefined || set.closed === 1) return;
+    const live = this.store.live(set.id);
+    const deadline = Math.min(set.deadline, deadlineOf({ spec, offerHeight: row.offer_height }));
+    const current = live !== undefined ? BigInt(live.feerate) : BigInt(set.start_feerate);
+    const start = startRate !== undefined && startRate > current ? startRate : current;
+    this.store.updateSet(set.id, {
+      deadline: spec.deadlineHeight !== undefined ? Math.max(this.tip + 1, spec.deadlineHeight) : deadline,
+      start_feerate: Number(start),
+      start_height: this.tip,
+      next_height: this.tip,
+      reason: null,
+    });
+  }
+
+  private known(outpoint: string): InputRow {
+    const row = this.store.input(outpoint);
+    if (row === undefined) throw new CourtError('COURT_E_SWEEP_UNKNOWN_INPUT', 'no sweep input with that outpoint', { outpoint });
+    return row;
+  }
+
+  private view(r: InputRow): PendingSweepView {
+    const spec = rowSpec(r);
+    const set = r.set_id !== null ? this.store.set(r.set_id) : undefined;
+    const live = set !== undefined ? this.store.live(set.id) : undefined;
+    const reason = r.reason ?? set?.reason ?? undefined;
+    return {
+      outpoint: r.outpoint,
+      ...(r.chan_point !== null ? { chanPoint: r.chan_point } : {}),
+      owner: r.owner,
+      witnessKind: spec.witness.kind,
+      valueSat: spec.valueSat,
+      budgetSat: spec.budgetSat,
+      deadlineHeight: set?.deadline ?? deadlineOf({ spec, offerHeight: r.offer_height }),
+      state: STATE_NAME[r.state] as PendingSweepView['state'],
+      ...(r.last_feerate !== null ? { feeRatePerKw: BigInt(r.last_feerate) } : {}),
+      ...(live !== undefined ? { sweepTxid: live.txid } : {}),
+      publishCount: r.publish_count,
+      ...(reason !== undefined && reason !== null ? { reason } : {}),
+    };
+  }
+
+  private result(r: SweepResult): void {
+    if (this.store.insertResult(r)) this.afterCommit.push(() => this.emit(r));
+  }
+
+  private emit(r: SweepResult): void {
+    for (const l of this.listeners) {
+      try {
+        l(r);
+      } catch (err) {
+        this.logger.warn({ err: errFields(err), outpoint: r.outpoint }, 'sweep result listener threw; the result stays unacked');
+      }
+    }
+  }
+
+  private afterCommit: (() => void)[] = [];
+
+  /** One SQLite transaction; then the commit hook, then what must happen only once it is durable. */
+  private tx(point: string, fn: () => void): void {
+    const outer = this.db.inTransaction;
+    try {
+      this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (!outer) this.afterCommit = [];
+      throw err;
+    }
+    if (outer) return;
+    this.onCommit(point);
+    const after = this.afterCommit;
+    this.afterCommit = [];
+    for (const f of after) f();
+  }
+}
