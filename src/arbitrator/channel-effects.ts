@@ -44,6 +44,11 @@ const NODE_EVENT_CODE: Readonly<Record<NodeEventName, NodeEventKindCode>> = {
 export interface ResolverHost {
   /** Starts (or keeps running) the unresolved resolvers of `chanPoint`; called again after restarts. */
   launch(chanPoint: string): void;
+  /**
+   * A preimage was stored (ChainArbitrator.addPreimage): resolvers of closed channels waiting on its hash take it.
+   * Must not wait for the resolvers (they may be the caller).
+   */
+  preimageLearned?(preimage: Uint8Array): void;
 }
 
 /** What the interpreter needs. */

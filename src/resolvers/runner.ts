@@ -202,9 +202,10 @@ export class ResolverRunner implements ResolverHost {
     });
   }
 
-  /** A learned preimage (e.g. the node's POST) for every resolver waiting on its hash. */
-  preimageLearned(preimage: Uint8Array): Promise<void> {
-    return this.#run(() => this.#route(toHex(sha256(preimage)), toHex(preimage)));
+  /** ResolverHost: a stored preimage (the node's POST, a spend) for every resolver waiting on its hash. Queued. */
+  preimageLearned(preimage: Uint8Array): void {
+    const hex = toHex(preimage);
+    void this.#run(() => this.#route(toHex(sha256(preimage)), hex));
   }
 
   /** The live view per output (limbo, recovered, stage, maturity), unfinished and finished outputs. */
