@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
-import { claimOfferedHtlcWithPreimage } from '../../regtest/spends.js';
+import { claimOfferedHtlcWithPreimage, htlcTimeoutTx, spendToLocalDelayed } from '../../regtest/spends.js';
 import { walletKey } from '../../regtest/sim-keys.js';
 import { NODE_EVENT_KIND } from '../../src/store/codes.js';
 import { reports } from '../../src/resolvers/store.js';
@@ -103,11 +103,29 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.ok(offered !== undefined);
       const outOp = `${commit.txid}:${offered.index}`;
       const cltv = sim.htlcOfOutput('alice', sim.latestNumber, offered.index).cltvExpiry;
+      const toLocal = commit.commitment.outputs.find((o) => o.kind === 'to_local');
+      assert.ok(toLocal !== undefined);
+      const toLocalOp = `${commit.txid}:${toLocal.index}`;
+      const csvAt = closeHeight + sim.toSelfDelay.alice - 1; // the tip at which a CSV spend first enters the mempool
+      const target = { sim, holder: 'alice' as const, number: sim.latestNumber };
+      const dest = { destination: walletKey('bob probe').scriptPubKey, feeSat: 500n };
       await mineUntilResolved(node, court, [cp], {
         each: async (height) => {
-          // the HTLC-timeout acts at its first valid block: nothing one block early, published at the CLTV
-          if (height === cltv - 1) assert.equal(await spentAtNode(outOp), false, 'no timeout one block before the CLTV');
+          // each spend at its first valid block: the node refuses the same spend one block early
+          if (height === cltv - 1) {
+            assert.equal(await spentAtNode(outOp), false, 'no timeout one block before the CLTV');
+            if (format === 'static_remotekey') {
+              const early = await node.testAccept(htlcTimeoutTx({ ...target, outputIndex: offered.index }, dest).tx.toHex());
+              assert.equal(early.allowed, false, 'the node refuses the HTLC-timeout one block early');
+            }
+          }
           if (height === cltv) assert.equal(await spentAtNode(outOp), true, 'the timeout is published at the CLTV');
+          if (height === csvAt - 1) {
+            assert.equal(await spentAtNode(toLocalOp), false, 'to_local not swept before its CSV');
+            const early = await node.testAccept(spendToLocalDelayed(target, dest).tx.toHex());
+            assert.equal(early.allowed, false, 'the node refuses the to_local sweep one block early');
+          }
+          if (height === csvAt) assert.equal(await spentAtNode(toLocalOp), true, 'to_local swept at its first valid block');
         },
       });
       await checkLedger(court, closeHeight, owedOn(sim, 'alice', sim.latestNumber), [cp]);
