@@ -421,7 +421,7 @@ export class ResolverRunner implements ResolverHost {
   async #effect(id: number, l: Live, e: ResolverEffect): Promise<void> {
     switch (e.kind) {
       case 'OfferSweep': {
-        const spec = this.#spec(id, l.value.chanPoint, e.input);
+        const spec = this.#spec(l.value.chanPoint, e.input);
         this.#owner.set(spec.outpoint, id);
         this.#o.sweeper.offer(spec);
         return;
@@ -632,7 +632,7 @@ export class ResolverRunner implements ResolverHost {
   }
 
   /** A SweepOffer as the sweeper takes it: keys resolved through the keyring, amounts as bigint. */
-  #spec(id: number, chanPoint: string, o: SweepOffer): SweepInputSpec {
+  #spec(chanPoint: string, o: SweepOffer): SweepInputSpec {
     const key = (k: KeyFact): KeySpec => this.#keySpec(k);
     const w = o.witness;
     let witness: WitnessSpec;
@@ -651,7 +651,8 @@ export class ResolverRunner implements ResolverHost {
       ...(o.exclusiveGroup === undefined ? {} : { exclusiveGroup: o.exclusiveGroup }),
       pinnable: o.pinnable,
       ...(o.pairedOutput === undefined ? {} : { pairedOutput: { valueSat: BigInt(o.pairedOutput.valueSat), script: o.pairedOutput.script } }),
-      owner: o.owner ?? `resolver:${id}`,
+      // stable across successors and across a close re-created after a reorg (new rows, same outpoints)
+      owner: o.owner ?? `resolver:${o.outpoint}`,
       chanPoint,
     };
   }
