@@ -25,7 +25,7 @@ import type { Signer } from '../keys/signer.js';
 import type { Db } from '../store/db.js';
 import { CourtError } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
-import { clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
+import { classKey, clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
 import {
   acceptsReplacement,
   blocksLeft,
@@ -195,6 +195,7 @@ export class Sweeper implements SweeperPort {
         return;
       }
       if (row.spec === json) return;
+      if (this.leavesSet(row, spec)) return;
       this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
       this.touch(row, spec);
     });
@@ -756,6 +757,30 @@ export class Sweeper implements SweeperPort {
       next_height: this.tip,
       reason: null,
     });
+  }
+
+  /**
+   * The justice-split hook (SweepInputSpec.alone): a published input offered again in another clustering class
+   * leaves its set (if the set has other members and its transaction has not confirmed). The set is re-planned at
+   * once without it (a replacement at the least rate the node takes, which also evicts the combined version), and
+   * the input goes back to pending, to be clustered again in this block's step. Returns true if it moved.
+   */
+  private leavesSet(row: InputRow, spec: SweepInputSpec): boolean {
+    if (row.state !== IN.Published || row.set_id === null) return false;
+    if (classKey({ spec: rowSpec(row) }) === classKey({ spec })) return false;
+    const set = this.store.set(row.set_id);
+    if (set === undefined || set.closed === 1 || this.store.live(set.id)?.status === TX.Confirmed) return false;
+    if (this.store.members(set.id).length < 2) return false;
+    this.store.updateInput(spec.outpoint, {
+      spec: specToJson(spec),
+      chan_point: spec.chanPoint ?? null,
+      state: IN.Pending,
+      set_id: null,
+      next_height: this.tip,
+      reason: 'clustered again (split from its set)',
+    });
+    this.store.updateSet(set.id, { next_height: this.tip, reason: `${spec.outpoint} left the set` });
+    return true;
   }
 
   private known(outpoint: string): InputRow {
