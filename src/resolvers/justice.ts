@@ -25,7 +25,7 @@
  * again with `alone: true`, so the sweeper sweeps each in its own transaction and an output the cheater pins with a
  * conflicting transaction no longer holds the others back (pain point 10).
  */
-import type { BreachResolution, HtlcFact } from '../arbitrator/types.js';
+import type { BreachResolution, HtlcFact, KeyFact } from '../arbitrator/types.js';
 import { p2wsh } from '../ln/scripts.js';
 import type { KeySpec, SweepInputSpec, WitnessSpec } from '../sweep/types.js';
 import { fromHex, toHex } from '../util/bytes.js';
@@ -33,18 +33,18 @@ import { CourtError } from '../util/errors.js';
 
 /** Justice policy (configurable per daemon). */
 export interface JusticeConfig {
-  /** Share of an output's value its sweep may spend in fees, percent 1..100 (default 100). */
-  readonly budgetPercent: number;
+  /** Share of an output's value its sweep may spend in fees, basis points 1..10000 (default 10000: all of it). */
+  readonly budgetBps: number;
   /** Blocks a justice input may stay unconfirmed in a combined transaction before it is swept alone (default 4). */
   readonly splitAfterBlocks: number;
 }
 
-export const DEFAULT_JUSTICE_CONFIG: JusticeConfig = { budgetPercent: 100, splitAfterBlocks: 4 };
+export const DEFAULT_JUSTICE_CONFIG: JusticeConfig = Object.freeze({ budgetBps: 10_000, splitAfterBlocks: 4 });
 
 /** Throws COURT_E_INVALID_ARGUMENT unless `c` is a usable policy. */
 export function checkJusticeConfig(c: JusticeConfig): JusticeConfig {
-  if (!Number.isInteger(c.budgetPercent) || c.budgetPercent < 1 || c.budgetPercent > 100) {
-    throw new CourtError('COURT_E_INVALID_ARGUMENT', 'justice budgetPercent must be an integer 1..100', { budgetPercent: String(c.budgetPercent) });
+  if (!Number.isInteger(c.budgetBps) || c.budgetBps < 1 || c.budgetBps > 10_000) {
+    throw new CourtError('COURT_E_INVALID_ARGUMENT', 'justice budgetBps must be an integer 1..10000', { budgetBps: String(c.budgetBps) });
   }
   if (!Number.isInteger(c.splitAfterBlocks) || c.splitAfterBlocks < 1 || c.splitAfterBlocks > 1008) {
     throw new CourtError('COURT_E_INVALID_ARGUMENT', 'justice splitAfterBlocks must be an integer 1..1008', { splitAfterBlocks: String(c.splitAfterBlocks) });
@@ -97,58 +97,61 @@ const csvDeadline = (h: number, delay: number): number => h + delay - 1;
 
 /** Every output of the revoked commitment to take back, with its deadline (the commitment confirmed at closeHeight). */
 export function justiceTargets(breach: BreachResolution, closeHeight: number): JusticeTarget[] {
-  const toLocalDeadline = csvDeadline(closeHeight, breach.theirToSelfDelay);
-  return breach.outputs.map((o) => {
-    if (o.witnessScript === undefined) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'a breach output without its witness script', { outpoint: o.outpoint });
-    const deadline =
-      o.kind === 'offered_htlc' && o.htlc !== undefined ? Math.min(o.htlc.cltvExpiry, toLocalDeadline) : toLocalDeadline;
-    return {
-      outpoint: o.outpoint,
-      kind: o.kind,
-      valueSat: o.amountSat,
-      scriptPubKey: o.scriptPubKey,
-      witnessScript: o.witnessScript,
-      deadlineHeight: Math.max(deadline, closeHeight + 1),
-      ...(o.htlc === undefined ? {} : { htlc: o.htlc }),
-    };
-  });
+  return breach.outputs.map((o) => justiceTarget({ ...o, secondLevelScript: breach.secondLevelScript, theirToSelfDelay: breach.theirToSelfDelay }, closeHeight));
 }
 
-/** The output of a transaction as the second-level search sees it. */
-export interface TxOutLike {
-  readonly value: bigint;
-  readonly script: Uint8Array;
+/** What following one output needs of the revoked commitment: its to_local (= second-level) script and their CSV. */
+export interface BreachFacts {
+  readonly secondLevelScript: string;
+  readonly theirToSelfDelay: number;
 }
 
-/** A spending transaction as the second-level search sees it (bitcoinjs Transaction fits). */
-export interface SpendingTxLike {
-  getId(): string;
-  readonly ins: readonly { readonly hash: Uint8Array; readonly index: number }[];
-  readonly outs: readonly TxOutLike[];
+/** One breach output (BreachResolution.outputs[i] with the commitment's facts), as a target. */
+export type BreachOutput = BreachResolution['outputs'][number] & BreachFacts;
+
+/** The target of one output of the revoked commitment (confirmed at closeHeight). */
+export function justiceTarget(o: BreachOutput, closeHeight: number): JusticeTarget {
+  if (o.witnessScript === undefined) throw new CourtError('COURT_E_INVALID_ARGUMENT', 'a breach output without its witness script', { outpoint: o.outpoint });
+  const toLocalDeadline = csvDeadline(closeHeight, o.theirToSelfDelay);
+  const deadline = o.kind === 'offered_htlc' && o.htlc !== undefined ? Math.min(o.htlc.cltvExpiry, toLocalDeadline) : toLocalDeadline;
+  return {
+    outpoint: o.outpoint,
+    kind: o.kind,
+    valueSat: o.amountSat,
+    scriptPubKey: o.scriptPubKey,
+    witnessScript: o.witnessScript,
+    deadlineHeight: Math.max(deadline, closeHeight + 1),
+    ...(o.htlc === undefined ? {} : { htlc: o.htlc }),
+  };
+}
+
+/** A confirmed spend of a target as the resolver events carry it (ResolverEvent 'Spend'). */
+export interface SpendInfo {
+  readonly txid: string;
+  /** The spending input's index. */
+  readonly inputIndex: number;
+  /** The spending transaction's outputs (hex scripts). */
+  readonly outputs: readonly { readonly valueSat: string; readonly script: string }[];
 }
 
 /**
- * If `spender` (confirmed at `height`) took HTLC output `target` to the second stage, the new target: its output
+ * If `spend` (confirmed at `height`) took HTLC output `target` to the second stage, the new target: its output
  * paying the second-level script (the one paired with the spending input first, as SIGHASH_SINGLE pairs input i
  * with output i; else the first such output). Undefined if the spend is not a second-level transaction of theirs
  * (our own justice sweep, for instance).
  */
-export function secondLevelTarget(breach: BreachResolution, target: JusticeTarget, spender: SpendingTxLike, height: number): JusticeTarget | undefined {
+export function secondLevelTarget(breach: BreachFacts, target: JusticeTarget, spend: SpendInfo, height: number): JusticeTarget | undefined {
   if (target.kind !== 'offered_htlc' && target.kind !== 'received_htlc') return undefined;
-  const [txid, vout] = target.outpoint.split(':') as [string, string];
-  const inIndex = spender.ins.findIndex((i) => toHex(Uint8Array.from(i.hash).reverse()) === txid && i.index === Number(vout));
-  if (inIndex < 0) return undefined;
-  const spk = p2wsh(fromHex(breach.secondLevelScript));
-  const pays = (o: TxOutLike | undefined): boolean => o !== undefined && toHex(o.script) === toHex(spk);
-  const paired = spender.outs[inIndex];
-  const outIndex = pays(paired) ? inIndex : spender.outs.findIndex((o) => pays(o));
+  const spk = toHex(p2wsh(fromHex(breach.secondLevelScript)));
+  const pays = (o: SpendInfo['outputs'][number] | undefined): boolean => o !== undefined && o.script === spk;
+  const outIndex = pays(spend.outputs[spend.inputIndex]) ? spend.inputIndex : spend.outputs.findIndex((o) => pays(o));
   if (outIndex < 0) return undefined;
-  const out = spender.outs[outIndex] as TxOutLike;
+  const out = spend.outputs[outIndex] as SpendInfo['outputs'][number];
   return {
-    outpoint: `${spender.getId()}:${outIndex}`,
+    outpoint: `${spend.txid}:${outIndex}`,
     kind: 'second_level',
-    valueSat: out.value.toString(),
-    scriptPubKey: toHex(spk),
+    valueSat: out.valueSat,
+    scriptPubKey: spk,
     witnessScript: breach.secondLevelScript,
     deadlineHeight: Math.max(csvDeadline(height, breach.theirToSelfDelay), height + 1),
     ...(target.htlc === undefined ? {} : { htlc: target.htlc }),
@@ -156,30 +159,82 @@ export function secondLevelTarget(breach: BreachResolution, target: JusticeTarge
   };
 }
 
-/** The budget of a target: budgetPercent of its value (at least 1 sat). */
+/** A bitcoinjs transaction's spend of `outpoint` as SpendInfo (undefined if it does not spend it). */
+export function spendInfoOf(
+  tx: { getId(): string; readonly ins: readonly { readonly hash: Uint8Array; readonly index: number }[]; readonly outs: readonly { readonly value: bigint; readonly script: Uint8Array }[] },
+  outpoint: string,
+): SpendInfo | undefined {
+  const [txid, vout] = outpoint.split(':') as [string, string];
+  const inputIndex = tx.ins.findIndex((i) => toHex(Uint8Array.from(i.hash).reverse()) === txid && i.index === Number(vout));
+  if (inputIndex < 0) return undefined;
+  return { txid: tx.getId(), inputIndex, outputs: tx.outs.map((o) => ({ valueSat: o.value.toString(), script: toHex(o.script) })) };
+}
+
+/** The budget of a target: budgetBps of its value (at least 1 sat). */
 export function justiceBudget(valueSat: bigint, config: JusticeConfig): bigint {
-  const b = (valueSat * BigInt(config.budgetPercent)) / 100n;
+  const b = (valueSat * BigInt(config.budgetBps)) / 10_000n;
   return b > 0n ? b : 1n;
 }
 
-/**
- * The sweeper input of a target. `alone`: the split (the input is swept in a transaction of its own).
- * Idempotent: the same target and context give the same spec (offering again is an upsert).
- */
-export function justiceInput(t: JusticeTarget, ctx: JusticeContext, alone: boolean): SweepInputSpec {
-  const key: KeySpec = { locator: { family: ctx.revocationBase.family, index: ctx.revocationBase.index }, doubleTweak: ctx.perCommitmentSecret };
-  const witness: WitnessSpec =
+/** The witness of a justice input, with its key as a KeyFact (revokedNumber: the runner reads the secret). */
+export type JusticeWitness =
+  | { readonly kind: 'toLocalRevoked'; readonly key: KeyFact; readonly script: string }
+  | { readonly kind: 'htlcRevoked'; readonly key: KeyFact; readonly script: string; readonly revocationPubkey: string };
+
+/** A justice input as a resolver offers it (JSON; the secret is not in it). */
+export interface JusticeOffer {
+  readonly outpoint: string;
+  readonly valueSat: string;
+  readonly scriptPubKey: string;
+  readonly witness: JusticeWitness;
+  readonly budgetSat: string;
+  readonly deadlineHeight: number;
+  readonly pinnable: true;
+  readonly alone?: true;
+}
+
+/** What an offer needs beside its target. */
+export interface OfferFacts {
+  /** Our revocation basepoint's locator and the revoked commitment's number. */
+  readonly revocationKey: KeyFact;
+  /** The revoked commitment's to_local script (carries the revocation pubkey). */
+  readonly toLocalScript: string;
+  readonly config: JusticeConfig;
+}
+
+/** The offer of a target. `alone`: the split. Deterministic (offering again is an upsert). */
+export function justiceOffer(t: JusticeTarget, f: OfferFacts, alone: boolean): JusticeOffer {
+  const witness: JusticeWitness =
     t.kind === 'offered_htlc' || t.kind === 'received_htlc'
-      ? { kind: 'htlcRevoked', key, script: t.witnessScript, revocationPubkey: revocationPubkeyOf(ctx.toLocalScript) }
-      : { kind: 'toLocalRevoked', key, script: t.witnessScript };
-  const valueSat = BigInt(t.valueSat);
+      ? { kind: 'htlcRevoked', key: f.revocationKey, script: t.witnessScript, revocationPubkey: revocationPubkeyOf(f.toLocalScript) }
+      : { kind: 'toLocalRevoked', key: f.revocationKey, script: t.witnessScript };
   return {
     outpoint: t.outpoint,
-    valueSat,
+    valueSat: t.valueSat,
     scriptPubKey: t.scriptPubKey,
     witness,
-    budgetSat: justiceBudget(valueSat, ctx.config),
+    budgetSat: justiceBudget(BigInt(t.valueSat), f.config).toString(),
     deadlineHeight: t.deadlineHeight,
+    pinnable: true,
+    ...(alone ? { alone: true as const } : {}),
+  };
+}
+
+/**
+ * The sweeper input of a target, its key resolved with the secret (what the runner does with an offer).
+ * Idempotent: the same target and context give the same spec.
+ */
+export function justiceInput(t: JusticeTarget, ctx: JusticeContext, alone: boolean): SweepInputSpec {
+  const o = justiceOffer(t, { revocationKey: { ...ctx.revocationBase }, toLocalScript: ctx.toLocalScript, config: ctx.config }, alone);
+  const key: KeySpec = { locator: { family: ctx.revocationBase.family, index: ctx.revocationBase.index }, doubleTweak: ctx.perCommitmentSecret };
+  const witness: WitnessSpec = o.witness.kind === 'htlcRevoked' ? { ...o.witness, key } : { ...o.witness, key };
+  return {
+    outpoint: o.outpoint,
+    valueSat: BigInt(o.valueSat),
+    scriptPubKey: o.scriptPubKey,
+    witness,
+    budgetSat: BigInt(o.budgetSat),
+    deadlineHeight: o.deadlineHeight,
     pinnable: true,
     ...(alone ? { alone: true } : {}),
     owner: ctx.owner,

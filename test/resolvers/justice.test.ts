@@ -23,7 +23,10 @@ import {
   justiceTargets,
   revocationPubkeyOf,
   secondLevelTarget,
+  spendInfoOf,
   type JusticeContext,
+  type JusticeTarget,
+  type SpendInfo,
 } from '../../src/resolvers/justice.js';
 import { signSweep } from '../../src/sweep/sign.js';
 import { checkSpec } from '../../src/sweep/input.js';
@@ -32,6 +35,7 @@ import { fromHex, reversed, toHex } from '../../src/util/bytes.js';
 import { CourtError } from '../../src/util/errors.js';
 import { classifyClose } from '../../src/watcher/classify.js';
 import { deriveRevocationPubkey } from '../../src/keys/derive.js';
+import { p2wsh } from '../../src/ln/scripts.js';
 import { execInput } from '../helpers/script-exec.js';
 import { DEST, openChannel } from '../simulator/fixture.js';
 
@@ -50,7 +54,7 @@ interface Breach {
 }
 
 /** alice's view of bob publishing his revoked commitment n (OUT and IN on it). */
-function breachOf(format: CommitmentFormat, budgetPercent = 100): Breach {
+function breachOf(format: CommitmentFormat, budgetBps = 10_000): Breach {
   const sim = openChannel(format);
   sim.addHtlc('alice', OUT.amountMsat, OUT.cltv);
   sim.addHtlc('bob', IN.amountMsat, IN.cltv);
@@ -71,7 +75,7 @@ function breachOf(format: CommitmentFormat, budgetPercent = 100): Breach {
     revocationBase: { family: key.family, index: key.index },
     perCommitmentSecret: toHex(sim.revealedSecret('bob', n)),
     toLocalScript: breach.secondLevelScript,
-    config: checkJusticeConfig({ ...DEFAULT_JUSTICE_CONFIG, budgetPercent }),
+    config: checkJusticeConfig({ ...DEFAULT_JUSTICE_CONFIG, budgetBps }),
   };
   return { sim, n, tx, breach, signer: new LocalSigner(ring), ring, ctx };
 }
@@ -130,10 +134,11 @@ for (const format of ['static_remotekey', 'anchors'] as CommitmentFormat[]) {
     });
 
     it('budget is the configured share of the value', () => {
-      const b = breachOf(format, 40);
+      const b = breachOf(format, 4_000);
       for (const s of justiceInputs(justiceTargets(b.breach, CLOSE_HEIGHT), b.ctx, false)) assert.equal(s.budgetSat, (s.valueSat * 40n) / 100n);
-      assert.throws(() => checkJusticeConfig({ budgetPercent: 0, splitAfterBlocks: 4 }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT');
-      assert.throws(() => checkJusticeConfig({ budgetPercent: 100, splitAfterBlocks: 0 }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT');
+      assert.throws(() => checkJusticeConfig({ budgetBps: 0, splitAfterBlocks: 4 }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT');
+      assert.throws(() => checkJusticeConfig({ budgetBps: 10_001, splitAfterBlocks: 4 }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT');
+      assert.throws(() => checkJusticeConfig({ budgetBps: 10_000, splitAfterBlocks: 0 }), (e: unknown) => e instanceof CourtError && e.code === 'COURT_E_INVALID_ARGUMENT');
     });
 
     it("the cheater's second-level transactions: their outputs become revocation targets due before their CSV", async () => {
@@ -144,7 +149,7 @@ for (const format of ['static_remotekey', 'anchors'] as CommitmentFormat[]) {
         const vout = Number(t.outpoint.split(':')[1]);
         // bob holds the preimage of the HTLC alice offered (he received it): HTLC-success; his own: HTLC-timeout.
         const second = b.sim.signedHtlcTx('bob', b.n, vout).tx;
-        const st = secondLevelTarget(b.breach, t, second, CLOSE_HEIGHT + 2);
+        const st = secondLevelTarget(b.breach, t, spendInfoOf(second, t.outpoint) as SpendInfo, CLOSE_HEIGHT + 2);
         assert.ok(st !== undefined, `second level of ${t.kind}`);
         assert.equal(st.kind, 'second_level');
         assert.equal(st.from, t.outpoint);
@@ -159,9 +164,14 @@ for (const format of ['static_remotekey', 'anchors'] as CommitmentFormat[]) {
         const sweep = new Transaction();
         sweep.addInput(reversed(fromHex(built.txid)), vout, 0xfffffffd);
         sweep.addOutput(DEST, 1000n);
-        assert.equal(secondLevelTarget(b.breach, t, sweep, CLOSE_HEIGHT + 2), undefined);
+        assert.equal(secondLevelTarget(b.breach, t, spendInfoOf(sweep, t.outpoint) as SpendInfo, CLOSE_HEIGHT + 2), undefined);
       }
-      assert.equal(secondLevelTarget(b.breach, targets.find((t) => t.kind === 'to_local') as (typeof targets)[number], b.tx, CLOSE_HEIGHT), undefined);
+      const toLocal = targets.find((t) => t.kind === 'to_local') as JusticeTarget;
+      const sweepAll = new Transaction();
+      sweepAll.addInput(reversed(fromHex(built.txid)), Number(toLocal.outpoint.split(':')[1]), 0xfffffffd);
+      sweepAll.addOutput(p2wsh(fromHex(b.breach.secondLevelScript)), 1000n); // even paying that script, to_local has no second stage
+      assert.equal(secondLevelTarget(b.breach, toLocal, spendInfoOf(sweepAll, toLocal.outpoint) as SpendInfo, CLOSE_HEIGHT), undefined);
+      assert.equal(spendInfoOf(sweepAll, `${built.txid}:99`), undefined);
     });
   });
 }
