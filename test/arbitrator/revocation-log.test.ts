@@ -112,10 +112,17 @@ function htlcAmounts(sim: ChannelSimulator, n: number): string[] {
     .sort();
 }
 
+type BreachRecordOutput = BreachResolution['outputs'][number] & Omit<BreachResolution, 'outputs'>;
+
+/** The channel's breach resolver rows (one per output of the revoked commitment, D20b), as one resolution. */
 function breachRecord(c: Court, cp: string): BreachResolution {
-  const row = resolverRows(c.db, cp).find((r) => r.kind === RESOLVER_KIND.Breach);
-  assert.ok(row !== undefined, 'a breach resolver row');
-  return (row.state as unknown as { output: BreachResolution }).output;
+  const outs = resolverRows(c.db, cp)
+    .filter((r) => r.kind === RESOLVER_KIND.Breach)
+    .map((r) => (r.state as unknown as { output: BreachRecordOutput }).output);
+  assert.ok(outs.length > 0, 'breach resolver rows');
+  const { commitmentNumber, perCommitmentPoint, secondLevelScript, theirToSelfDelay } = outs[0] as BreachRecordOutput;
+  const outputs = outs.map(({ commitmentNumber: _n, perCommitmentPoint: _p, secondLevelScript: _s, theirToSelfDelay: _d, ...o }) => o);
+  return { commitmentNumber, perCommitmentPoint, outputs, secondLevelScript, theirToSelfDelay };
 }
 
 for (const format of ['static_remotekey', 'anchors'] as CommitmentFormat[]) {
