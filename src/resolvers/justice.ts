@@ -170,9 +170,17 @@ export function spendInfoOf(
   return { txid: tx.getId(), inputIndex, outputs: tx.outs.map((o) => ({ valueSat: o.value.toString(), script: toHex(o.script) })) };
 }
 
-/** The budget of a target: budgetBps of its value (at least 1 sat). */
+/** What a sweep must leave of a justice input: the dust limit of its P2WPKH output (the sweep pays courtd's wallet). */
+export const JUSTICE_MIN_LEFT_SAT = 294n;
+
+/**
+ * The budget of a target: budgetBps of its value, never so much that the sweep's output would be dust (a budget of
+ * the whole value would let the fee function spend it all and leave an output the node refuses), at least 1 sat.
+ */
 export function justiceBudget(valueSat: bigint, config: JusticeConfig): bigint {
-  const b = (valueSat * BigInt(config.budgetBps)) / 10_000n;
+  const share = (valueSat * BigInt(config.budgetBps)) / 10_000n;
+  const most = valueSat - JUSTICE_MIN_LEFT_SAT;
+  const b = share < most ? share : most;
   return b > 0n ? b : 1n;
 }
 

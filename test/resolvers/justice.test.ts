@@ -19,6 +19,7 @@ import type { CommitmentFormat } from '../../src/ln/commitment.js';
 import {
   checkJusticeConfig,
   DEFAULT_JUSTICE_CONFIG,
+  JUSTICE_MIN_LEFT_SAT,
   justiceInputs,
   justiceTargets,
   revocationPubkeyOf,
@@ -121,7 +122,7 @@ for (const format of ['static_remotekey', 'anchors'] as CommitmentFormat[]) {
         checkSpec(s);
         assert.equal(s.pinnable, true);
         assert.equal(s.alone, undefined);
-        assert.equal(s.budgetSat, s.valueSat, 'budget: the whole value by default');
+        assert.equal(s.budgetSat, s.valueSat - JUSTICE_MIN_LEFT_SAT, 'budget: the whole value by default, less what keeps the output above dust');
         assert.equal(s.witness.key.doubleTweak, b.ctx.perCommitmentSecret);
         assert.equal(s.witness.kind, s.outpoint === targets.find((t) => t.kind === 'to_local')?.outpoint ? 'toLocalRevoked' : 'htlcRevoked');
       }

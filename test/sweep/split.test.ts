@@ -31,36 +31,49 @@ describe('sweeper: inputs swept alone (justice split)', () => {
     );
   });
 
-  it('moves a published input offered again with alone out of its set: the set is replaced without it, it is swept on its own', async () => {
+  it('a combined sweep the node holds is not split (a smaller one could not outbid it): the flag waits, bumping goes on', async () => {
     const db = briefcase();
     const { sweeper, broadcaster } = testSweeper(db);
     const specs = [0, 1, 2].map((i) => toLocalInput(i, { pinnable: true, deadlineHeight: 1050, budgetSat: 20_000n }));
     for (const s of specs) sweeper.offer(s);
     await sweeper.kick();
     assert.equal(broadcaster.published.length, 1);
-    const combined = broadcaster.published[0] as Transaction;
-    assert.equal(combined.ins.length, 3);
-
-    // Offering the same spec again changes nothing; with alone, input 1 leaves the set.
     sweeper.offer(specs[1] as (typeof specs)[number]);
     await sweeper.kick();
     assert.equal(broadcaster.published.length, 1, 'an unchanged offer does not re-plan');
     for (const s of specs) sweeper.offer({ ...s, alone: true });
     await sweeper.kick();
-    const after = broadcaster.published.slice(1);
-    // Every input ends in a transaction of its own; the first replacement keeps two inputs out of the combined set.
-    const latest = new Map<string, Transaction>();
-    for (const tx of after) for (const op of outpoints(tx)) latest.set(op, tx);
-    for (const s of specs) assert.equal(outpoints(latest.get(s.outpoint) as Transaction).length, 1, `${s.outpoint} alone`);
-    const txids = new Set([...latest.values()].map((t) => t.getId()));
-    assert.equal(txids.size, 3);
-    const views = sweeper.pending();
-    assert.ok(views.every((v) => v.state === 'published'));
-    assert.equal(new Set(views.map((v) => v.sweepTxid)).size, 3);
-    // The combined set's replacement (it keeps input 2) pays more than the combined version (BIP125 rule 3).
-    const fee = (tx: Transaction): bigint => 100_000n * BigInt(tx.ins.length) - tx.outs.reduce((a, o) => a + o.value, 0n);
-    const replacement = after.find((t) => outpoints(t).includes(specs[2]?.outpoint as string)) as Transaction;
-    assert.ok(fee(replacement) > fee(combined), `replacement fee ${fee(replacement)} > combined ${fee(combined)}`);
+    for (const tx of broadcaster.published) assert.equal(tx.ins.length, 3, 'still one combined transaction');
+    assert.equal(new Set(sweeper.pending().map((v) => v.sweepTxid)).size, 1);
+  });
+
+  it('a combined sweep the node refuses (one input pinned): inputs offered alone leave it and go out on their own', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster } = testSweeper(db);
+    const specs = [0, 1, 2].map((i) => toLocalInput(i, { pinnable: true, deadlineHeight: 1050, budgetSat: 20_000n }));
+    const pinned = specs[1]?.outpoint as string;
+    // The node refuses any transaction spending the pinned input (a conflicting transaction it will not replace).
+    broadcaster.answer = (tx) =>
+      outpoints(tx).includes(pinned)
+        ? { kind: 'insufficient-fee', txid: tx.getId(), rpcCode: -26, reason: 'insufficient fee, rejecting replacement' }
+        : { kind: 'accepted', txid: tx.getId() };
+    for (const s of specs) sweeper.offer(s);
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 1);
+    assert.match(sweeper.pending()[0]?.reason ?? '', /node refused the sweep/);
+    for (const s of specs) sweeper.offer({ ...s, alone: true });
+    await sweeper.kick();
+    const views = new Map(sweeper.pending().map((v) => [v.outpoint, v]));
+    const accepted = broadcaster.published.filter((t) => !outpoints(t).includes(pinned));
+    for (const s of specs.filter((x) => x.outpoint !== pinned)) {
+      const tx = accepted.find((t) => outpoints(t).includes(s.outpoint));
+      assert.ok(tx !== undefined, `${s.outpoint} went out`);
+      assert.deepEqual(outpoints(tx), [s.outpoint], 'on its own');
+      assert.equal(views.get(s.outpoint)?.sweepTxid, tx.getId());
+    }
+    // The pinned one keeps trying on its own.
+    const last = broadcaster.published[broadcaster.published.length - 1] as Transaction;
+    assert.ok(broadcaster.published.some((t) => outpoints(t).length === 1 && outpoints(t)[0] === pinned) || outpoints(last).includes(pinned));
   });
 
   it('leaves a set whose transaction has confirmed alone (nothing to split)', async () => {
