@@ -35,6 +35,7 @@ import {
   INCREMENTAL_RELAY_PER_KW,
   maxBig,
   minReplacementFee,
+  packageRateForAtLeast,
   type FeeFunction,
 } from './fee.js';
 import { checkSpec, needsWallet, specToJson } from './input.js';
@@ -391,12 +392,17 @@ export class Sweeper implements SweeperPort {
         maxRatePerKw: this.maxRate,
       });
     const cap0 = amountsWith([], wantWallet ? 1 : 0, this.maxRate).capRate;
+    const parents = specs.flatMap((s) => (s.parent ? [s.parent] : []));
+    // The least rate of the fee function (a package rate, like the cap and the recorded rates) whose fee the node
+    // takes as a replacement of a version paying `oldFee` at `oldRate`: BIP125 asks for fee, not rate, so the fee is
+    // turned into a package rate over the same weights the cap uses (CPFP: parents included).
+    const replacementRate = (oldFee: bigint, oldRate: bigint, weight: number): bigint =>
+      maxBig(packageRateForAtLeast(minReplacementFee(oldFee, weight, this.incremental) + 1n, weight, parents), oldRate + 1n);
     let rate = feeRateAt({ ...fn, end: cap0 }, height);
     let a = amountsWith([], wantWallet ? 1 : 0, rate);
     if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
       // The fee function has not moved far enough for the node to take a replacement: ask what it needs.
-      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
-      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      const needRate = replacementRate(BigInt(live.fee_sat), BigInt(live.feerate), a.weight);
       const changed = (JSON.parse(live.inputs) as string[]).sort().join(',') !== [...rowsByOutpoint.keys()].sort().join(',');
       if (changed && needRate <= cap0) {
         // The members changed (a cancel, an exclusion): replace now at the least rate the node takes.
@@ -405,8 +411,7 @@ export class Sweeper implements SweeperPort {
       }
     }
     if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
-      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
-      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      const needRate = replacementRate(BigInt(live.fee_sat), BigInt(live.feerate), a.weight);
       if (needRate > cap0 || a.rate >= a.capRate) {
         this.tx('at-cap', () =>
           this.store.updateSet(set.id, {
@@ -459,7 +464,9 @@ export class Sweeper implements SweeperPort {
     const version = this.store.nextVersion(set.id);
     const capReached = a.rate >= a.capRate;
     const fnNow: FeeFunction = { ...fn, end: a.capRate };
-    const next = capReached ? undefined : heightReaching(fnNow, a.rate + this.incremental + 1n, height);
+    // The next height at which the fee function pays what the node needs to replace this version (every block if
+    // the function climbs faster than the incremental relay fee); none: this version is as far as the cap goes.
+    const next = capReached ? undefined : heightReaching(fnNow, replacementRate(a.feeSat, a.rate, a.weight), height);
     // Re-check under the write lock that nothing moved while we signed (a cancel, a spend, a bump).
     let recorded = false;
     this.tx('recorded', () => {
@@ -490,7 +497,7 @@ export class Sweeper implements SweeperPort {
       this.store.updateSet(set.id, {
         end_feerate: Number(a.capRate),
         next_height: next ?? null,
-        reason: capReached ? this.capReason(a, a.feeSat, Number(a.rate)) : null,
+        reason: next === undefined ? this.capReason(a, a.feeSat, Number(a.rate)) : null,
       });
       recorded = true;
     });
