@@ -649,25 +649,24 @@ export class Sweeper implements SweeperPort {
   }
 
   /**
-   * The unconfirmed parent of a CPFP input confirmed (lnd #9191): no child is started any more. A pending input
-   * fails (its owner re-offers the anchor without a parent if it is worth sweeping); a child already published is
-   * left as it is (it still recovers the anchor) but no longer bumped. Spends are delivered before confirmations
-   * of the same block, so a child that confirmed with its parent is already recorded and untouched here.
+   * The unconfirmed parent of a CPFP input confirmed (lnd #9191): no child is started or kept any more. The input
+   * fails (its owner re-offers the anchor without a parent if it is worth sweeping). A child already recorded is
+   * retired: its set is dissolved (its versions dead and forgotten by the broadcaster, so a child the node refused
+   * while the parent was missing is never rebroadcast to pay the package fee for nothing; the wallet lease is
+   * released). Spends are delivered before confirmations of the same block, so a child that confirmed with its
+   * parent is already recorded and untouched here.
    */
   private parentConfirmed(outpoint: string, parentTxid: string, height: number): void {
     const row = this.store.input(outpoint);
     if (row === undefined || row.spend_txid !== null) return;
     const spec = rowSpec(row);
     if (spec.parent?.txid !== parentTxid) return;
+    if (row.state !== IN.Pending && row.state !== IN.Published) return;
     const reason = `parent ${parentTxid} confirmed at ${height} without our child: no CPFP needed`;
-    if (row.state === IN.Pending) {
-      this.store.updateInput(outpoint, { state: IN.Failed, next_height: null, reason });
-      this.result({ type: 'failed', outpoint, owner: row.owner, reason });
-      this.afterCommit.push(() => this.unwatch(outpoint));
-    } else if (row.state === IN.Published && row.set_id !== null) {
-      const live = this.store.live(row.set_id);
-      if (live?.status === TX.Live) this.store.updateSet(row.set_id, { next_height: null, reason: `${reason}; the published child is no longer bumped` });
-    }
+    if (row.state === IN.Published && row.set_id !== null) this.dissolve(row.set_id, this.tip, `${reason}; the child is withdrawn`);
+    this.store.updateInput(outpoint, { state: IN.Failed, set_id: null, next_height: null, reason });
+    this.result({ type: 'failed', outpoint, owner: row.owner, reason });
+    this.afterCommit.push(() => this.unwatch(outpoint));
   }
 
   /** A spend watch event: our sweep or someone else's transaction confirmed (or was disconnected). */

@@ -4,11 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Transaction } from 'bitcoinjs-lib';
+import { Transaction } from 'bitcoinjs-lib';
+import { TxBroadcaster } from '../../src/chain/broadcaster.js';
 import type { ChainEvent } from '../../src/chain/ports.js';
-import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
 import type { Db } from '../../src/store/db.js';
-import { anchorInput, briefcase, TestFees, testSweeper } from './helpers.js';
+import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
+import { Sweeper } from '../../src/sweep/sweeper.js';
+import { CourtError } from '../../src/util/errors.js';
+import { anchorInput, briefcase, ManualWatches, SIGNER, TestFees, TestWallet, testSweeper } from './helpers.js';
 
 const blk = (h: number, txs: Transaction[] = [], hash = h.toString(16).padStart(64, '0')): ChainEvent => ({
   type: 'BlockConnected',
@@ -81,5 +84,54 @@ describe('review 1: CPFP replacements are planned in package rates', () => {
     const last = childFee(broadcaster.published.at(-1) as Transaction, coin.valueSat);
     assert.ok(last > feeBefore && last <= 40_000n, `fee ${feeBefore} -> ${last}`);
     assert.ok(last > 40_000n - 2n * BigInt(vsizeOf((broadcaster.published.at(-1) as Transaction).weight())), `fee ${last} stops short of the raised budget`);
+  });
+});
+
+describe('review 2: a CPFP child is withdrawn once its parent confirmed alone (lnd #9191)', () => {
+  it('forgets a child the node refused (parent not in its mempool) so it is never broadcast after the parent confirmed', async () => {
+    const db = briefcase();
+    let parentConfirmed = false;
+    const sent: string[] = [];
+    const relay = {
+      async sendRawTransaction(hex: string): Promise<string> {
+        const tx = Transaction.fromHex(hex);
+        if (!parentConfirmed) throw new CourtError('COURT_E_CHAIN_RPC', 'rpc', { rpcCode: -25, rpcMessage: 'bad-txns-inputs-missingorspent' });
+        sent.push(tx.getId());
+        return tx.getId();
+      },
+    };
+    const bc = new TxBroadcaster({ relay });
+    const fees = new TestFees();
+    fees.estimate = 10_000n;
+    const watches = new ManualWatches();
+    const wallet = new TestWallet();
+    const sweeper = new Sweeper({ db, signer: SIGNER, wallet, broadcaster: bc, watches, fees, height: 1000 });
+    const results: string[] = [];
+    sweeper.onResult((r) => results.push(r.type));
+    wallet.addCoin('ee'.repeat(32), 0, 100_000n);
+    const parentTx = new Transaction();
+    parentTx.addInput(Buffer.alloc(32, 9), 0);
+    parentTx.addOutput(Buffer.from('0014' + '33'.repeat(20), 'hex'), 1000n);
+    const spec = anchorInput(1, { txid: parentTx.getId(), weight: 1124, feeSat: 285n }, { deadlineHeight: 1020, budgetSat: 50_000n });
+    sweeper.offer(spec);
+    await sweeper.kick();
+    assert.equal(bc.tracked().length, 1, 'the refused child stays tracked while the parent is unconfirmed');
+    assert.equal(wallet.leases.size, 1);
+    // Block 1001 confirms the parent by itself (the mempool floor fell, or a miner took it).
+    parentConfirmed = true;
+    await watches.confirm(parentTx, 1001);
+    await bc.onChainEvent(blk(1001, [parentTx]));
+    await sweeper.onChainEvent(blk(1001, [parentTx]));
+    for (let h = 1002; h <= 1005; h++) {
+      await bc.onChainEvent(blk(h));
+      await sweeper.onChainEvent(blk(h));
+    }
+    assert.deepEqual(sent, [], 'the child was broadcast after its parent confirmed without it');
+    assert.equal(bc.tracked().length, 0);
+    assert.equal(wallet.leases.size, 0, 'the wallet coin of the withdrawn child is released');
+    const txs = db.prepare('SELECT status FROM sweep_tx').all() as { status: number }[];
+    assert.ok(txs.length > 0 && txs.every((t) => t.status !== 0), 'no live child version is left');
+    assert.equal(sweeper.pending().length, 0);
+    assert.deepEqual(results, ['failed']);
   });
 });
