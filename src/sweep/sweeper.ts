@@ -760,11 +760,14 @@ export class Sweeper implements SweeperPort {
     const set = this.store.set(row.set_id);
     if (set === undefined || set.closed === 1) return;
     const live = this.store.live(set.id);
-    const deadline = Math.min(set.deadline, deadlineOf({ spec, offerHeight: row.offer_height }));
+    // The set's deadline is the earliest of its members' (the touched one's new spec is already stored): a bump of
+    // one member never moves the set past another member's deadline.
+    let deadline = deadlineOf({ spec, offerHeight: row.offer_height });
+    for (const m of this.store.members(set.id)) deadline = Math.min(deadline, deadlineOf({ spec: rowSpec(m), offerHeight: m.offer_height }));
     const current = live !== undefined ? BigInt(live.feerate) : BigInt(set.start_feerate);
     const start = startRate !== undefined && startRate > current ? startRate : current;
     this.store.updateSet(set.id, {
-      deadline: spec.deadlineHeight !== undefined ? Math.max(this.tip + 1, spec.deadlineHeight) : deadline,
+      deadline: Math.max(this.tip + 1, deadline),
       start_feerate: Number(start),
       start_height: this.tip,
       next_height: this.tip,

@@ -11,7 +11,7 @@ import type { Db } from '../../src/store/db.js';
 import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
 import { CourtError } from '../../src/util/errors.js';
-import { anchorInput, briefcase, ManualWatches, SIGNER, TestFees, TestWallet, testSweeper } from './helpers.js';
+import { anchorInput, briefcase, ManualWatches, SIGNER, TestFees, TestWallet, testSweeper, toLocalInput } from './helpers.js';
 
 const blk = (h: number, txs: Transaction[] = [], hash = h.toString(16).padStart(64, '0')): ChainEvent => ({
   type: 'BlockConnected',
@@ -133,5 +133,26 @@ describe('review 2: a CPFP child is withdrawn once its parent confirmed alone (l
     assert.ok(txs.length > 0 && txs.every((t) => t.status !== 0), 'no live child version is left');
     assert.equal(sweeper.pending().length, 0);
     assert.deepEqual(results, ['failed']);
+  });
+});
+
+describe('review 3: a bump of one member keeps the set deadline at the earliest member deadline', () => {
+  it('a budget-only bump and a deadline bump of the later member leave the set at the earlier deadline', async () => {
+    const db = briefcase();
+    const { sweeper } = testSweeper(db, { height: 1000 });
+    const a = toLocalInput(1, { deadlineHeight: 1010 });
+    const b = toLocalInput(2, { deadlineHeight: 1016 });
+    sweeper.offer(a);
+    sweeper.offer(b);
+    await sweeper.kick();
+    assert.equal(lastSet(db).deadline, 1010, 'cluster deadline = earliest');
+    sweeper.bump(b.outpoint, { budgetSat: 12_000n });
+    assert.equal(lastSet(db).deadline, 1010, 'after a budget-only bump of the later member');
+    sweeper.bump(b.outpoint, { deadlineDelta: 500 });
+    assert.equal(lastSet(db).deadline, 1010, 'after a deadline bump of the later member');
+    sweeper.offer({ ...b, budgetSat: 13_000n });
+    assert.equal(lastSet(db).deadline, 1010, 'after a re-offer of the later member');
+    sweeper.bump(a.outpoint, { deadlineDelta: 3 });
+    assert.equal(lastSet(db).deadline, 1003, 'an earlier deadline of one member is the set deadline');
   });
 });
