@@ -49,19 +49,27 @@ export function deadlineOf(i: CoreInput): number {
 }
 
 /**
+ * Blocks after which an input judged uneconomical (or its budget too small) at the relay floor is looked at again:
+ * the floor (mempoolminfee) falls after a spike, and nothing else would wake the input.
+ */
+export const FLOOR_RETRY_BLOCKS = 6;
+
+/**
  * Why the input cannot be swept at tip `height` with relay floor `floorPerKw`, or undefined if it can. A reason
- * with `retryAt` clears by itself at that height; one without waits for an operator (bump) or an owner (offer).
+ * with `retryAt` clears by itself at that height (maturity) or is judged again then (the floor may have fallen);
+ * one without waits for an operator (bump) or an owner (offer).
  */
 export function screen(i: CoreInput, height: number, floorPerKw: bigint): { reason: string; retryAt?: number } | undefined {
   const s = i.spec;
   const at = publishableHeight(s);
   if (height < at) return { reason: `immature until ${at + 1}`, retryAt: at };
   const own = feeAtRate(floorPerKw, inputWeight(s));
+  const retryAt = height + FLOOR_RETRY_BLOCKS;
   if (!needsWallet(s) && s.valueSat <= own) {
-    return { reason: `uneconomical: value ${s.valueSat} sat does not pay the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw` };
+    return { reason: `uneconomical: value ${s.valueSat} sat does not pay the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw`, retryAt };
   }
   if (effectiveBudget(s) < own) {
-    return { reason: `budget too small: ${effectiveBudget(s)} sat is below the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw` };
+    return { reason: `budget too small: ${effectiveBudget(s)} sat is below the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw`, retryAt };
   }
   if (s.pairedOutput !== undefined && s.pairedOutput.valueSat < dustLimit(s.pairedOutput.script.length / 2)) {
     return { reason: `paired output of ${s.pairedOutput.valueSat} sat is dust` };

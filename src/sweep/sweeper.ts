@@ -195,7 +195,12 @@ export class Sweeper implements SweeperPort {
         isNew = true;
         return;
       }
-      if (row.spec === json) return;
+      if (row.spec === json) {
+        // The same offer again: a parked pending input (uneconomical at a floor that has since fallen, ...) is
+        // judged again now rather than at its retry height.
+        if (row.state === IN.Pending && (row.next_height === null || row.next_height > this.tip)) this.store.updateInput(spec.outpoint, { next_height: this.tip });
+        return;
+      }
       this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
       this.touch(row, spec);
     });

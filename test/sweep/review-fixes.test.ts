@@ -8,6 +8,7 @@ import { Transaction } from 'bitcoinjs-lib';
 import { TxBroadcaster } from '../../src/chain/broadcaster.js';
 import type { ChainEvent } from '../../src/chain/ports.js';
 import type { Db } from '../../src/store/db.js';
+import { FLOOR_RETRY_BLOCKS } from '../../src/sweep/core.js';
 import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
 import { CourtError } from '../../src/util/errors.js';
@@ -154,5 +155,39 @@ describe('review 3: a bump of one member keeps the set deadline at the earliest 
     assert.equal(lastSet(db).deadline, 1010, 'after a re-offer of the later member');
     sweeper.bump(a.outpoint, { deadlineDelta: 3 });
     assert.equal(lastSet(db).deadline, 1003, 'an earlier deadline of one member is the set deadline');
+  });
+});
+
+describe('review 4: an input parked at a spiked relay floor is judged again', () => {
+  const spiked = async (): Promise<{ db: Db; fees: TestFees } & ReturnType<typeof testSweeper>> => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.floor = 20_000n; // 80 sat/vB mempool min fee during congestion
+    const parts = testSweeper(db, { fees, height: 1000 });
+    parts.sweeper.offer(toLocalInput(1, { valueSat: 100_000n, budgetSat: 5_000n, deadlineHeight: 1100 }));
+    parts.sweeper.offer(toLocalInput(2, { valueSat: 5_000n, budgetSat: 5_000n, deadlineHeight: 1100 }));
+    await parts.sweeper.kick();
+    return { db, ...parts, fees };
+  };
+
+  it('retries by itself within a few blocks once the floor fell', async () => {
+    const { sweeper, broadcaster, fees } = await spiked();
+    const reasons = sweeper.pending().map((v) => v.reason ?? '');
+    assert.ok(reasons.some((r) => r.startsWith('budget too small')) && reasons.some((r) => r.startsWith('uneconomical')), reasons.join('; '));
+    fees.floor = 253n;
+    for (let h = 1001; h <= 1000 + FLOOR_RETRY_BLOCKS; h++) await sweeper.onChainEvent(blk(h));
+    assert.equal(broadcaster.published.length, 1, 'both inputs swept once the floor fell');
+    assert.equal((broadcaster.published[0] as Transaction).ins.length, 2);
+  });
+
+  it('an identical re-offer wakes a parked input at once', async () => {
+    const { sweeper, broadcaster, fees } = await spiked();
+    fees.floor = 253n;
+    sweeper.offer(toLocalInput(1, { valueSat: 100_000n, budgetSat: 5_000n, deadlineHeight: 1100 }));
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 1);
+    sweeper.offer(toLocalInput(1, { valueSat: 100_000n, budgetSat: 5_000n, deadlineHeight: 1100 }));
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 1, 'a re-offer of a published input changes nothing');
   });
 });
