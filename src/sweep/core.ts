@@ -200,7 +200,10 @@ export interface SweepAmounts {
   readonly rate: bigint;
   /** Value of the change output. */
   readonly changeSat: bigint;
-  /** Sum of the inputs' budgets: the most fee the sweep may pay. */
+  /**
+   * The most fee the sweep may pay: the sum of the inputs' (effective) budgets, and for a sweep without wallet
+   * coins no more than leaves its output at the dust limit (it pays for itself).
+   */
   readonly budgetSat: bigint;
   /** The highest rate the budget (and max fee rate) allow, sat/kw: the fee function's end. */
   readonly capRate: bigint;
@@ -210,7 +213,10 @@ export interface SweepAmounts {
 
 /**
  * The amounts of a sweep of `inputs` with `wallet` coins at package rate `ratePerKw`: the fee is capped at the
- * budget and at `maxRate`, and at least the relay floor of the transaction itself.
+ * budget and at `maxRate`, and at least the relay floor of the transaction itself. Without wallet coins the fee is
+ * also capped at inputs - paired outputs - the dust limit when that still pays the relay floor: a budget close to
+ * the value then leaves a change just above dust instead of needing wallet money (an empty wallet would otherwise
+ * keep such a sweep from ever being published).
  */
 export function sweepAmounts(args: {
   readonly inputs: readonly SweepInputSpec[];
@@ -235,12 +241,16 @@ export function sweepAmounts(args: {
     if (s.pairedOutput) paired += s.pairedOutput.valueSat;
   }
   for (const u of args.wallet) inSum += u.valueSat;
+  const dust = dustLimit(args.changeScriptLen);
+  if (nWallet === 0) {
+    const room = inSum - paired - dust;
+    if (room < budget && room >= feeAtRate(args.floorPerKw, weight)) budget = room;
+  }
   const capRate = minBig(args.maxRatePerKw, packageRateForFee(budget, weight, parents));
   const rate = minBig(args.ratePerKw, capRate);
   let fee = minBig(packageFee(rate, weight, parents, args.floorPerKw), budget);
   fee = maxBig(fee, 0n);
   const change = inSum - paired - fee;
-  const dust = dustLimit(args.changeScriptLen);
   return {
     weight,
     feeSat: fee,

@@ -357,7 +357,8 @@ export class Sweeper implements SweeperPort {
   }
 
   /** One set at `height`: finality of a confirmed version, else a first version or a replacement if due. */
-  private async stepSet(set: SetRow, height: number): Promise<void> {
+  private async stepSet(setIn: SetRow, height: number): Promise<void> {
+    let set = setIn;
     const live = this.store.live(set.id);
     if (live?.status === TX.Confirmed) {
       if (height >= (live.confirm_height as number) + this.finalDepth - 1) this.tx('final', () => this.finalize(set, live));
@@ -376,6 +377,13 @@ export class Sweeper implements SweeperPort {
     const specs = orderInputs(members.map(rowSpec));
     const rowsByOutpoint = new Map(members.map((m) => [m.outpoint, m]));
     const floor = await this.fees.floorPerKw();
+    if (live === undefined && set.start_height < height) {
+      // Never published (wallet short, an error): nothing to replace, so the fee function starts again from the
+      // estimate of now rather than staying frozen at the rate of the block the set was made in (a spike).
+      const start = await this.startRate(set.deadline, height, members);
+      this.tx('set-restart', () => this.store.updateSet(set.id, { start_feerate: Number(start), start_height: height }));
+      set = this.store.set(set.id) as SetRow;
+    }
     const fn: FeeFunction = {
       start: BigInt(set.start_feerate),
       end: BigInt(set.end_feerate),

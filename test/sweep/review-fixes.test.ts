@@ -191,3 +191,39 @@ describe('review 4: an input parked at a spiked relay floor is judged again', ()
     assert.equal(broadcaster.published.length, 1, 'a re-offer of a published input changes nothing');
   });
 });
+
+describe('review 5: a sweep that must pay for itself is published without wallet money', () => {
+  it('a budget equal to the value at a fee spike, empty wallet: published at once, its output just above dust', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 100_000n;
+    const { sweeper, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    sweeper.offer(toLocalInput(1, { valueSat: 20_000n, budgetSat: 20_000n, deadlineHeight: 1100 }));
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 1, `never published: ${sweeper.pending()[0]?.reason}`);
+    const tx = broadcaster.published[0] as Transaction;
+    assert.equal(tx.ins.length, 1, 'no wallet coin');
+    const out = tx.outs[0]?.value as bigint;
+    assert.ok(out >= 294n, `output ${out} is dust`);
+    assert.ok(20_000n - out <= 20_000n);
+  });
+
+  it('a wallet-funded set that could not be published starts again from the estimate of now, not the spike', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 100_000n;
+    const { sweeper, broadcaster, wallet } = testSweeper(db, { fees, height: 1000 });
+    const parent = { txid: 'dd'.repeat(32), weight: 1124, feeSat: 285n };
+    sweeper.offer(anchorInput(1, parent, { deadlineHeight: 1300, budgetSat: 200_000n }));
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 0);
+    assert.match(sweeper.pending()[0]?.reason ?? '', /wallet short/);
+    fees.estimate = 1000n;
+    const coin = wallet.addCoin('ee'.repeat(32), 0, 1_000_000n);
+    await sweeper.onChainEvent(blk(1001));
+    assert.equal(broadcaster.published.length, 1);
+    const child = broadcaster.published[0] as Transaction;
+    const pkgRate = ((childFee(child, coin.valueSat) + parent.feeSat) * 1000n) / BigInt(parent.weight + child.weight());
+    assert.ok(pkgRate < 2_000n, `package rate ${pkgRate} sat/kw: the fee function stayed at the spike`);
+  });
+});
