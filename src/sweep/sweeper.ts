@@ -694,7 +694,9 @@ export class Sweeper implements SweeperPort {
     if (row.state === IN.Swept || (row.state === IN.SpentByOther && row.next_height === null)) return;
     const ours = this.store.tx(spender);
     if (ours !== undefined) {
-      this.store.updateInput(outpoint, { spend_txid: spender, spend_height: height, spend_hash: hash, state: IN.Published });
+      const oursSet = this.store.set(ours.set_id);
+      if (ours.status !== TX.Confirmed && oursSet !== undefined && oursSet.closed === 1) this.revive(oursSet, ours, height);
+      this.store.updateInput(outpoint, { spend_txid: spender, spend_height: height, spend_hash: hash, state: IN.Published, set_id: ours.set_id });
       if (ours.status !== TX.Confirmed) {
         for (const v of this.store.versions(ours.set_id)) {
           if (v.txid !== spender && (v.status === TX.Live || v.status === TX.Confirmed)) this.store.updateTx(v.txid, { status: TX.Replaced });
@@ -719,6 +721,23 @@ export class Sweeper implements SweeperPort {
       this.store.updateInput(outpoint, { set_id: null });
       this.dissolve(row.set_id, this.tip, `${outpoint} spent by ${spender}`);
     }
+  }
+
+  /**
+   * A version of a closed set confirmed (a reorg mined the version of a set dissolved after a conflicting spend
+   * that is now undone, or a withdrawn child confirmed after all): the set is followed to finality again. Its
+   * inputs come back to it from wherever they went (a new set holding one of them can no longer confirm and is
+   * dissolved, its other members clustered again), so their owners are told at the final depth.
+   */
+  private revive(set: SetRow, tx: TxRow, height: number): void {
+    for (const op of JSON.parse(tx.inputs) as string[]) {
+      const r = this.store.input(op);
+      if (r === undefined) continue;
+      if (r.set_id !== null && r.set_id !== set.id) this.dissolve(r.set_id, this.tip, `${op} spent by ${tx.txid} (set ${set.id}) confirmed at ${height}`);
+      this.store.updateInput(op, { state: IN.Published, set_id: set.id, next_height: null, reason: null });
+    }
+    this.store.updateSet(set.id, { closed: 0 });
+    this.logger.warn({ txid: tx.txid, set: set.id, height }, 'a version of a closed sweep set confirmed; the set is followed to finality again');
   }
 
   private unspent(outpoint: string, spender: string, height: number): void {

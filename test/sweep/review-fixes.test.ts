@@ -227,3 +227,42 @@ describe('review 5: a sweep that must pay for itself is published without wallet
     assert.ok(pkgRate < 2_000n, `package rate ${pkgRate} sat/kw: the fee function stayed at the spike`);
   });
 });
+
+describe('review 6: a confirmed version of a closed set is followed to finality', () => {
+  it('a reorg that mines the original version of a set dissolved after a conflicting spend: both owners told swept', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster, watches } = testSweeper(db, { height: 1000 });
+    const got: string[] = [];
+    sweeper.onResult((r) => got.push(`${r.type}:${r.outpoint}`));
+    const x = toLocalInput(0, { deadlineHeight: 1050 });
+    const y = toLocalInput(1, { deadlineHeight: 1050 });
+    sweeper.offer(x);
+    sweeper.offer(y);
+    await sweeper.kick();
+    const v0 = broadcaster.published[0] as Transaction;
+    assert.equal(v0.ins.length, 2);
+    const H = (h: number, fork: number): string => (h * 2 + fork).toString(16).padStart(64, '0');
+    // Branch A: block 1001 holds the counterparty's spend of y; x is swept again alone.
+    const theirs = new Transaction();
+    const [ty, vy] = y.outpoint.split(':') as [string, string];
+    theirs.addInput(Buffer.from(ty, 'hex').reverse(), Number(vy));
+    theirs.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 1000n);
+    await watches.spend(y.outpoint, theirs, 1001, H(1001, 0));
+    await sweeper.onChainEvent(blk(1001, [], H(1001, 0)));
+    const v1 = broadcaster.published.at(-1) as Transaction;
+    assert.equal(v1.ins.length, 1, 'x swept again alone after y was spent by the counterparty');
+    // Branch B wins: 1001' holds our v0 (dead in the briefcase).
+    await watches.undo(y.outpoint, theirs.getId(), 1001, H(1001, 0));
+    await sweeper.onChainEvent({ type: 'BlockDisconnected', height: 1001, hash: H(1001, 0) });
+    await watches.spend(x.outpoint, v0, 1001, H(1001, 1));
+    await watches.spend(y.outpoint, v0, 1001, H(1001, 1));
+    for (let h = 1001; h <= 1010; h++) await sweeper.onChainEvent(blk(h, [], H(h, 1)));
+    assert.deepEqual(got.sort(), [`swept:${x.outpoint}`, `swept:${y.outpoint}`].sort());
+    const open = db.prepare('SELECT COUNT(*) AS n FROM sweep_set WHERE closed = 0').get() as { n: number };
+    assert.equal(open.n, 0, 'no set left open');
+    const live = db.prepare('SELECT COUNT(*) AS n FROM sweep_tx WHERE status = 0').get() as { n: number };
+    assert.equal(live.n, 0, 'no version left live (the one of x alone conflicts with the confirmed one)');
+    assert.ok(broadcaster.forgotten.includes(v1.getId()), 'the conflicting version is forgotten by the broadcaster');
+    assert.equal(sweeper.pending().length, 0);
+  });
+});
