@@ -90,6 +90,18 @@ export interface SweeperOptions {
   readonly onCommit?: (point: string) => void;
 }
 
+/** What a set was clustered and built for from an input: its spec but the budget and the deadline (keys sorted). */
+function shapeOf(spec: SweepInputSpec): string {
+  const { budgetSat: _b, deadlineHeight: _d, ...shape } = spec;
+  return JSON.stringify(shape, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
 /** How far back a new input's spend watch looks (an output spent just before it was offered is still found). */
 const WATCH_LOOKBACK = 144;
 
@@ -202,7 +214,8 @@ export class Sweeper implements SweeperPort {
         return;
       }
       this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
-      this.touch(row, spec);
+      if (row.state === IN.Published && shapeOf(rowSpec(row)) !== shapeOf(spec)) this.reshape(row, spec);
+      else this.touch(row, spec);
     });
     if (isNew || spec.parent !== undefined) this.watch(spec.outpoint, this.tip, spec.parent?.txid);
   }
@@ -781,6 +794,24 @@ export class Sweeper implements SweeperPort {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------------------
+
+  /**
+   * A published input re-offered with a different shape (locktime, pinnable, value, witness, parent, ...: anything
+   * but budget and deadline): the set it is in was clustered for the old one. With other members it leaves the set
+   * (pending again, clustered anew at once) and the set is replaced at once without it; alone in its set, the set
+   * takes its new locktime and re-plans in place (its replacement keeps the BIP125 chain of the old version).
+   */
+  private reshape(row: InputRow, spec: SweepInputSpec): void {
+    const set = row.set_id !== null ? this.store.set(row.set_id) : undefined;
+    if (set === undefined || set.closed === 1) return;
+    if (this.store.members(set.id).length <= 1) {
+      this.store.updateSet(set.id, { locktime: spec.locktime ?? 0 });
+      this.touch(row, spec);
+      return;
+    }
+    this.store.updateInput(row.outpoint, { state: IN.Pending, set_id: null, next_height: this.tip, reason: null });
+    this.store.updateSet(set.id, { next_height: this.tip, reason: null });
+  }
 
   /** After a change of spec or start rate: a pending input is looked at again now, its set re-plans at once. */
   private touch(row: InputRow, spec: SweepInputSpec, startRate?: bigint): void {

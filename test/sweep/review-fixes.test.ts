@@ -11,6 +11,7 @@ import type { Db } from '../../src/store/db.js';
 import { FLOOR_RETRY_BLOCKS } from '../../src/sweep/core.js';
 import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
+import type { SweepInputSpec } from '../../src/sweep/types.js';
 import { CourtError } from '../../src/util/errors.js';
 import { anchorInput, briefcase, ManualWatches, SIGNER, TestFees, TestWallet, testSweeper, toLocalInput } from './helpers.js';
 
@@ -264,5 +265,36 @@ describe('review 6: a confirmed version of a closed set is followed to finality'
     assert.equal(live.n, 0, 'no version left live (the one of x alone conflicts with the confirmed one)');
     assert.ok(broadcaster.forgotten.includes(v1.getId()), 'the conflicting version is forgotten by the broadcaster');
     assert.equal(sweeper.pending().length, 0);
+  });
+});
+
+describe('review 7: a published input re-offered with a new shape is clustered again', () => {
+  it('a new locktime, pinnable or value takes the input out of its set, which is replaced at once without it', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster } = testSweeper(db, { height: 1000 });
+    const [a, b, c] = [0, 1, 2].map((i) => toLocalInput(i, { deadlineHeight: 1050 })) as [SweepInputSpec, SweepInputSpec, SweepInputSpec];
+    sweeper.offer(a);
+    sweeper.offer(b);
+    sweeper.offer(c);
+    await sweeper.kick();
+    assert.equal((broadcaster.published[0] as Transaction).ins.length, 3);
+    sweeper.offer({ ...a, locktime: 990, budgetSat: 11_000n }); // now needs nLockTime >= 990
+    sweeper.offer({ ...b, pinnable: true }); // now the counterparty can race it
+    sweeper.offer({ ...c, valueSat: 90_000n }); // the signature commits to the amount
+    await sweeper.kick();
+    const live = db.prepare('SELECT hex FROM sweep_tx WHERE status = 0').all() as { hex: string }[];
+    const txs = live.map((r) => Transaction.fromHex(r.hex));
+    assert.equal(txs.length, 3, 'three sweeps: the locktime one, the pinnable one, and the rest');
+    const holding = (op: string): Transaction => {
+      const [txid, vout] = op.split(':') as [string, string];
+      return txs.find((t) => t.ins.some((i) => Buffer.from(i.hash).reverse().toString('hex') === txid && i.index === Number(vout))) as Transaction;
+    };
+    assert.equal(holding(a.outpoint).locktime, 990);
+    assert.equal(holding(b.outpoint).ins.length, 1, 'the pinnable input is alone');
+    const tc = holding(c.outpoint);
+    assert.equal(tc.ins.length, 1);
+    const feeC = 90_000n - (tc.outs[0]?.value as bigint);
+    assert.ok(feeC > 0n && feeC <= 10_000n, `c's sweep pays ${feeC} from its new value`);
+    assert.equal(new Set(sweeper.pending().map((v) => v.sweepTxid)).size, 3);
   });
 });
