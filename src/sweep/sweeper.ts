@@ -457,7 +457,13 @@ export class Sweeper implements SweeperPort {
       for (let n = Math.max(1, coins.length), tries = 0; tries < 4; tries++) {
         a = amountsWith([], n, rate);
         // The intent is durable before the wallet leases: a crash after the lease finds the flag and releases it.
-        this.tx('lease-intent', () => this.store.updateSet(set.id, { lease_held: 1 }));
+        // A spend delivered while we awaited may have closed the set: then no lease is taken.
+        let open = false;
+        this.tx('lease-intent', () => {
+          open = this.store.set(set.id)?.closed === 0;
+          if (open) this.store.updateSet(set.id, { lease_held: 1 });
+        });
+        if (!open) return;
         const leased = this.wallet.lease(set.lease_id as string, a.walletShortSat > 0n ? a.walletShortSat : 1n);
         if (leased === undefined) {
           this.tx('wallet-short', () =>
@@ -497,7 +503,12 @@ export class Sweeper implements SweeperPort {
     let recorded = false;
     this.tx('recorded', () => {
       const now = this.store.members(set.id).map((m) => m.outpoint).sort().join(',');
-      if (now !== [...rowsByOutpoint.keys()].sort().join(',') || this.store.set(set.id)?.closed === 1) {
+      if (this.store.set(set.id)?.closed === 1) {
+        // Closed while we signed (a spend, a withdrawal): the lease this step took goes back to the wallet.
+        this.releaseLease(set.id);
+        return;
+      }
+      if (now !== [...rowsByOutpoint.keys()].sort().join(',')) {
         this.store.updateSet(set.id, { next_height: height });
         return;
       }

@@ -298,3 +298,47 @@ describe('review 7: a published input re-offered with a new shape is clustered a
     assert.equal(new Set(sweeper.pending().map((v) => v.sweepTxid)).size, 3);
   });
 });
+
+describe('review 8: a spend delivered while a set is being built leaves no lease behind', () => {
+  /** A fee source whose second floor query (the new set's step) waits until the test opens it. */
+  class GateFees extends TestFees {
+    calls = 0;
+    open: () => void = () => undefined;
+    reached: () => void = () => undefined;
+    readonly reachedP = new Promise<void>((r) => (this.reached = r));
+    override async floorPerKw(): Promise<bigint> {
+      this.calls++;
+      if (this.calls === 2) {
+        const gate = new Promise<void>((r) => (this.open = r));
+        this.reached();
+        await gate;
+      }
+      return this.floor;
+    }
+  }
+
+  it('the counterparty spends a CPFP anchor while kick() awaits the floor: the set closes without a lease', async () => {
+    const db = briefcase();
+    const fees = new GateFees();
+    fees.estimate = 5000n;
+    const { sweeper, wallet, watches, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    wallet.addCoin('ee'.repeat(32), 0, 100_000n);
+    const parentTx = new Transaction();
+    parentTx.addInput(Buffer.alloc(32, 9), 0);
+    parentTx.addOutput(Buffer.from('0014' + '33'.repeat(20), 'hex'), 1000n);
+    const spec = anchorInput(1, { txid: parentTx.getId(), weight: 1124, feeSat: 285n }, { deadlineHeight: 1020 });
+    sweeper.offer(spec);
+    const k = sweeper.kick();
+    await fees.reachedP;
+    const theirs = new Transaction();
+    theirs.addInput(Buffer.from(parentTx.getId(), 'hex').reverse(), 1);
+    theirs.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 100n);
+    await watches.spend(spec.outpoint, theirs, 1001);
+    fees.open();
+    await k;
+    assert.equal(wallet.leases.size, 0, 'a lease was taken for a closed set');
+    const sets = db.prepare('SELECT closed, lease_held FROM sweep_set').all() as { closed: number; lease_held: number }[];
+    assert.deepEqual(sets, [{ closed: 1, lease_held: 0 }]);
+    assert.equal(broadcaster.published.length, 0);
+  });
+});
