@@ -38,7 +38,7 @@ import {
   packageRateForAtLeast,
   type FeeFunction,
 } from './fee.js';
-import { checkSpec, needsWallet, specToJson } from './input.js';
+import { checkSpec, effectiveBudget, needsWallet, specToJson } from './input.js';
 import { signSweep } from './sign.js';
 import { IN, rowSpec, STATE_NAME, SweepStore, TERMINAL, TX, type InputRow, type SetRow, type TxRow } from './store.js';
 import type {
@@ -612,19 +612,33 @@ export class Sweeper implements SweeperPort {
     this.releaseLease(set.id);
   }
 
-  /** An input's share of a version's fee: fee * budget / sum of budgets (never above its budget). */
+  /**
+   * An input's share of a version's fee, by effective budget (the budget capped at the value for an input that pays
+   * for itself, as the fee cap is): fee * budget_i / sum, rounded down, the sats left over by the rounding going one
+   * each to the largest remainders (ties by transaction order), so the shares add up to the fee. The fee never
+   * exceeds the sum of the effective budgets, so no share exceeds its input's.
+   */
   private shareOf(tx: TxRow, outpoint: string): bigint {
     const ops = JSON.parse(tx.inputs) as string[];
+    const budgets: { op: string; b: bigint }[] = [];
     let total = 0n;
-    let mine = 0n;
     for (const op of ops) {
       const row = this.store.input(op);
       if (row === undefined) continue;
-      const b = rowSpec(row).budgetSat;
+      const b = effectiveBudget(rowSpec(row));
+      budgets.push({ op, b });
       total += b;
-      if (op === outpoint) mine = b;
     }
-    return total === 0n ? 0n : (BigInt(tx.fee_sat) * mine) / total;
+    if (total === 0n) return 0n;
+    const fee = BigInt(tx.fee_sat);
+    const shares = budgets.map(({ op, b }, i) => ({ op, i, share: (fee * b) / total, rem: (fee * b) % total }));
+    let left = fee - shares.reduce((a, x) => a + x.share, 0n);
+    for (const x of [...shares].sort((p, q) => (q.rem > p.rem ? 1 : q.rem < p.rem ? -1 : p.i - q.i))) {
+      if (left <= 0n) break;
+      x.share += 1n;
+      left -= 1n;
+    }
+    return shares.find((x) => x.op === outpoint)?.share ?? 0n;
   }
 
   /**

@@ -342,3 +342,26 @@ describe('review 8: a spend delivered while a set is being built leaves no lease
     assert.equal(broadcaster.published.length, 0);
   });
 });
+
+describe('review 10: fee shares follow the effective budgets and add up to the fee', () => {
+  it('an input worth 1,000 sat with a huge budget is never reported paying more than its value; shares sum to the fee', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 200_000n;
+    const { sweeper, broadcaster, watches } = testSweeper(db, { fees, height: 1000 });
+    const a = toLocalInput(1, { valueSat: 1_000n, budgetSat: 1_000_000n, deadlineHeight: 1002 });
+    const b = toLocalInput(2, { valueSat: 1_000_000n, budgetSat: 10_000n, deadlineHeight: 1002 });
+    const c = toLocalInput(3, { valueSat: 50_000n, budgetSat: 3_333n, deadlineHeight: 1002 });
+    for (const s of [a, b, c]) sweeper.offer(s);
+    await sweeper.kick();
+    const tx = broadcaster.published[0] as Transaction;
+    assert.equal(tx.ins.length, 3);
+    const fee = 1_051_000n - tx.outs.reduce((s, o) => s + o.value, 0n);
+    for (const s of [a, b, c]) await watches.spend(s.outpoint, tx, 1001);
+    for (let h = 1001; h <= 1006; h++) await sweeper.onChainEvent(blk(h));
+    const share = new Map(sweeper.unacked().map((r) => [r.outpoint, r.type === 'swept' ? r.feeSat : -1n]));
+    assert.ok((share.get(a.outpoint) as bigint) <= a.valueSat, `A (value 1000) reported paying ${share.get(a.outpoint)}`);
+    assert.ok((share.get(b.outpoint) as bigint) <= b.budgetSat && (share.get(c.outpoint) as bigint) <= c.budgetSat);
+    assert.equal([...share.values()].reduce((s, x) => s + x, 0n), fee, 'the shares add up to the fee');
+  });
+});
