@@ -4,7 +4,8 @@
  * DB: the runner (sweeper.ts) feeds heights, estimates and wallet coins in and executes what comes out.
  *
  * Clustering rules (ARCHITECTURE.md "Sweeper", contractcourt-spec.md section 6, pain points 2, 9, 10):
- *  - inputs the counterparty can also spend (pinnable) never share a transaction with inputs only we can spend;
+ *  - inputs the counterparty can also spend (pinnable) never share a transaction with inputs only we can spend,
+ *    nor with pinnable inputs of another channel (one counterparty could pin the other channels' claims);
  *  - inputs with different absolute locktimes never share a transaction;
  *  - wallet-funded inputs (zero-fee second-level HTLC pairs, anchor CPFP) are kept apart from self-paying ones, and
  *    each CPFP anchor is alone (its package maths is its own);
@@ -104,7 +105,8 @@ export interface ClusterOptions {
 function classKey(i: CoreInput): string {
   const s = i.spec;
   const cls = s.parent !== undefined ? `cpfp:${s.outpoint}` : s.pairedOutput !== undefined ? 'paired' : 'self';
-  return `${s.pinnable ? 'p' : 'u'}|${s.locktime ?? 0}|${cls}`;
+  // Pinnable inputs are also kept apart per channel: one counterparty must not be able to pin another's claims.
+  return `${s.pinnable ? `p:${s.chanPoint ?? ''}` : 'u'}|${s.locktime ?? 0}|${cls}`;
 }
 
 /**

@@ -90,9 +90,12 @@ export interface SweeperOptions {
   readonly onCommit?: (point: string) => void;
 }
 
-/** What a set was clustered and built for from an input: its spec but the budget and the deadline (keys sorted). */
+/**
+ * What a set was clustered and built for from an input: its spec but the budget and the deadline (keys sorted).
+ * An `alone` flag (the justice split) is left out too: its own rule decides when it moves an input.
+ */
 function shapeOf(spec: SweepInputSpec): string {
-  const { budgetSat: _b, deadlineHeight: _d, ...shape } = spec;
+  const { budgetSat: _b, deadlineHeight: _d, alone: _a, ...shape } = spec as SweepInputSpec & { readonly alone?: boolean };
   return JSON.stringify(shape, (_k, v: unknown) => {
     if (typeof v === 'bigint') return v.toString();
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {

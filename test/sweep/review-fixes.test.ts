@@ -8,7 +8,7 @@ import { Transaction } from 'bitcoinjs-lib';
 import { TxBroadcaster } from '../../src/chain/broadcaster.js';
 import type { ChainEvent } from '../../src/chain/ports.js';
 import type { Db } from '../../src/store/db.js';
-import { FLOOR_RETRY_BLOCKS } from '../../src/sweep/core.js';
+import { clusterInputs, FLOOR_RETRY_BLOCKS, type CoreInput } from '../../src/sweep/core.js';
 import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
 import type { SweepInputSpec } from '../../src/sweep/types.js';
@@ -363,5 +363,32 @@ describe('review 10: fee shares follow the effective budgets and add up to the f
     assert.ok((share.get(a.outpoint) as bigint) <= a.valueSat, `A (value 1000) reported paying ${share.get(a.outpoint)}`);
     assert.ok((share.get(b.outpoint) as bigint) <= b.budgetSat && (share.get(c.outpoint) as bigint) <= c.budgetSat);
     assert.equal([...share.values()].reduce((s, x) => s + x, 0n), fee, 'the shares add up to the fee');
+  });
+});
+
+describe('review 11: pinnable inputs of different channels never share a transaction', () => {
+  const chan = (n: number): string => `${n.toString(16).padStart(2, '0').repeat(32)}:0`;
+  const ci = (spec: SweepInputSpec): CoreInput => ({ spec, offerHeight: 1000 });
+  const OPTS = { walletInputWeight: 272, changeScriptLen: 22 };
+
+  it('clusters pinnable inputs per channel, unpinnable ones of all channels together', () => {
+    const inputs = [
+      ci(toLocalInput(1, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 })),
+      ci(toLocalInput(2, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 })),
+      ci(toLocalInput(3, { pinnable: true, chanPoint: chan(2), deadlineHeight: 1100 })),
+      ci(toLocalInput(4, { pinnable: false, chanPoint: chan(1), deadlineHeight: 1100 })),
+      ci(toLocalInput(5, { pinnable: false, chanPoint: chan(2), deadlineHeight: 1100 })),
+    ];
+    const cs = clusterInputs(inputs, OPTS).map((c) => c.inputs.map((i) => Number(i.spec.owner.split(':')[1])).sort());
+    assert.deepEqual(cs.sort(), [[1, 2], [3], [4, 5]]);
+  });
+
+  it('the sweeper publishes one transaction per channel for pinnable inputs', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster } = testSweeper(db, { height: 1000 });
+    sweeper.offer(toLocalInput(1, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 }));
+    sweeper.offer(toLocalInput(2, { pinnable: true, chanPoint: chan(2), deadlineHeight: 1100 }));
+    await sweeper.kick();
+    assert.deepEqual(broadcaster.published.map((t) => t.ins.length), [1, 1]);
   });
 });
