@@ -20,6 +20,7 @@
  */
 import { Transaction } from 'bitcoinjs-lib';
 import type { ChainEvent, PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../chain/ports.js';
+import { FEE_FLOOR_PER_KW } from '../chain/fees.js';
 import { SerialQueue } from '../chain/serial-queue.js';
 import type { Signer } from '../keys/signer.js';
 import type { Db } from '../store/db.js';
@@ -128,6 +129,7 @@ export class Sweeper implements SweeperPort {
   private readonly parentHandles = new Map<string, WatchHandle>();
   private readonly queue = new SerialQueue();
   private tip: number;
+  private lastFloor = FEE_FLOOR_PER_KW;
 
   /** The dispatcher subscriber (register after ChainWatches). */
   readonly onChainEvent = (event: ChainEvent): Promise<void> =>
@@ -285,6 +287,19 @@ export class Sweeper implements SweeperPort {
 
   // ---- per block -------------------------------------------------------------------------------------------------
 
+  /**
+   * The relay floor, or when the fee source fails the last one it gave (the relay default before any): a failing
+   * node call must not throw out of the block handler (the dispatcher would stall on it).
+   */
+  private async floor(): Promise<bigint> {
+    try {
+      this.lastFloor = await this.fees.floorPerKw();
+    } catch (err) {
+      this.logger.warn({ err: errFields(err), floorPerKw: this.lastFloor.toString() }, 'no relay floor from the fee source; the last known one is used');
+    }
+    return this.lastFloor;
+  }
+
   /** What one block does: due sets (finality, fee steps, rebuilds) then due inputs (new clusters, results). */
   private async step(height: number): Promise<void> {
     for (const set of this.store.dueSets(height)) {
@@ -298,7 +313,7 @@ export class Sweeper implements SweeperPort {
     const due = this.store.dueInputs(height);
     if (due.length === 0) return;
     const ready: CoreInput[] = [];
-    const floor = await this.fees.floorPerKw();
+    const floor = await this.floor();
     this.tx('screen', () => {
       for (const row of due) {
         if (row.state === IN.SpentByOther) {
@@ -362,7 +377,7 @@ export class Sweeper implements SweeperPort {
       start = await this.fees.feeRatePerKw(blocksLeft(deadline, height));
     } catch (err) {
       // No estimate for that target (a node that estimates only short targets): start at the relay floor.
-      start = await this.fees.floorPerKw();
+      start = await this.floor();
       this.logger.warn({ err: errFields(err), target: blocksLeft(deadline, height) }, 'no fee estimate; the set starts at the relay floor');
     }
     for (const r of rows) {
@@ -392,7 +407,7 @@ export class Sweeper implements SweeperPort {
     }
     const specs = orderInputs(members.map(rowSpec));
     const rowsByOutpoint = new Map(members.map((m) => [m.outpoint, m]));
-    const floor = await this.fees.floorPerKw();
+    const floor = await this.floor();
     if (live === undefined && set.start_height < height) {
       // Never published (wallet short, an error): nothing to replace, so the fee function starts again from the
       // estimate of now rather than staying frozen at the rate of the block the set was made in (a spike).

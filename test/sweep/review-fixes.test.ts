@@ -392,3 +392,32 @@ describe('review 11: pinnable inputs of different channels never share a transac
     assert.deepEqual(broadcaster.published.map((t) => t.ins.length), [1, 1]);
   });
 });
+
+describe('review 12: a failing relay floor query does not throw out of the block handler', () => {
+  class FlakyFees extends TestFees {
+    failing = false;
+    override async floorPerKw(): Promise<bigint> {
+      if (this.failing) throw new CourtError('COURT_E_CHAIN_UNREACHABLE', 'node unreachable');
+      return this.floor;
+    }
+  }
+
+  it('uses the last known floor (the relay default before any) and goes on sweeping', async () => {
+    const db = briefcase();
+    const fees = new FlakyFees();
+    fees.failing = true;
+    const { sweeper, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    sweeper.offer(toLocalInput(1, { deadlineHeight: 1100 }));
+    await sweeper.onChainEvent(blk(1001));
+    assert.equal(broadcaster.published.length, 1, 'swept with the relay default floor');
+    fees.failing = false;
+    fees.floor = 1_000n;
+    sweeper.offer(toLocalInput(2, { deadlineHeight: 1100, pinnable: true }));
+    await sweeper.onChainEvent(blk(1002));
+    fees.failing = true;
+    sweeper.offer(toLocalInput(3, { valueSat: 200n, budgetSat: 200n, deadlineHeight: 1100, pinnable: true, chanPoint: `${'ab'.repeat(32)}:1` }));
+    await sweeper.onChainEvent(blk(1003));
+    const v = sweeper.pending().find((p) => p.outpoint === toLocalInput(3).outpoint);
+    assert.match(v?.reason ?? '', /relay floor 1000 sat\/kw/, 'judged at the last floor the source gave');
+  });
+});
