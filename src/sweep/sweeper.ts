@@ -842,12 +842,18 @@ export class Sweeper implements SweeperPort {
    * A published input re-offered with a different shape (locktime, pinnable, value, witness, parent, ...: anything
    * but budget and deadline): the set it is in was clustered for the old one. With other members it leaves the set
    * (pending again, clustered anew at once) and the set is replaced at once without it; alone in its set, the set
-   * takes its new locktime and re-plans in place (its replacement keeps the BIP125 chain of the old version).
+   * takes its new locktime and re-plans in place (its replacement keeps the BIP125 chain of the old version),
+   * unless the input changed between wallet-funded and self-paying (an anchor offered again without its confirmed
+   * parent): that set is dissolved (its CPFP child dead and forgotten, its lease released) and the input starts anew.
    */
   private reshape(row: InputRow, spec: SweepInputSpec): void {
     const set = row.set_id !== null ? this.store.set(row.set_id) : undefined;
     if (set === undefined || set.closed === 1) return;
     if (this.store.members(set.id).length <= 1) {
+      if (needsWallet(rowSpec(row)) !== needsWallet(spec)) {
+        this.dissolve(set.id, this.tip, `${row.outpoint} offered again ${spec.parent === undefined ? 'without' : 'with'} a parent to lift`);
+        return;
+      }
       this.store.updateSet(set.id, { locktime: spec.locktime ?? 0 });
       this.touch(row, spec);
       return;

@@ -299,6 +299,35 @@ describe('review 7: a published input re-offered with a new shape is clustered a
   });
 });
 
+describe('review 7b: an anchor offered again without its parent drops its CPFP child', () => {
+  it('the set of the child is dissolved (child forgotten, its lease released) and the anchor clustered anew', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    fees.estimate = 5_000n;
+    const { sweeper, broadcaster, wallet } = testSweeper(db, { fees, height: 1000 });
+    wallet.addCoin('ee'.repeat(32), 0, 100_000n);
+    const parent = { txid: 'dd'.repeat(32), weight: 1124, feeSat: 285n };
+    const spec = anchorInput(1, parent, { deadlineHeight: 1020 });
+    sweeper.offer(spec);
+    await sweeper.kick();
+    const child = broadcaster.published[0] as Transaction;
+    assert.equal(wallet.leases.size, 1);
+    // The commitment confirmed: the anchor resolver offers the anchor again, without parent, with a small budget.
+    const { parent: _p, ...own } = spec;
+    sweeper.offer({ ...own, budgetSat: 330n, deadlineHeight: undefined });
+    await sweeper.kick();
+    assert.ok(broadcaster.forgotten.includes(child.getId()), 'the CPFP child is forgotten');
+    assert.equal(wallet.leases.has('sweep-set:1'), false, "the child's wallet coin is released");
+    const first = db.prepare('SELECT closed, lease_held FROM sweep_set WHERE id = 1').get();
+    assert.deepEqual(first, { closed: 1, lease_held: 0 });
+    const status = db.prepare('SELECT status FROM sweep_tx WHERE txid = ?').get(child.getId()) as { status: number };
+    assert.notEqual(status.status, 0, 'the child is no longer live');
+    // The anchor is swept on its own terms now (no parent in the package).
+    const view = sweeper.pending()[0];
+    assert.ok(view?.sweepTxid === undefined || view.sweepTxid !== child.getId());
+  });
+});
+
 describe('review 8: a spend delivered while a set is being built leaves no lease behind', () => {
   /** A fee source whose second floor query (the new set's step) waits until the test opens it. */
   class GateFees extends TestFees {
