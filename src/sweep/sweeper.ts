@@ -559,6 +559,12 @@ export class Sweeper implements SweeperPort {
     if (!recorded) return;
     const row = this.store.tx(txid) as TxRow;
     const result = await this.publishRecorded(row, this.store.set(set.id) as SetRow);
+    if (this.store.tx(txid)?.status === TX.Dead) {
+      // The set was dissolved while the node answered (a spend, the parent confirmed): dissolve's forget ran before
+      // this publish tracked it again, so forget it now.
+      this.broadcaster.forget(txid);
+      return;
+    }
     if (result.kind === 'accepted' || result.kind === 'already-in-mempool') {
       if (live !== undefined) this.broadcaster.forget(live.txid);
       this.logger.info({ txid, set: set.id, version, feeSat: a.feeSat.toString(), rate: a.rate.toString(), inputs: specs.length }, live ? 'sweep replaced' : 'sweep published');

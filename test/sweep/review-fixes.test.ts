@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { TxBroadcaster } from '../../src/chain/broadcaster.js';
-import type { ChainEvent } from '../../src/chain/ports.js';
+import type { ChainEvent, PublishResult } from '../../src/chain/ports.js';
 import type { Db } from '../../src/store/db.js';
 import { clusterInputs, FLOOR_RETRY_BLOCKS, type CoreInput } from '../../src/sweep/core.js';
 import { minReplacementFee, vsizeOf } from '../../src/sweep/fee.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
 import type { SweepInputSpec } from '../../src/sweep/types.js';
 import { CourtError } from '../../src/util/errors.js';
-import { anchorInput, briefcase, ManualWatches, SIGNER, TestFees, TestWallet, testSweeper, toLocalInput } from './helpers.js';
+import { anchorInput, briefcase, ManualWatches, RecordingBroadcaster, SIGNER, TestFees, TestWallet, testSweeper, toLocalInput } from './helpers.js';
 
 const blk = (h: number, txs: Transaction[] = [], hash = h.toString(16).padStart(64, '0')): ChainEvent => ({
   type: 'BlockConnected',
@@ -135,6 +135,47 @@ describe('review 2: a CPFP child is withdrawn once its parent confirmed alone (l
     assert.ok(txs.length > 0 && txs.every((t) => t.status !== 0), 'no live child version is left');
     assert.equal(sweeper.pending().length, 0);
     assert.deepEqual(results, ['failed']);
+  });
+});
+
+describe('review 2b: a child withdrawn while the node answers its publish is forgotten after the publish', () => {
+  class GateBroadcaster extends RecordingBroadcaster {
+    open: () => void = () => undefined;
+    reached: () => void = () => undefined;
+    readonly reachedP = new Promise<void>((r) => (this.reached = r));
+    readonly tracked = new Set<string>();
+    override async publish(tx: Transaction): Promise<PublishResult> {
+      const gate = new Promise<void>((r) => (this.open = r));
+      this.reached();
+      await gate;
+      this.tracked.add(tx.getId());
+      return super.publish(tx);
+    }
+    override forget(txid: string): void {
+      this.tracked.delete(txid);
+      super.forget(txid);
+    }
+  }
+
+  it('the parent confirms during the publish await: the child ends forgotten, not tracked', async () => {
+    const db = briefcase();
+    const broadcaster = new GateBroadcaster();
+    const fees = new TestFees();
+    fees.estimate = 5_000n;
+    const { sweeper, wallet, watches } = testSweeper(db, { fees, broadcaster, height: 1000 });
+    wallet.addCoin('ee'.repeat(32), 0, 100_000n);
+    const parentTx = new Transaction();
+    parentTx.addInput(Buffer.alloc(32, 9), 0);
+    parentTx.addOutput(Buffer.from('0014' + '33'.repeat(20), 'hex'), 1000n);
+    const spec = anchorInput(1, { txid: parentTx.getId(), weight: 1124, feeSat: 285n }, { deadlineHeight: 1020 });
+    sweeper.offer(spec);
+    const k = sweeper.kick();
+    await broadcaster.reachedP;
+    await watches.confirm(parentTx, 1001);
+    broadcaster.open();
+    await k;
+    assert.equal(broadcaster.tracked.size, 0, 'the withdrawn child is still tracked by the broadcaster');
+    assert.equal(wallet.leases.size, 0);
   });
 });
 
