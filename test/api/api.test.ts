@@ -17,35 +17,10 @@ import { sha256, toHex } from '../../src/util/bytes.js';
 import { toLocalInput } from '../sweep/helpers.js';
 import { tempDir } from '../helpers/db.js';
 import { openChannel } from '../simulator/fixture.js';
-import { apiRig, bearer, H, scanLogs, type ApiRig } from './helpers.js';
+import { apiRig, bearer, H, routes, scanLogs, type ApiRig } from './helpers.js';
 
 const UNKNOWN = `${'55'.repeat(32)}:1`;
 const pre = (label: string): Uint8Array => sha256(new TextEncoder().encode(`api.test ${label}`));
-
-/** Every route, its scope, and a body that passes its schema. */
-export function routes(cp: string): Array<{ method: 'GET' | 'PUT' | 'POST'; url: string; scope: 'admin' | 'readonly'; body?: unknown }> {
-  const e = encodeURIComponent(cp);
-  return [
-    { method: 'PUT', url: `/v1/channels/${e}`, scope: 'admin', body: {} },
-    { method: 'POST', url: `/v1/channels/${e}/revocations`, scope: 'admin', body: { number: 0, secret: '11'.repeat(32) } },
-    { method: 'POST', url: '/v1/preimages', scope: 'admin', body: { preimages: ['22'.repeat(32)] } },
-    { method: 'POST', url: `/v1/channels/${e}/force-close`, scope: 'admin', body: { dry_run: true } },
-    { method: 'POST', url: `/v1/channels/${e}/coop-close`, scope: 'admin', body: { tx_hex: '00' } },
-    { method: 'GET', url: '/v1/info', scope: 'readonly' },
-    { method: 'GET', url: '/v1/channels', scope: 'readonly' },
-    { method: 'GET', url: `/v1/channels/${e}`, scope: 'readonly' },
-    { method: 'GET', url: '/v1/closed', scope: 'readonly' },
-    { method: 'GET', url: '/v1/sweeps', scope: 'readonly' },
-    { method: 'GET', url: `/v1/channels/${e}/history`, scope: 'readonly' },
-    { method: 'GET', url: '/v1/wallet/balance', scope: 'readonly' },
-    { method: 'GET', url: '/v1/events?after=0', scope: 'readonly' },
-    { method: 'POST', url: '/v1/wallet/address', scope: 'admin' },
-    { method: 'POST', url: '/v1/sweeps/bump', scope: 'admin', body: { outpoint: `${'33'.repeat(32)}:0` } },
-    { method: 'POST', url: `/v1/channels/${e}/bump`, scope: 'admin', body: {} },
-    { method: 'POST', url: '/v1/events/ack', scope: 'admin', body: { id: 0 } },
-    { method: 'POST', url: '/v1/tokens/rotate', scope: 'admin', body: { scope: 'readonly' } },
-  ];
-}
 
 describe('HTTP API', () => {
   const tmp = tempDir('api');
