@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
+import { Metrics } from '../../src/api/metrics.js';
 import { openApiDocument } from '../../src/api/openapi-gen.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { toLocalInput } from '../sweep/helpers.js';
@@ -318,6 +319,25 @@ describe('HTTP API', () => {
       const path = r.url.split('?')[0]?.replace(encodeURIComponent(sim.chanPoint), '{chanPoint}') as string;
       assert.ok(doc.paths[path] !== undefined, `${path} documented`);
     }
+  });
+
+  it('metrics: a private registry on its own listener; channels by state, limbo, sweeps, blocks behind; no per-channel label', async () => {
+    const m = new Metrics({ db: rig.db, heights: () => ({ height: H, nodeHeight: H + 3 }), pendingSweeps: () => rig.sweeper.pending().length });
+    m.rpcErrors.inc();
+    const server = m.server();
+    const r = await server.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(r.statusCode, 200);
+    assert.match(r.headers['content-type'] as string, /text\/plain/);
+    assert.match(r.body, /^courtd_channels\{state="Default"\} 1$/m);
+    assert.match(r.body, /^courtd_channels\{state="BroadcastCommit"\} 1$/m);
+    assert.match(r.body, /^courtd_blocks_behind 3$/m);
+    assert.match(r.body, /^courtd_rpc_errors_total 1$/m);
+    assert.match(r.body, /^courtd_limbo_sat \d+$/m);
+    assert.match(r.body, /^courtd_pending_sweeps \d+$/m);
+    assert.match(r.body, /^courtd_sweep_fees_paid_sat 0$/m);
+    assert.doesNotMatch(r.body, /chan_point|[0-9a-f]{64}/, 'no channel in any label');
+    assert.doesNotMatch(r.body, /process_cpu|nodejs_/, 'a private registry: no default metrics mixed in');
+    await server.close();
   });
 
   it('log scan: no token, seed or unpublished preimage in any log line', () => {
