@@ -329,7 +329,7 @@ describe('HTTP API', () => {
     assert.equal(r.statusCode, 200);
     assert.match(r.headers['content-type'] as string, /text\/plain/);
     assert.match(r.body, /^courtd_channels\{state="Default"\} 1$/m);
-    assert.match(r.body, /^courtd_channels\{state="BroadcastCommit"\} 1$/m);
+    assert.match(r.body, /^courtd_channels\{state="CommitmentBroadcasted"\} 1$/m);
     assert.match(r.body, /^courtd_blocks_behind 3$/m);
     assert.match(r.body, /^courtd_rpc_errors_total 1$/m);
     assert.match(r.body, /^courtd_limbo_sat \d+$/m);
