@@ -177,10 +177,19 @@ export function channelOutputs(i: ChannelOutputsInput): OutputViewT[] {
   return [];
 }
 
+/** Our balance (sat, HTLCs not counted) on the local commitment of the snapshot in force. */
+function ourCommitmentBalance(db: Db, chanPoint: string): string {
+  const row = db.prepare<[string], { msat: string | null }>("SELECT json_extract(snapshot, '$.localCommitment.toLocalMsat') AS msat FROM channel_snapshot_current WHERE chan_point = ?").get(chanPoint);
+  return row?.msat === null || row?.msat === undefined ? '0' : (BigInt(row.msat) / 1000n).toString();
+}
+
 function channelView(db: Db, r: ArbRow, height: number): ChannelViewT {
   const state = JSON.parse(r.detail) as Record<string, unknown>;
   const outputs = channelOutputs({ db, chanPoint: r.chan_point, state, closeHeight: r.close_height, height });
   const sum = (f: (o: OutputViewT) => string): string => outputs.reduce((a, o) => a + BigInt(f(o)), 0n).toString();
+  // Going on chain, the commitment not confirmed yet: our balance on it is in limbo (lncli's waiting-close view).
+  const goingOnChain = r.state === ARBITRATOR_STATE.BroadcastCommit || r.state === ARBITRATOR_STATE.CommitmentBroadcasted;
+  const limbo = goingOnChain && outputs.length === 0 ? ourCommitmentBalance(db, r.chan_point) : sum((o) => o.limbo_sat);
   const close = (state['close'] ?? (state['spend'] as Record<string, unknown> | undefined)) as { txid?: string } | undefined;
   const closeType = r.close_type === null ? undefined : CLOSE_TYPE_NAME.get(r.close_type);
   return {
@@ -191,7 +200,7 @@ function channelView(db: Db, r: ArbRow, height: number): ChannelViewT {
     commitment_type: r.commitment_type === 1 ? 'anchors' : 'static_remotekey',
     ...(close?.txid === undefined ? {} : { closing_txid: close.txid }),
     ...(r.close_height === null ? {} : { close_height: r.close_height }),
-    limbo_balance: sum((o) => o.limbo_sat),
+    limbo_balance: limbo,
     recovered_balance: sum((o) => o.recovered_sat),
     ...(r.reason === null ? {} : { reason: r.reason.slice(0, 500) }),
     outputs,
