@@ -25,7 +25,7 @@ import { errorHandler, type RouteErrorConfig } from './errors.js';
 import { ackedEventId, ackEvents, type EventFeed } from './events.js';
 import { forceClosePlan } from './plan.js';
 import * as S from './schemas.js';
-import { anchorChannels, channelCounts, channelHistory, getChannel, listChannels, listClosed } from './views.js';
+import { anchorChannels, channelCounts, channelHistory, getChannel, listChannels, listClosed, type ResolverOutputSource } from './views.js';
 import { ARBITRATOR_STATE } from '../store/codes.js';
 
 /** What the API calls into (the daemon's parts; tests pass real ones over a SQLite briefcase). */
@@ -61,6 +61,8 @@ export interface ApiDeps {
     newAddress(): string;
   };
   readonly events: EventFeed;
+  /** The resolver runner's view of a channel's outputs (absent: read from the arbitrator's rows). */
+  readonly resolverView?: ResolverOutputSource;
   /** Rewrites a token file; returns its path. */
   rotateToken?(scope: 'admin' | 'readonly'): string;
   /** Called with each error status (metrics). */
@@ -214,7 +216,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       const set = [...checked.snapshot.localCommitment.htlcs, ...checked.snapshot.remoteCommitments.current.htlcs].map((h) => Buffer.from(h.paymentHash).toString('hex'));
       const plan = forceClosePlan({ checked, height: height(), preimages: deps.knownPreimages(set), deltas: deps.deltas });
       if (req.body.dry_run === true) {
-        const view = getChannel(db, cp, height());
+        const view = getChannel(db, cp, height(), deps.resolverView);
         return { chan_point: cp, commitment_number: checked.snapshot.localCommitment.number, closing_txid: checked.local.tx.getId(), plan, dry_run: true, state: view?.state ?? 'Default' };
       }
       const r = await deps.arbitrator.forceClose(cp);
@@ -271,7 +273,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get(
     '/v1/channels',
     { ...cfg('readonly'), schema: { summary: 'Channels courtd arbitrates (fully resolved ones with all=true)', tags: ['read'], querystring: S.ChannelsQuery, response: { 200: S.ChannelsReply, ...errors } } },
-    async (req) => ({ channels: listChannels(db, height(), req.query.all === 'true') }),
+    async (req) => ({ channels: listChannels(db, height(), req.query.all === 'true', deps.resolverView) }),
   );
 
   app.get(
@@ -279,7 +281,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { ...cfg('readonly'), schema: { summary: 'One channel: state, limbo, outputs with stage and maturity', tags: ['read'], params: S.ChanPointParams, response: { 200: S.ChannelView, ...errors } } },
     async (req) => {
       const cp = normalise(req.params.chanPoint);
-      const v = getChannel(db, cp, height());
+      const v = getChannel(db, cp, height(), deps.resolverView);
       if (v === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no channel ${cp}`);
       return v;
     },

@@ -212,7 +212,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
 
     // Metrics.
     let metricsAddress: string | undefined;
-    const metrics = new Metrics({ db, heights: () => ({ height: chainInfo().height, nodeHeight: lastNodeHeight }), pendingSweeps: () => money.sweeper.pending().filter((v) => v.state === 'pending' || v.state === 'published').length });
+    const metrics = new Metrics({ db, heights: () => ({ height: chainInfo().height, nodeHeight: lastNodeHeight }), pendingSweeps: () => money.sweeper.pending().filter((v) => v.state === 'pending' || v.state === 'published').length, ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }) });
     metricsBox.m = metrics;
     if (config['metrics.listen'] !== undefined) {
       const ms = metrics.server();
@@ -245,6 +245,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
           logger.warn({ scope, path }, 'courtd: API token rotated');
           return path;
         },
+        ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }),
         onError: (status) => metrics.apiErrors.inc({ status: `${Math.floor(status / 100)}xx` }),
       }),
     );

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { Metrics } from '../../src/api/metrics.js';
+import { getChannel } from '../../src/api/views.js';
 import { openApiDocument } from '../../src/api/openapi-gen.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { toLocalInput } from '../sweep/helpers.js';
@@ -322,6 +323,16 @@ describe('HTTP API', () => {
       const path = r.url.split('?')[0]?.replace(encodeURIComponent(sim.chanPoint), '{chanPoint}') as string;
       assert.ok(doc.paths[path] !== undefined, `${path} documented`);
     }
+  });
+
+  it("channel outputs come from the resolver runner's view when the daemon wires one", () => {
+    const view = [{ outpoint: `${'66'.repeat(32)}:0`, kind: 'commitSweep', stage: 'waitingCsv', amountSat: 700_000n, limboSat: 700_000n, recoveredSat: 0n, maturityHeight: H + 144, reason: 'CSV' }];
+    const ch = getChannel(rig.db, sim.chanPoint, H, (cp) => (cp === sim.chanPoint ? view : []));
+    assert.deepEqual(ch?.outputs, [
+      { outpoint: view[0]?.outpoint, resolver: 'commitSweep', stage: 'waitingCsv', amount_sat: '700000', limbo_sat: '700000', recovered_sat: '0', maturity_height: H + 144, blocks_til_maturity: 144, resolved: false, reason: 'CSV' },
+    ]);
+    assert.equal(ch?.limbo_balance, '700000');
+    assert.deepEqual(getChannel(rig.db, sim.chanPoint, H, () => [])?.outputs, [], 'an empty view: the arbitrator rows (none yet)');
   });
 
   it('metrics: a private registry on its own listener; channels by state, limbo, sweeps, blocks behind; no per-channel label', async () => {
