@@ -167,6 +167,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         throw new CourtError('COURT_E_SNAPSHOT_INVALID', 'chanPoint differs from the channel point in the path', { field: 'chanPoint' });
       }
       const r = await deps.arbitrator.updateChannel(req.body);
+      req.log.info({ chanPoint: r.chanPoint, state: r.state, localNumber: req.body.localCommitment.number }, 'api: snapshot accepted');
       return { chan_point: r.chanPoint, state: r.state };
     },
   );
@@ -180,6 +181,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const cp = normalise(req.params.chanPoint);
       deps.arbitrator.addRevocation(cp, fromHex(req.body.secret), req.body.number);
+      req.log.info({ chanPoint: cp, number: req.body.number }, 'api: revocation stored');
       return { chan_point: cp, number: req.body.number };
     },
   );
@@ -192,6 +194,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       for (const p of req.body.preimages) {
         const r = await deps.arbitrator.addPreimage(fromHex(p), 'node');
         routed.push({ payment_hash: r.paymentHash, channels: [...r.channels] });
+        req.log.info({ paymentHash: r.paymentHash, channels: r.channels.length }, 'api: preimage stored');
       }
       return { routed };
     },
@@ -220,6 +223,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         return { chan_point: cp, commitment_number: checked.snapshot.localCommitment.number, closing_txid: checked.local.tx.getId(), plan, dry_run: true, state: view?.state ?? 'Default' };
       }
       const r = await deps.arbitrator.forceClose(cp);
+      req.log.warn({ chanPoint: cp, state: r.state, commitment: r.commitment?.number }, 'api: force close requested');
       const commitment = r.commitment ?? { number: checked.snapshot.localCommitment.number, txid: checked.local.tx.getId() };
       return { chan_point: cp, commitment_number: commitment.number, closing_txid: commitment.txid, plan, dry_run: false, state: r.state };
     },
@@ -245,6 +249,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (!spends || tx.ins.length !== 1) throw new CourtError('COURT_E_COOP_CLOSE_INVALID', 'the transaction must have exactly one input, the channel funding output', { field: 'tx_hex' });
       if (deps.publish === undefined) throw unavailable('the broadcaster');
       const accepted = await deps.publish(tx, `coop close ${cp}`);
+      req.log.info({ chanPoint: cp, txid: tx.getId(), accepted }, 'api: cooperative close published');
       return { chan_point: cp, txid: tx.getId(), accepted };
     },
   );
@@ -371,6 +376,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (deps.sweeper === undefined) throw unavailable('the sweeper');
       const op = normalise(req.body.outpoint);
       deps.sweeper.bump(op, bumpRequest(req.body));
+      req.log.info({ outpoint: op }, 'api: sweep bumped');
       return { bumped: [op] };
     },
   );
