@@ -70,6 +70,37 @@ describe('HTTP API', () => {
     assert.equal(malformed.statusCode, 401);
   });
 
+  it('every route: an unknown field, a body of the wrong type, a missing field and a bad channel point are 400 with their code and field', async () => {
+    const required: Record<string, string> = { revocations: 'number', preimages: 'preimages', 'coop-close': 'tx_hex', 'sweeps/bump': 'outpoint', ack: 'id', rotate: 'scope' };
+    for (const r0 of routes(sim.chanPoint)) {
+      const r = r0.method === 'PUT' ? { ...r0, body: sim.snapshot('alice') } : r0;
+      const code = r.method === 'PUT' ? 'COURT_E_SNAPSHOT_INVALID' : 'COURT_E_API_INVALID_REQUEST';
+      if (r.body !== undefined) {
+        const extra = await inject(r.method, r.url, rig.admin, { ...(r.body as object), zzz: 1 });
+        assert.equal(extra.statusCode, 400, `${r.url} extra field`);
+        assert.equal(extra.json().code, code);
+        assert.equal(extra.json().field, 'zzz', `${r.url}: ${extra.body}`);
+        const arr = await inject(r.method, r.url, rig.admin, [1, 2]);
+        assert.equal(arr.statusCode, 400, `${r.url} array body`);
+        assert.equal(arr.json().code, code);
+        const key = Object.entries(required).find(([k]) => r.url.includes(k))?.[1];
+        if (key !== undefined) {
+          const { [key]: _gone, ...rest } = r.body as Record<string, unknown>;
+          const missing = await inject(r.method, r.url, rig.admin, rest);
+          assert.equal(missing.statusCode, 400, `${r.url} missing ${key}`);
+          assert.equal(missing.json().field, key);
+          assert.match(missing.json().message, /is missing/);
+        }
+      }
+      if (r.url.includes(encodeURIComponent(sim.chanPoint))) {
+        const bad = await inject(r.method, r.url.replace(encodeURIComponent(sim.chanPoint), 'zz%3A1'), rig.admin, r.body);
+        assert.equal(bad.statusCode, 400, `${r.url} bad channel point`);
+        assert.equal(bad.json().code, code);
+        assert.equal(bad.json().field, 'params.chanPoint');
+      }
+    }
+  });
+
   it('PUT /v1/channels/{chanPoint}: a checked snapshot is durable when the call answers; bad ones are refused with their code and field', async () => {
     const url = `/v1/channels/${encodeURIComponent(sim.chanPoint)}`;
     const snap = sim.snapshot('alice') as unknown as Record<string, unknown>;
