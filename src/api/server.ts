@@ -127,7 +127,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Requests are not logged one by one (the error handler logs failures): no URL, header or body in the logs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
-    return503OnClosing: true,
+    // Closing: our own coded 503 (the preClose hook below), not fastify's uncoded one.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -140,6 +141,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'COURT_E_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new CourtError('COURT_E_API_UNAVAILABLE', 'courtd is stopping');
   });
   app.addHook('onRequest', authHook(deps.tokens));
 
