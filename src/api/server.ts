@@ -223,7 +223,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const cp = normalise(req.params.chanPoint);
       const checked = deps.checked(cp);
-      if (checked === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no open channel ${cp}`);
+      if (checked === undefined) {
+        const known = getChannel(db, cp, height());
+        if (known !== undefined) throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${known.state})`);
+        throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no open channel ${cp}`);
+      }
       const set = [...checked.snapshot.localCommitment.htlcs, ...checked.snapshot.remoteCommitments.current.htlcs].map((h) => Buffer.from(h.paymentHash).toString('hex'));
       const plan = forceClosePlan({ checked, height: height(), preimages: deps.knownPreimages(set), deltas: deps.deltas });
       if (req.body.dry_run === true) {

@@ -239,7 +239,8 @@ describe('HTTP API', () => {
     await rig.arb.idle();
     assert.deepEqual(rig.published, [sim.commitment('alice').txid], 'our commitment was published');
     const again = await inject('POST', url, rig.admin, {});
-    assert.equal(again.statusCode, 404, 'no open channel any more: the plan cannot be made');
+    assert.equal(again.statusCode, 409, 'no longer open: refused');
+    assert.equal(again.json().code, 'COURT_E_CHANNEL_CLOSING');
     const info = (await inject('GET', '/v1/info', rig.readonly)).json();
     assert.equal(info.num_pending_channels, 1);
     const view = (await inject('GET', `/v1/channels/${encodeURIComponent(sim.chanPoint)}`, rig.readonly)).json();
