@@ -127,6 +127,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Requests are not logged one by one (the error handler logs failures): no URL, header or body in the logs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
+    // No implicit HEAD routes (a HEAD of the event stream would hold a connection open for nothing).
+    exposeHeadRoutes: false,
     // Closing: our own coded 503 (the preClose hook below), not fastify's uncoded one.
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
