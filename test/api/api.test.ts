@@ -245,6 +245,7 @@ describe('HTTP API', () => {
     assert.equal(info.num_pending_channels, 1);
     const view = (await inject('GET', `/v1/channels/${encodeURIComponent(sim.chanPoint)}`, rig.readonly)).json();
     assert.equal(view.state, 'CommitmentBroadcasted');
+    assert.equal(view.closing_txid, sim.commitment('alice').txid, 'the commitment we published');
     assert.equal(view.limbo_balance, String(sim.state(sim.latestNumber).balanceMsat.alice / 1000n), 'our balance is in limbo until the close confirms');
     const unknown = await inject('POST', `/v1/channels/${encodeURIComponent(UNKNOWN)}/force-close`, rig.admin, {});
     assert.equal(unknown.statusCode, 404);
