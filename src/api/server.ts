@@ -134,7 +134,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(swagger, { openapi: OPENAPI_INFO as never });
+  await app.register(swagger, {
+    openapi: OPENAPI_INFO as never,
+    // Shared schemas appear under their own names (ChannelSnapshot, ChannelView, Error, ...), not def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+  });
   app.setErrorHandler((err, request, reply) => {
     errorHandler(err, request, reply);
   });
