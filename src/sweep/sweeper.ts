@@ -525,9 +525,17 @@ export class Sweeper implements SweeperPort {
 
   /** Hands a recorded version to the broadcaster (it keeps rebroadcasting it each block until it confirms). */
   private async publishRecorded(row: TxRow, set: SetRow): Promise<PublishResult> {
-    const r = await this.broadcaster.publish(Transaction.fromHex(row.hex), `sweep:${set.id}:${row.version}`);
+    const tx = Transaction.fromHex(row.hex);
+    const r = await this.broadcaster.publish(tx, `sweep:${set.id}:${row.version}`);
     if (r.kind !== 'accepted' && r.kind !== 'already-in-mempool') {
       this.logger.warn({ txid: row.txid, set: set.id, result: r.kind, reason: r.reason }, 'sweep not accepted');
+    } else if (this.wallet.recordUnconfirmed !== undefined) {
+      try {
+        this.wallet.recordUnconfirmed(tx);
+      } catch (err) {
+        // Only the wallet's view of unconfirmed money is late: the block that mines the sweep records it anyway.
+        this.logger.warn({ txid: row.txid, ...errFields(err) }, 'wallet could not record the unconfirmed sweep');
+      }
     }
     return r;
   }

@@ -168,6 +168,11 @@ export interface FeeWalletPort {
    * sets their witnesses. Throws COURT_E_WALLET_* if an input is not a UTXO of this wallet.
    */
   signWalletInputs(tx: Transaction, inputs: readonly { readonly index: number; readonly utxo: LeasedUtxo }[]): Promise<void>;
+  /**
+   * Optional: records a published sweep's outputs to the wallet as unconfirmed (recovered money and change visible
+   * at once; a replacement drops the outputs of the version it replaced). Called after the node accepted it.
+   */
+  recordUnconfirmed?(tx: Transaction): void;
   /** Weight of one wallet input's witness (P2WPKH: 109 with a 73-byte signature) plus its 41-byte input * 4. */
   readonly inputWeight: number;
 }

@@ -459,13 +459,19 @@ export class Wallet implements FeeWalletPort {
   /**
    * Records the outputs to our scripts of an unconfirmed transaction we published (a sweep's change) as unconfirmed
    * UTXOs: counted in the balance, never selected. A block confirming a conflicting spend of one of its inputs
-   * drops them. Idempotent.
+   * drops them. A recorded transaction that spends an input this one spends was replaced by it (RBF: the node
+   * accepted this one, so it evicted that one): its unconfirmed outputs are dropped at once, so the balance never
+   * counts two versions of one sweep. Idempotent.
    */
   recordUnconfirmed(tx: Transaction): void {
     const txid = tx.getId();
     const ours = tx.outs.map((o, vout) => ({ vout, value: o.value, script: toHex(o.script) })).filter((o) => this.#scripts.has(o.script));
-    if (ours.length === 0) return;
+    const replaced = new Set<string>();
+    for (let i = 0; i < tx.ins.length; i++) for (const p of this.#pending.get(inputKey(tx, i)) ?? []) if (p !== txid) replaced.add(p);
+    if (ours.length === 0 && replaced.size === 0) return;
     this.#atomically(() => {
+      if (replaced.size > 0) this.#settlePending(replaced, txid);
+      if (ours.length === 0) return;
       for (let i = 0; i < tx.ins.length; i++) {
         const op = inputOutpoint(tx, i);
         this.#stmt('INSERT OR IGNORE INTO wallet_pending_tx (txid, spends) VALUES (?, ?)').run(txid, `${op.txid}:${op.vout}`);

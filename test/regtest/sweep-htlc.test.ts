@@ -8,21 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { singleTweak } from '../../src/keys/derive.js';
 import { encodeSig } from '../../src/keys/signature.js';
-import { LocalSigner } from '../../src/keys/signer.js';
 import { p2wsh } from '../../src/ln/scripts.js';
 import type { SweepInputSpec } from '../../src/sweep/types.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { eventually } from '../helpers/async.js';
 import { tempDir } from '../helpers/db.js';
-import { TestWallet } from '../sweep/helpers.js';
 import { openOnChain } from './arbitrator.helpers.js';
-import { fundWallet, liveTxids, nodeFee, startSweepCourt, sweepRow, type SweepCourt } from './sweep.helpers.js';
+import { assertWalletMatchesNode, fundWallet, liveTxids, nodeFee, startSweepCourt, sweepRow, type SweepCourt } from './sweep.helpers.js';
 
 const preimage = (label: string): Uint8Array => sha256(new TextEncoder().encode(`sweep-htlc.test ${label}`));
 
@@ -30,7 +28,6 @@ let node: RegtestChain;
 let court: SweepCourt;
 let sim: ChannelSimulator;
 let tmp: { dir: string; remove: () => void };
-const wallet = new TestWallet();
 
 async function synced(): Promise<void> {
   const h = await node.height();
@@ -78,8 +75,13 @@ describe('zero-fee second-level HTLC transactions and anchor CPFP on regtest', {
     node = await startChain();
     tmp = tempDir('sweep-htlc');
     sim = await openOnChain(node, 'anchors');
-    court = await startSweepCourt(node, join(tmp.dir, 'court.db'), wallet, new LocalSigner(sim.parties.alice.ring));
-    for (let i = 0; i < 3; i++) await fundWallet(node, wallet, 100_000n, `fee coin ${i}`);
+    court = await startSweepCourt(node, join(tmp.dir, 'court.db'), sim.parties.alice.ring);
+    for (let i = 0; i < 3; i++) await fundWallet(node, court, 100_000n);
+    await synced();
+  });
+  afterEach(async () => {
+    await synced();
+    await assertWalletMatchesNode(node, court);
   });
   after(async () => {
     await court?.stop();
@@ -135,7 +137,7 @@ describe('zero-fee second-level HTLC transactions and anchor CPFP on regtest', {
     const results = court.sweeper.unacked();
     assert.equal(results.filter((r) => r.type === 'swept').length, 3);
     for (const r of results) court.sweeper.ack(r.outpoint);
-    assert.equal(wallet.leases.size, 0, 'no lease left behind');
+    assert.equal(court.wallet.balance().leased, 0n, 'no lease left behind');
   });
 
   it('anchor CPFP: the child lifts commitment + child to the target rate as the node reports their fees and weights, within the anchor budget; both confirm together', async () => {

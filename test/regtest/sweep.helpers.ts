@@ -1,15 +1,17 @@
 /** A courtd chain layer and sweeper on a regtest node, and real P2WSH to_local outputs to sweep. */
-import { Transaction } from 'bitcoinjs-lib';
+import { address as btcAddress, networks, Transaction } from 'bitcoinjs-lib';
 import { createChain, type Chain } from '../../src/chain/index.js';
 import { p2wsh, toLocalScript } from '../../src/ln/scripts.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { Sweeper } from '../../src/sweep/sweeper.js';
 import type { SweepInputSpec } from '../../src/sweep/types.js';
-import type { Signer } from '../../src/keys/signer.js';
+import type { KeyRing } from '../../src/keys/keyring.js';
+import { LocalSigner, type Signer } from '../../src/keys/signer.js';
+import { Wallet } from '../../src/wallet/wallet.js';
 import { toHex } from '../../src/util/bytes.js';
 import type { RegtestChain } from '../../regtest/chain.js';
-import { RING, SIGNER, TestWallet } from '../sweep/helpers.js';
+import { RING } from '../sweep/helpers.js';
 
 const debugLogger = {
   debug: () => undefined,
@@ -22,13 +24,21 @@ export interface SweepCourt {
   readonly db: Db;
   readonly chain: Chain;
   readonly sweeper: Sweeper;
-  readonly wallet: TestWallet;
+  /** courtd's real fee wallet (src/wallet): fee coins, change and every sweep's output. */
+  readonly wallet: Wallet;
+  /** Outpoints the test paid to the wallet (the node-side ledger adds every sweep output paying the wallet). */
+  readonly funded: Set<string>;
   stop(): Promise<void>;
 }
 
-export async function startSweepCourt(node: RegtestChain, dbPath: string, wallet = new TestWallet(), signer: Signer = SIGNER): Promise<SweepCourt> {
+/**
+ * courtd's chain layer, fee wallet and sweeper over one briefcase, as the daemon wires them: the wallet
+ * subscribed before the sweeper, the wallet's keys from `ring` and its inputs signed by `signer` (the same ring).
+ */
+export async function startSweepCourt(node: RegtestChain, dbPath: string, ring: KeyRing = RING, signer: Signer = new LocalSigner(ring)): Promise<SweepCourt> {
   const db = openDatabase(dbPath);
   migrate(db);
+  const wallet = new Wallet({ db, account: ring.walletAccountPublic(), signer, network: 'regtest' });
   const e = node.endpoint;
   const chain = createChain({
     rpc: { host: `http://${e.host}:${e.port}`, username: e.username, password: e.password, timeoutMs: 5_000 },
@@ -57,6 +67,7 @@ export async function startSweepCourt(node: RegtestChain, dbPath: string, wallet
     chain,
     sweeper,
     wallet,
+    funded: new Set(),
     async stop() {
       await chain.stop();
       db.close();
@@ -114,9 +125,37 @@ export function liveTxids(db: Db): string[] {
   return (db.prepare('SELECT txid FROM sweep_tx WHERE status = 0 ORDER BY txid').all() as { txid: string }[]).map((r) => r.txid);
 }
 
-/** Funds a coin of the test wallet on chain (confirmed) and hands it to the wallet. */
-export async function fundWallet(node: RegtestChain, wallet: TestWallet, valueSat: bigint, label: string): Promise<void> {
-  const script = wallet.scriptFor(label);
-  const u = await node.fund(Buffer.from(script, 'hex'), valueSat);
-  wallet.addCoin(u.txid, u.vout, valueSat, label);
+/** Pays `valueSat` to a fresh address of courtd's wallet in a mined block; returns the outpoint. */
+export async function fundWallet(node: RegtestChain, court: SweepCourt, valueSat: bigint): Promise<string> {
+  const script = btcAddress.toOutputScript(court.wallet.newAddress(), networks.regtest);
+  const u = await node.fund(script, valueSat);
+  const op = `${u.txid}:${u.vout}`;
+  court.funded.add(op);
+  return op;
+}
+
+/**
+ * The money check of every sweeper scenario, from the node's view: every output that ever paid the wallet (the
+ * test's fundings and each recorded sweep's outputs to a wallet script) looked up in the chain's UTXO set with
+ * gettxout; they must sum to the wallet's confirmed + leased balance, and the wallet's UTXO list to its total.
+ */
+export async function assertWalletMatchesNode(node: RegtestChain, court: SweepCourt): Promise<void> {
+  const scripts = new Set((court.db.prepare('SELECT script FROM wallet_key').all() as { script: string }[]).map((r) => r.script));
+  const candidates = new Set(court.funded);
+  for (const r of court.db.prepare('SELECT txid, hex FROM sweep_tx').all() as { txid: string; hex: string }[]) {
+    Transaction.fromHex(r.hex).outs.forEach((o, vout) => {
+      if (scripts.has(toHex(o.script))) candidates.add(`${r.txid}:${vout}`);
+    });
+  }
+  let confirmed = 0n;
+  for (const op of candidates) {
+    const [txid, vout] = op.split(':') as [string, string];
+    // include_mempool false: the chain's UTXO set, whatever the mempool spends
+    const out = await node.call<{ value: number; confirmations: number } | null>('gettxout', txid, Number(vout), false);
+    if (out !== null) confirmed += BigInt(Math.round(out.value * 1e8));
+  }
+  const b = court.wallet.balance();
+  const list = court.wallet.utxos().reduce((a, u) => a + u.valueSat, 0n);
+  if (list !== b.total) throw new Error(`wallet UTXO list ${list} != balance total ${b.total}`);
+  if (b.confirmed + b.leased !== confirmed) throw new Error(`wallet confirmed+leased ${b.confirmed + b.leased} != node confirmed ${confirmed}`);
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { Transaction } from 'bitcoinjs-lib';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import { toLocalRevokedWitness } from '../../src/ln/witness.js';
@@ -13,7 +13,7 @@ import { SIGHASH_ALL } from '../../src/keys/sighash.js';
 import { eventually } from '../helpers/async.js';
 import { tempDir } from '../helpers/db.js';
 import { RING, SIGNER } from '../sweep/helpers.js';
-import { fundToLocal, liveTxids, nodeFee, startSweepCourt, sweepRow, type SweepCourt } from './sweep.helpers.js';
+import { assertWalletMatchesNode, fundToLocal, liveTxids, nodeFee, startSweepCourt, sweepRow, type SweepCourt } from './sweep.helpers.js';
 
 let node: RegtestChain;
 let court: SweepCourt;
@@ -34,6 +34,11 @@ describe('sweeper on regtest', { timeout: 300_000 }, () => {
     node = await startChain();
     tmp = tempDir('sweep-regtest');
     court = await startSweepCourt(node, join(tmp.dir, 'court.db'));
+  });
+  afterEach(async () => {
+    // money to the sat: every sweep paid courtd's wallet, whose balance is what the node's UTXO set says
+    await synced();
+    await assertWalletMatchesNode(node, court);
   });
   after(async () => {
     await court?.stop();

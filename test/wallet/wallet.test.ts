@@ -217,6 +217,19 @@ describe('fee wallet', () => {
       w.onChainEvent(feed.connect([rival]));
       assert.deepEqual(w.balance(), { confirmed: 70_000n, unconfirmed: 0n, leased: 0n, total: 70_000n });
     });
+    it('a recorded replacement (RBF) drops the outputs of the version it replaces at once, so the balance never counts both', () => {
+      const [op] = fund([90_000n]);
+      const v1 = txOf([op as string, `${'cd'.repeat(32)}:1`], [{ script: w.nextChangeScript(), value: 85_000n }]);
+      w.recordUnconfirmed(v1);
+      assert.equal(w.balance().unconfirmed, 85_000n);
+      const v2 = txOf([`${'cd'.repeat(32)}:1`, op as string], [{ script: w.nextChangeScript(), value: 84_000n }]);
+      w.recordUnconfirmed(v2);
+      assert.deepEqual(w.balance(), { confirmed: 90_000n, unconfirmed: 84_000n, leased: 0n, total: 174_000n });
+      w.recordUnconfirmed(v1);
+      assert.equal(w.balance().unconfirmed, 85_000n, 'recording the old version again (its rebroadcast won) swaps back');
+      w.onChainEvent(feed.connect([v2]));
+      assert.deepEqual(w.balance(), { confirmed: 84_000n, unconfirmed: 0n, leased: 0n, total: 84_000n });
+    });
   });
 
   describe('rescan', () => {
