@@ -70,6 +70,7 @@ export function parseNetwork(value: string): Network {
 export function parseRpcServer(value: string): string {
   const v = value.trim();
   let url: URL;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !/^https?:\/\//i.test(v)) throw new InvalidArgumentError(`expected host:port or an http(s) URL, got "${value}"`);
   try {
     if (/^[0-9]{1,5}$/.test(v)) url = new URL(`http://127.0.0.1:${v}`);
     else if (v.startsWith(':')) url = new URL(`http://127.0.0.1${v}`);

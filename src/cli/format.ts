@@ -42,6 +42,8 @@ export function table(head: readonly string[], rows: readonly (readonly string[]
   const t = new Table({
     head: [...head],
     style: { head: [], border: [], compact: false },
+    // No rule between body rows: one line per row, like lncli's tables.
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     ...(align === undefined ? {} : { colAligns: [...align] }),
   });
   for (const r of rows) t.push([...r]);
