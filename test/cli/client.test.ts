@@ -94,7 +94,7 @@ function handler(body: unknown, req: http.IncomingMessage, res: http.ServerRespo
   res.end(JSON.stringify(answer));
 }
 
-function io(stdinTTY = false): CliIo & { out: () => string; err: () => string } {
+function io(stdinTTY = false): CliIo & { stdin: PassThrough; out: () => string; err: () => string } {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = Object.assign(new PassThrough(), { isTTY: stdinTTY });
