@@ -186,11 +186,11 @@ async function main(): Promise<number> {
       await chain.mine(1, burn);
       mined++;
       const h = await court.caughtUp();
-      const { channels: views } = await node.request<{ channels: ChannelView[] }>('GET', '/v1/channels');
+      const { channels: views } = await node.request<{ channels: ChannelView[] }>('GET', '/v1/channels?all=true');
       const mine = views.filter((v) => channels.some((c) => c.sim.chanPoint === v.chan_point));
       resolved = channels.filter((c) => {
         const v = mine.find((m) => m.chan_point === c.sim.chanPoint);
-        return v === undefined || v.state === 'FullyResolved';
+        return v?.state === 'FullyResolved';
       }).length;
       const states = mine.map((v) => `${v.chan_point.slice(0, 8)}=${v.state}`).join(' ');
       if (states !== lastStates || mined % 25 === 0) {

@@ -41,11 +41,18 @@ export function parseBlocks(value: string): number {
   return Number(v);
 }
 
-/** A fee rate in sat/vbyte: a positive decimal (at most 3 fraction digits, at most 100,000). */
+/** A deadline delta for a bump: 1 .. 10,000 blocks (the API's range). */
+export function parseDeadlineDelta(value: string): number {
+  const n = parseBlocks(value);
+  if (n > 10_000) throw new InvalidArgumentError(`expected a number of blocks from 1 to 10000, got "${value}"`);
+  return n;
+}
+
+/** A starting fee rate for a bump in whole sat/vbyte: 1 .. 1,000 (the API's range, as lncli's integer sat_per_vbyte). */
 export function parseSatPerVbyte(value: string): number {
   const v = value.trim();
-  if (!/^(0|[1-9][0-9]{0,5})(\.[0-9]{1,3})?$/.test(v) || Number(v) <= 0 || Number(v) > 100_000) {
-    throw new InvalidArgumentError(`expected a fee rate in sat/vbyte above 0 and at most 100000, got "${value}"`);
+  if (!/^[1-9][0-9]{0,3}$/.test(v) || Number(v) > 1_000) {
+    throw new InvalidArgumentError(`expected a whole fee rate in sat/vbyte from 1 to 1000, got "${value}"`);
   }
   return Number(v);
 }

@@ -217,7 +217,7 @@ export function formatPlan(view: ForceCloseView, tip: number | undefined, c: Col
   const lines: string[] = [];
   lines.push(c.bold(`Force-close plan for ${view.chan_point}`));
   lines.push(`  commitment #${view.commitment_number}, txid ${view.closing_txid}`);
-  lines.push(`  commitment type ${p.commitment_type}; fee ${formatSat(p.fee_sat)} sat at ${p.feerate_sat_per_vbyte} sat/vB (current estimate)`);
+  lines.push(`  commitment type ${p.commitment_type}; fee ${formatSat(p.fee_sat)} sat at ${p.feerate_sat_per_vbyte} sat/vB`);
   lines.push('');
   lines.push('Outputs and when they mature:');
   lines.push(

@@ -15,6 +15,7 @@ import {
   DEFAULT_RPCSERVER,
   NETWORKS,
   parseBlocks,
+  parseDeadlineDelta,
   parseEventId,
   parseNetwork,
   parseOutpoint,
@@ -185,7 +186,7 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
       .description('raise the fee of a pending sweep input: a new budget, an earlier deadline or a fee rate')
       .argument('<outpoint>', 'the input txid:vout', parseOutpoint)
       .addOption(new Option('--budget <sat>', 'the most this input may pay in fees').argParser(parseSats))
-      .addOption(new Option('--deadline_delta <blocks>', 'confirm within this many blocks').argParser(parseBlocks))
+      .addOption(new Option('--deadline_delta <blocks>', 'confirm within this many blocks').argParser(parseDeadlineDelta))
       .addOption(new Option('--sat_per_vbyte <rate>', 'start at this fee rate').argParser(parseSatPerVbyte))
       .action(async (outpoint, opts) => {
         const body = bumpBody(opts);
@@ -198,7 +199,7 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     .description('raise the fee of a force close (the commitment, through its anchor)')
     .addOption(new Option('--chan_point <txid:vout>', 'the channel').argParser(parseOutpoint).makeOptionMandatory())
     .addOption(new Option('--budget <sat>', 'the most the commitment may pay in fees').argParser(parseSats))
-    .addOption(new Option('--deadline_delta <blocks>', 'confirm within this many blocks').argParser(parseBlocks))
+    .addOption(new Option('--deadline_delta <blocks>', 'confirm within this many blocks').argParser(parseDeadlineDelta))
     .addOption(new Option('--sat_per_vbyte <rate>', 'start at this fee rate').argParser(parseSatPerVbyte))
     .action(async (opts) => {
       const body = bumpBody(opts);
@@ -271,8 +272,7 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
       try {
         for (;;) {
           const info = await cl.get<InfoView>('/v1/info');
-          const health = await cl.get<{ node_height?: number; best_height?: number }>('/healthz').catch(() => ({}) as { node_height?: number; best_height?: number });
-          const target = health.node_height ?? health.best_height ?? info.block_height;
+          const target = info.node_height ?? info.block_height;
           first ??= info.block_height;
           bar.update(info.block_height - first, Math.max(1, target - first), 'catching up');
           if (info.synced_to_chain) {

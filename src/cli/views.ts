@@ -9,6 +9,9 @@ export interface InfoView {
   readonly block_height: number;
   readonly block_hash: string;
   readonly synced_to_chain: boolean;
+  /** The node's tip, when known. */
+  readonly node_height?: number;
+  readonly num_active_channels?: number;
   readonly num_pending_channels: number;
   readonly num_closed_channels: number;
 }

@@ -12,6 +12,7 @@ import {
   closeTypeFilter,
   closeTypeMatches,
   parseBlocks,
+  parseDeadlineDelta,
   parseEventId,
   parseNetwork,
   parseOutpoint,
@@ -55,11 +56,13 @@ describe('court argument parsers', () => {
     bad(() => parseBlocks('0'));
     bad(() => parseBlocks('100001'));
     bad(() => parseBlocks('2.5'));
-    assert.equal(parseSatPerVbyte('1.25'), 1.25);
-    assert.equal(parseSatPerVbyte('0.1'), 0.1);
+    assert.equal(parseSatPerVbyte('1'), 1);
+    assert.equal(parseSatPerVbyte('1000'), 1000);
     bad(() => parseSatPerVbyte('0'));
-    bad(() => parseSatPerVbyte('1.2345'));
-    bad(() => parseSatPerVbyte('100001'));
+    bad(() => parseSatPerVbyte('1.5'));
+    bad(() => parseSatPerVbyte('1001'));
+    assert.equal(parseDeadlineDelta('10000'), 10_000);
+    bad(() => parseDeadlineDelta('10001'));
     assert.equal(parseEventId('0'), 0);
     bad(() => parseEventId('-3'));
   });
@@ -112,7 +115,7 @@ describe('court argument parsers', () => {
 
   it('bumpBody sends only the flags given, and needs one', () => {
     assert.deepEqual(bumpBody({ budget: '5000' }), { budget_sat: '5000' });
-    assert.deepEqual(bumpBody({ deadline_delta: 6, sat_per_vbyte: 2.5 }), { deadline_delta: 6, sat_per_vbyte: 2.5 });
+    assert.deepEqual(bumpBody({ deadline_delta: 6, sat_per_vbyte: 25 }), { deadline_delta: 6, sat_per_vbyte: 25 });
     assert.throws(() => bumpBody({}), /at least one/);
   });
 });

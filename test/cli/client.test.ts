@@ -171,9 +171,9 @@ describe('court against a stand-in API', () => {
     assert.equal((await court(['wallet', 'newaddress'])).out, 'bcrt1qexample\n');
     assert.equal((await court(['wallet', 'bumpfee', `${TX}:0`, '--budget', '9000', '--deadline_delta', '6'])).code, 0);
     assert.deepEqual(seen.at(-1)?.body, { outpoint: `${TX}:0`, budget_sat: '9000', deadline_delta: 6 });
-    assert.equal((await court(['wallet', 'bumpforceclosefee', '--chan_point', CP, '--sat_per_vbyte', '12.5'])).code, 0);
+    assert.equal((await court(['wallet', 'bumpforceclosefee', '--chan_point', CP, '--sat_per_vbyte', '12'])).code, 0);
     assert.equal(seen.at(-1)?.url, `/v1/channels/${encodeURIComponent(CP)}/bump`);
-    assert.deepEqual(seen.at(-1)?.body, { sat_per_vbyte: 12.5 });
+    assert.deepEqual(seen.at(-1)?.body, { sat_per_vbyte: 12 });
   });
 
   it('closechannel --force: the plan from a dry run, then the real call only with --yes', async () => {
