@@ -261,6 +261,17 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     });
 
   program
+    .command('rotatetoken')
+    .alias('rotate-token')
+    .description('replace a token file with a new random token (the old token stops working at once)')
+    .addOption(new Option('--scope <scope>', 'which token').choices(['admin', 'readonly'] as const).makeOptionMandatory())
+    .action(async (opts) => {
+      const r = await (await client()).post<{ scope: string; path: string }>('/v1/tokens/rotate', { scope: opts.scope });
+      if (g().json) json(r);
+      else out(`rotated the ${r.scope} token: ${r.path}`);
+    });
+
+  program
     .command('waitsync')
     .description('wait until courtd has caught up with the chain (a progress bar on a terminal)')
     .addOption(new Option('--timeout <seconds>', 'give up after this long').argParser(parseBlocks).default(600))

@@ -62,6 +62,7 @@ const ANSWERS: Record<string, unknown> = {
   'POST /v1/sweeps/bump': { outpoint: `${TX}:0`, budget_sat: '9000' },
   [`POST /v1/channels/${encodeURIComponent(CP)}/bump`]: { chan_point: CP },
   [`POST /v1/channels/${encodeURIComponent(CP)}/force-close`]: PLAN,
+  'POST /v1/tokens/rotate': { scope: 'readonly', path: '/d/regtest/readonly.token' },
 };
 
 let server: TestServer;
@@ -174,6 +175,14 @@ describe('court against a stand-in API', () => {
     assert.equal((await court(['wallet', 'bumpforceclosefee', '--chan_point', CP, '--sat_per_vbyte', '12'])).code, 0);
     assert.equal(seen.at(-1)?.url, `/v1/channels/${encodeURIComponent(CP)}/bump`);
     assert.deepEqual(seen.at(-1)?.body, { sat_per_vbyte: 12 });
+  });
+
+  it('rotate-token posts the scope; a scope outside admin|readonly is a usage error', async () => {
+    const r = await court(['rotate-token', '--scope', 'readonly']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(seen.at(-1)?.body, { scope: 'readonly' });
+    assert.match(r.out, /rotated the readonly token: \/d\/regtest\/readonly.token/);
+    assert.equal((await court(['rotatetoken', '--scope', 'root'])).code, 2);
   });
 
   it('closechannel --force: the plan from a dry run, then the real call only with --yes', async () => {
