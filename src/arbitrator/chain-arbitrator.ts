@@ -42,7 +42,7 @@ import { CourtError, type CourtErrorCode } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { closeConfirmationDepth, type CloseDepthOptions } from '../watcher/classify.js';
 import { checkDeltas, commitSetHtlcs, DEFAULT_DELTAS, type ChainDeltas } from './actions.js';
-import { ChannelEffects, type ResolverHost } from './channel-effects.js';
+import { ChannelEffects, type ChannelEffectsDeps, type ResolverHost } from './channel-effects.js';
 import { channelArbitrator } from './channel/machine.js';
 import { wakeHeight, type ArbEnv } from './channel/transition.js';
 import { STATE_CODE, type ArbEffect, type ArbEvent, type ArbState, type ChannelFacts, type CloseRollback } from './channel/types.js';
@@ -95,6 +95,8 @@ export interface ChainArbitratorOptions {
    */
   readonly outputs?: OutputSource;
   readonly resolvers?: ResolverHost;
+  /** The sweeper, for the CPFP offer of every anchor commitment we publish (ChannelEffectsDeps.sweeper). */
+  readonly sweeper?: ChannelEffectsDeps['sweeper'];
   /** Go-to-chain deltas (default outgoing 0, incoming 16). */
   readonly deltas?: ChainDeltas;
   /** Close confirmation depth by capacity (default 3..6; {min: 1, max: 1} on regtest). */
@@ -204,6 +206,7 @@ export class ChainArbitrator {
       resolvers: this.#resolvers,
       stateOf: (chanPoint) => this.#entries.get(chanPoint)?.runner?.state,
       height: () => this.#height,
+      ...(o.sweeper === undefined ? {} : { sweeper: o.sweeper }),
     });
   }
 

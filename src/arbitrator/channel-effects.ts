@@ -20,7 +20,9 @@ import { ANCHOR_OUTPUT_SAT } from '../ln/weights.js';
 import { fundingWitness } from '../ln/witness.js';
 import { NODE_EVENT_KIND, type NodeEventKindCode } from '../store/codes.js';
 import type { Db } from '../store/db.js';
-import { equal } from '../util/bytes.js';
+import { equal, toHex } from '../util/bytes.js';
+import { reportTotals } from '../resolvers/store.js';
+import type { SweeperPort } from '../sweep/types.js';
 import { CourtError, assertNever } from '../util/errors.js';
 import { classifyClose, type Classification } from '../watcher/classify.js';
 import type { ArbEffect, ArbEvent, ArbState, NodeEventName, UnresolvedClose } from './channel/types.js';
@@ -56,6 +58,12 @@ export interface ChannelEffectsDeps {
   readonly stateOf: (chanPoint: string) => ArbState | undefined;
   /** The height effects are stamped with. */
   readonly height: () => number;
+  /**
+   * Where our published anchor commitment's CPFP goes (owner `cpfp:<chanPoint>`): every commitment of an anchor
+   * channel we publish has its anchor offered, with or without HTLCs (lnd #8837), so a stuck close can be bumped.
+   * The sweeper starts no child once the commitment confirmed (lnd #9191); the anchor resolver takes over then.
+   */
+  readonly sweeper?: Pick<SweeperPort, 'offer'>;
 }
 
 /** The interpreter, plus the snapshot loading it shares with the ChainArbitrator. */
@@ -83,9 +91,12 @@ export class ChannelEffects {
     switch (effect.kind) {
       case 'BroadcastTx':
         return this.#broadcast(chanPoint, effect);
-      case 'NotifyNode':
-        insertNodeEvent(this.#d.db, chanPoint, NODE_EVENT_CODE[effect.event], JSON.stringify(effect.payload), this.#d.height(), ctx.outboxId);
+      case 'NotifyNode': {
+        // channelResolved carries the totals of the resolution reports (written before the last ResolverFinished)
+        const payload = effect.event === 'channelResolved' ? { ...effect.payload, totals: reportTotals(this.#d.db, chanPoint) } : effect.payload;
+        insertNodeEvent(this.#d.db, chanPoint, NODE_EVENT_CODE[effect.event], JSON.stringify(payload), this.#d.height(), ctx.outboxId);
         return;
+      }
       case 'FailHtlcsUpstream':
         insertNodeEvent(
           this.#d.db,
@@ -112,9 +123,49 @@ export class ChannelEffects {
     const tx = await this.signedLocalCommitment(chanPoint, e.snapshotSeq, e.commitmentNumber);
     const res = await this.#d.broadcaster.publish(tx, `commitment ${chanPoint}`);
     if (res.kind === 'accepted' || res.kind === 'already-in-mempool' || res.kind === 'already-confirmed') {
+      if (res.kind !== 'already-confirmed') this.#offerCpfp(chanPoint, e.snapshotSeq, tx);
       return { kind: 'CommitmentPublished', txid: res.txid };
     }
     throw new CourtError('COURT_E_CHAIN_RPC', `our commitment ${res.txid} was refused: ${res.kind} (${res.reason})`, { rpcCode: res.rpcCode });
+  }
+
+  /**
+   * The CPFP offer of our published anchor commitment (see ChannelEffectsDeps.sweeper). Budget: 330 sat plus half
+   * the value of the HTLCs the commitment protects (spec 3.2 / 1.8), or 1% of our balance when it carries none;
+   * deadline: half-way to the earliest HTLC expiry, or 144 blocks. Re-offering is an upsert.
+   */
+  #offerCpfp(chanPoint: string, snapshotSeq: number, tx: Transaction): void {
+    const sweeper = this.#d.sweeper;
+    if (sweeper === undefined) return;
+    const c = this.checked(chanPoint, snapshotSeq);
+    if (c.format !== 'anchors') return;
+    const anchor = c.local.outputs.find((o) => o.kind === 'local_anchor');
+    if (anchor === undefined || anchor.witnessScript === undefined) return;
+    const htlcs = c.snapshot.localCommitment.htlcs;
+    const atStake = htlcs.reduce((a, h) => a + h.amountMsat / 1000n, 0n);
+    const now = this.#d.height();
+    const minExpiry = htlcs.reduce((m, h) => Math.min(m, h.cltvExpiry), Number.MAX_SAFE_INTEGER);
+    const deadline = htlcs.length === 0 ? now + 144 : Math.max(now + 1, now + Math.floor((minExpiry - now) / 2));
+    const budget = ANCHOR_OUTPUT_SAT + (htlcs.length === 0 ? c.snapshot.localCommitment.toLocalMsat / 100_000n : atStake / 2n);
+    const outSum = tx.outs.reduce((a, o) => a + o.value, 0n);
+    try {
+      sweeper.offer({
+        outpoint: `${tx.getId()}:${anchor.index}`,
+        valueSat: anchor.amountSat,
+        scriptPubKey: toHex(anchor.scriptPubKey),
+        witness: { kind: 'anchorByKey', key: { locator: c.snapshot.local.keyLocators.funding }, script: toHex(anchor.witnessScript) },
+        budgetSat: budget,
+        deadlineHeight: deadline,
+        exclusiveGroup: `anchor:${chanPoint}`,
+        pinnable: false,
+        parent: { txid: tx.getId(), weight: tx.weight(), feeSat: c.capacitySat - outSum },
+        owner: `cpfp:${chanPoint}`,
+        chanPoint,
+      });
+    } catch (err) {
+      // the commitment is out; a refused CPFP offer must not undo that (the anchor resolver offers it again)
+      if (!(err instanceof CourtError)) throw err;
+    }
   }
 
   /** Our latest commitment with both funding signatures: what BroadcastTx publishes. */

@@ -150,6 +150,11 @@ describe('zero-fee second-level HTLC transactions and anchor CPFP on regtest', {
     const anchor = c.commitment.outputs.find((o) => o.kind === 'local_anchor');
     assert.ok(anchor !== undefined);
     const parentFee = await nodeFee(node, commit.getId());
+    // a Core-like miner (-blockmintxfee 3 sat/vB, package scoring): the commitment alone (about 1 sat/vB) is left out
+    await node.setBlockMinTxFee(3_000);
+    await node.mine(1);
+    assert.equal(await node.confirmationHeight(commit.getId()), undefined, 'the commitment alone is too cheap for the miner');
+    assert.ok(await node.inMempool(commit.getId()));
     const spec: SweepInputSpec = {
       outpoint: `${commit.getId()}:${anchor.index}`,
       valueSat: anchor.amountSat,
@@ -176,10 +181,11 @@ describe('zero-fee second-level HTLC transactions and anchor CPFP on regtest', {
     assert.ok(parentFee * 1000n < target * BigInt(commit.weight()), 'the commitment alone is below it');
     await node.mine(1);
     const h = await node.height();
-    assert.equal(await node.confirmationHeight(commit.getId()), h);
+    assert.equal(await node.confirmationHeight(commit.getId()), h, 'the package is mined by the same miner');
     assert.equal(await node.confirmationHeight(child), h);
     await node.mine(5);
     await synced();
+    await node.setBlockMinTxFee(0);
     const r = court.sweeper.unacked().find((x) => x.outpoint === spec.outpoint);
     assert.equal(r?.type, 'swept');
     assert.equal(r?.type === 'swept' ? r.feeSat : -1n, childFee);

@@ -111,7 +111,7 @@ const SCHEMA: Record<string, string[]> = {
   transition_log: ['machine_id', 'seq', 'from_state', 'event_kind', 'to_state', 'height', 'payload', 'created_at'],
   outbox: ['id', 'machine_id', 'seq', 'idx', 'kind', 'payload', 'status', 'attempts', 'last_error', 'created_height', 'created_at', 'done_at'],
   resolver: ['id', 'chan_point', 'outpoint', 'kind', 'version', 'state', 'resolved', 'replaces_id', 'created_at', 'updated_at', 'superseded_height'],
-  resolution_report: ['id', 'chan_point', 'resolver_id', 'outpoint', 'stage', 'report_type', 'outcome', 'amount_sat', 'spend_txid', 'height', 'created_at'],
+  resolution_report: ['id', 'chan_point', 'resolver_id', 'outpoint', 'stage', 'report_type', 'outcome', 'amount_sat', 'spend_txid', 'height', 'created_at', 'fee_sat'],
   preimage: ['payment_hash', 'preimage', 'source', 'learned_height', 'learned_at'],
   revocation_store: ['chan_point', 'shachain', 'updated_at'],
   watch: ['id', 'machine_id', 'kind', 'target', 'height_hint', 'num_confs', 'created_at'],

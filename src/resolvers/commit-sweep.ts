@@ -1,0 +1,93 @@
+/**
+ * commitSweep (contractcourt-spec.md 3.4): our main output of a confirmed commitment. On our commitment the
+ * to_local output after its CSV (our to_self_delay, counted from the close height); on theirs our to_remote
+ * (P2WPKH on static_remotekey channels, P2WSH with CSV 1 on anchor channels), on every close kind that pays us
+ * (remote, remote pending, breach, a newer state than courtd knows). Offered to the sweeper with no deadline
+ * (a far one) and a budget that is a share of its value; done once the sweep has 6 confirmations.
+ */
+import { farDeadline, finalAt, share } from './common.js';
+import { singleAmounts, singleStep, type SingleHooks, type SingleOutput } from './single.js';
+import { RESOLVER_FORMAT, type Budgets, type InitRecord, type OutputResolution, type ResolverKindDef, type SweepOffer } from './types.js';
+
+export interface CommitSweep extends SingleOutput {
+  readonly kind: 'commitSweep';
+  readonly output: OutputResolution;
+}
+
+/** First height at which the output may be spent (CSV counted from the close). */
+export function maturity(r: CommitSweep): number {
+  return r.closeHeight + r.output.csvDelay;
+}
+
+/** The sweep input of the output. */
+export function commitOffer(r: CommitSweep, budgets: Budgets): SweepOffer {
+  const o = r.output;
+  const local = r.closeType === 'local';
+  const witness: SweepOffer['witness'] = local
+    ? { kind: 'toLocalDelayed', key: o.key, script: o.witnessScript as string }
+    : o.witnessScript !== undefined
+      ? { kind: 'toRemoteAnchor', key: o.key, script: o.witnessScript }
+      : { kind: 'toRemoteP2wpkh', key: o.key };
+  return {
+    outpoint: o.outpoint,
+    valueSat: o.amountSat,
+    scriptPubKey: o.scriptPubKey,
+    witness,
+    ...(o.csvDelay > 0 ? { sequence: o.csvDelay } : {}),
+    matureHeight: maturity(r),
+    budgetSat: share(o.amountSat, budgets.noDeadlineBps),
+    deadlineHeight: farDeadline(maturity(r), budgets),
+    pinnable: false,
+  };
+}
+
+const hooks: SingleHooks<CommitSweep> = {
+  waiting: (r, env) => [
+    { kind: 'OfferSweep', input: commitOffer(r, env.budgets) },
+    { kind: 'WatchSpend', outpoint: r.outpoint, heightHint: r.closeHeight, mempool: false },
+  ],
+  report: (r, spend) => ({
+    outpoint: r.outpoint,
+    stage: 1,
+    type: 'commit',
+    outcome: spend.ours ? 'claimed' : 'unclaimed',
+    amountSat: r.valueSat,
+    txid: spend.txid,
+    height: spend.height,
+  }),
+};
+
+export const commitSweep: ResolverKindDef<CommitSweep> = {
+  kind: 'commitSweep',
+  init(rec: InitRecord): CommitSweep {
+    const output = rec.output as unknown as CommitSweep['output'];
+    return {
+      v: RESOLVER_FORMAT,
+      kind: 'commitSweep',
+      chanPoint: rec.chanPoint,
+      outpoint: rec.outpoint,
+      format: rec.format,
+      closeType: rec.closeType,
+      closeTxid: rec.closeTxid,
+      closeHeight: rec.closeHeight,
+      stage: 'waiting',
+      valueSat: output.amountSat,
+      output,
+    };
+  },
+  step: (r, e, env) => singleStep(r, e, env, hooks),
+  wake: (r) => (r.stage === 'confirming' && r.spend !== undefined ? finalAt(r.spend) : undefined),
+  view(r, height) {
+    const m = maturity(r);
+    return {
+      type: 'commit',
+      stage: r.stage,
+      htlcStage: 1,
+      amountSat: BigInt(r.valueSat),
+      ...singleAmounts(r),
+      maturityHeight: m,
+      blocksTilMaturity: m - height,
+      ...(r.note === undefined ? {} : { reason: r.note }),
+    };
+  },
+};

@@ -1,0 +1,91 @@
+/**
+ * htlcIncomingContest (contractcourt-spec.md 3.7): an incoming HTLC whose preimage we do not hold yet. It waits
+ * for the preimage (the node's POST, another channel's on-chain or mempool spend revealing it: the runner routes
+ * each by payment hash) and then becomes htlcSuccess, which claims it at once. At the HTLC's expiry without a
+ * preimage the peer may time it out: reported as timeout and done (we never sweep it; nothing goes upstream).
+ */
+import { same } from './common.js';
+import { recordOf, type HtlcContest } from './htlc-contest.js';
+import { successFrom } from './htlc-success.js';
+import { RESOLVER_FORMAT, type InitRecord, type ReportRow, type ResolverKindDef, type StepResult } from './types.js';
+
+export type HtlcIncomingContest = HtlcContest & { readonly kind: 'htlcIncomingContest' };
+
+function toSuccess(r: HtlcIncomingContest, preimage: string): StepResult {
+  return { next: { ...r, stage: 'done' }, successor: successFrom(recordOf(r), preimage), effects: [] };
+}
+
+function expired(r: HtlcIncomingContest, txid?: string, height?: number): StepResult {
+  const report: ReportRow = {
+    outpoint: r.res.outpoint,
+    stage: 1,
+    type: 'incomingHtlc',
+    outcome: 'timeout',
+    amountSat: r.res.amountSat,
+    ...(txid === undefined ? {} : { txid }),
+    ...(height === undefined ? {} : { height }),
+  };
+  return {
+    next: { ...r, stage: 'done' },
+    effects: [{ kind: 'Report', report }, { kind: 'Unwatch', outpoint: r.res.outpoint }, { kind: 'ResolverFinished' }],
+    finished: true,
+  };
+}
+
+export const htlcIncomingContest: ResolverKindDef<HtlcIncomingContest> = {
+  kind: 'htlcIncomingContest',
+  init(rec: InitRecord): HtlcIncomingContest {
+    return {
+      v: RESOLVER_FORMAT,
+      kind: 'htlcIncomingContest',
+      chanPoint: rec.chanPoint,
+      outpoint: rec.outpoint,
+      format: rec.format,
+      closeType: rec.closeType,
+      closeTxid: rec.closeTxid,
+      closeHeight: rec.closeHeight,
+      stage: 'contest',
+      res: rec.output as unknown as HtlcIncomingContest['res'],
+      deadline: rec.deadline,
+    };
+  },
+  step(r, e, env) {
+    if (r.stage === 'done') return same(r);
+    const expiry = r.res.htlc.cltvExpiry;
+    switch (e.kind) {
+      case 'Launch':
+        if (e.preimage !== undefined && env.height < expiry) return toSuccess(r, e.preimage);
+        if (env.height >= expiry) return expired(r);
+        return same(r);
+      case 'Preimage':
+        if (e.paymentHash !== r.res.htlc.paymentHash || env.height >= expiry) return same(r);
+        return toSuccess(r, e.preimage);
+      case 'Block':
+        return env.height >= expiry ? expired(r) : same(r);
+      case 'Spend':
+        // only the peer's timeout can spend it without our preimage
+        return e.outpoint === r.res.outpoint ? expired(r, e.txid, e.height) : same(r);
+      case 'SpendUndone':
+      case 'MempoolSpend':
+      case 'SweepResult':
+        return same(r);
+    }
+  },
+  wake: (r) => (r.stage === 'contest' ? r.res.htlc.cltvExpiry : undefined),
+  waitsOn: (r) => (r.stage === 'contest' ? r.res.htlc.paymentHash : undefined),
+  view(r, height) {
+    const m = r.res.htlc.cltvExpiry;
+    const amount = BigInt(r.res.amountSat);
+    return {
+      type: 'incomingHtlc',
+      stage: r.stage,
+      htlcStage: 1,
+      amountSat: amount,
+      limboSat: r.stage === 'done' ? 0n : amount,
+      recoveredSat: 0n,
+      maturityHeight: m,
+      blocksTilMaturity: m - height,
+      reason: 'waiting for the preimage',
+    };
+  },
+};
