@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { describe, it } from 'node:test';
+import { RESOLVER_KINDS } from '../../src/resolvers/registry.js';
 import { explore, loadSweeps, OUTPUT, renderDocument, ROOT, sweepModules } from './generate.js';
 
 describe('npm run diagrams', () => {
@@ -17,6 +18,7 @@ describe('npm run diagrams', () => {
   it('picks up every *.sweep.ts under test/, the arbitrator among them', () => {
     const files = sweepModules().map((f) => relative(ROOT, f));
     assert.ok(files.includes('test/arbitrator/channel/transition.sweep.ts'), files.join(', '));
+    assert.ok(files.includes('test/diagrams/resolvers.sweep.ts'), files.join(', '));
   });
 
   it("draws the arbitrator's steps from its transition function, with effects, and its refusals", async () => {
@@ -31,5 +33,22 @@ describe('npm run diagrams', () => {
     // FullyResolved is absorbing: no edge leaves it.
     assert.deepEqual(edges.filter((e) => e.from === 'FullyResolved' && e.to !== 'FullyResolved'), []);
     assert.ok(matrix.get('FullyResolved')?.get('ForceCloseRequested')?.has('refused CHANNEL_CLOSING'));
+  });
+
+  it("draws every resolver kind of the registry, the contests' hand-overs and the rollbacks of a reorg", async () => {
+    const [res] = (await loadSweeps()).filter((s) => s.sweep.machine === 'ContractResolvers');
+    assert.ok(res !== undefined);
+    const { edges } = explore(res.sweep);
+    const has = (from: string, event: string, to: string): boolean => edges.some((e) => e.from === from && e.event === event && e.to === to);
+    // Every kind either reaches its own done or hands over to a successor of another kind.
+    const kindOf = (node: string): string => node.split('_')[0] as string;
+    for (const kind of Object.keys(RESOLVER_KINDS)) {
+      assert.ok(edges.some((e) => e.to === `${kind}_done` || (kindOf(e.from) === kind && kindOf(e.to) !== kind)), `${kind} ends`);
+    }
+    assert.ok(has('htlcIncomingContest_contest', 'Preimage', 'htlcSuccess_offered'));
+    assert.ok(has('htlcOutgoingContest_contest', 'BlockDue', 'htlcTimeout_offered'));
+    assert.ok(has('htlcTimeout_secondLevel', 'SpendUndone', 'htlcTimeout_offered'));
+    assert.ok(has('commitSweep_confirming', 'SpendUndone', 'commitSweep_waiting'));
+    assert.ok(edges.find((e) => e.from === 'htlcTimeout_firstConfirming' && e.to === 'htlcTimeout_done')?.effects.includes('ResolverFinished'));
   });
 });

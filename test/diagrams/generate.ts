@@ -111,7 +111,7 @@ export function renderMachine(sw: SweepDescription): string {
   lines.push(`## ${sw.machine}`, '');
   lines.push(`${sw.summary}. Transition function: \`${sw.source}\`; ${sw.states.length} sample states × ${sw.events.length} sample events.`, '');
   lines.push('```mermaid', 'stateDiagram-v2');
-  lines.push(`    [*] --> ${sw.initial}`);
+  for (const i of typeof sw.initial === 'string' ? [sw.initial] : sw.initial) lines.push(`    [*] --> ${i}`);
   // One arrow per (from, to), labelled with every event that takes it.
   const arrows = new Map<string, string[]>();
   for (const e of sorted) {

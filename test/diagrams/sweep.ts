@@ -31,7 +31,8 @@ export interface SweepDescription<S = unknown, E = unknown> {
   readonly eventName: (event: E) => string;
   /** Every state kind, in the order to list them (kinds no sample reaches are still listed). */
   readonly kinds: readonly string[];
-  readonly initial: string;
+  /** Where the machine starts (one or several entry states). */
+  readonly initial: string | readonly string[];
   readonly terminal: readonly string[];
   /** Follow states reached from the samples this many steps further (default 1). */
   readonly depth?: number;
