@@ -1,0 +1,89 @@
+/**
+ * The money path's wiring, in ONE place: courtd's fee wallet (src/wallet), the sweeper (src/sweep) and, once it
+ * lands, the resolver runner (src/resolvers). The daemon builds it after the chain layer and before the
+ * ChainArbitrator, hands `resolvers` to the arbitrator, then calls `attach` with the arbitrator and `subscribe`
+ * with the block dispatcher, so each block reaches, in order: the chain watches and broadcaster (createChain),
+ * the arbitrator, the wallet, then the sweeper (the wallet's new coins and spent coins are known before the
+ * sweeper builds a transaction).
+ */
+import type { ChainArbitrator } from '../arbitrator/chain-arbitrator.js';
+import type { ResolverHost } from '../arbitrator/channel-effects.js';
+import type { Chain } from '../chain/index.js';
+import type { KeyRing } from '../keys/keyring.js';
+import type { Signer } from '../keys/signer.js';
+import type { Db } from '../store/db.js';
+import { Sweeper } from '../sweep/sweeper.js';
+import type { Logger } from '../util/logger.js';
+import { Wallet, type WalletNetwork } from '../wallet/wallet.js';
+
+/** What the money path needs from the daemon. */
+export interface MoneyDeps {
+  readonly db: Db;
+  readonly keyring: KeyRing;
+  readonly signer: Signer;
+  readonly chain: Chain;
+  readonly network: WalletNetwork;
+  /** The height blocks were processed to before start (the dispatcher's tip, else the node's). */
+  readonly height: number;
+  readonly logger: Logger;
+  readonly reservePerAnchorSat?: bigint;
+}
+
+/** The wallet, the sweeper and the resolver host. */
+export interface Money {
+  readonly wallet: Wallet;
+  readonly sweeper: Sweeper;
+  /**
+   * What the ChainArbitrator launches a closed channel's resolvers through (undefined: no resolver runner yet;
+   * the arbitrator then keeps its resolver rows for the runner to pick up when it lands).
+   */
+  readonly resolvers: ResolverHost | undefined;
+  /** Connects the parts that need the arbitrator (the resolver runner reports ResolverFinished to it). */
+  attach(arb: ChainArbitrator): void;
+  /** Subscribes the wallet and the sweeper (and the resolver runner) to the block dispatcher, after the arbitrator. */
+  subscribe(): void;
+  /** Restart work: the sweeper watches its inputs again and republishes its live sweeps. */
+  start(): Promise<void>;
+}
+
+/** Builds the money path. */
+export function buildMoney(d: MoneyDeps): Money {
+  const wallet = new Wallet({
+    db: d.db,
+    account: d.keyring.walletAccountPublic(),
+    signer: d.signer,
+    network: d.network,
+    logger: d.logger,
+    ...(d.reservePerAnchorSat === undefined ? {} : { reservePerAnchorSat: d.reservePerAnchorSat }),
+  });
+  const sweeper = new Sweeper({
+    db: d.db,
+    signer: d.signer,
+    wallet,
+    broadcaster: d.chain.broadcaster,
+    watches: d.chain.watches,
+    fees: d.chain.fees,
+    height: d.height,
+    logger: d.logger,
+  });
+  // TODO(coordinator): when src/resolvers/runner.ts lands, build the resolver runner here over
+  // { db, signer, sweeper, chain.watches, chain.mempool, preimageSink(arb) }, return it as `resolvers`, give it the
+  // arbitrator in attach() (its ResolverFinished goes to arb.resolverFinished) and subscribe it in subscribe()
+  // between the arbitrator and the wallet. Nothing else in the daemon changes.
+  const resolvers: ResolverHost | undefined = undefined;
+  return {
+    wallet,
+    sweeper,
+    resolvers,
+    attach(_arb: ChainArbitrator): void {
+      // the resolver runner's hook (see the TODO above)
+    },
+    subscribe(): void {
+      d.chain.dispatcher.subscribe(wallet.onChainEvent);
+      d.chain.dispatcher.subscribe(sweeper.onChainEvent);
+    },
+    async start(): Promise<void> {
+      await sweeper.start();
+    },
+  };
+}
