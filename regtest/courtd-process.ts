@@ -45,12 +45,13 @@ export function regtestConf(chain: RegtestChain, apiPort: number, extra: Readonl
   const e = chain.endpoint;
   const conf: Record<string, string | number> = {
     network: NETWORK,
-    'bitcoind.rpchost': `${e.host}:${e.port}`,
+    'bitcoind.rpchost': e.host,
+    'bitcoind.rpcport': e.port,
     'bitcoind.rpcuser': e.username,
-    'bitcoind.rpcpass': e.password,
+    'bitcoind.rpcpassword': e.password,
     'bitcoind.pollms': 50,
     'api.listen': `127.0.0.1:${apiPort}`,
-    closedepth: 1,
+    'arbitrator.closedepth': 1,
     ...extra,
   };
   return `${Object.entries(conf)

@@ -10,7 +10,7 @@ export const NETWORKS = ['mainnet', 'testnet', 'signet', 'regtest'] as const;
 export type Network = (typeof NETWORKS)[number];
 
 /** The API's default listener (the daemon's `api.listen` default). */
-export const DEFAULT_RPCSERVER = '127.0.0.1:8181';
+export const DEFAULT_RPCSERVER = '127.0.0.1:9736';
 
 const OUTPOINT_RE = /^[0-9a-fA-F]{64}:(0|[1-9][0-9]{0,9})$/;
 

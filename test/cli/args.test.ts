@@ -73,7 +73,7 @@ describe('court argument parsers', () => {
   });
 
   it('parseRpcServer turns host:port, :port, a port or a URL into a base URL', () => {
-    assert.equal(parseRpcServer('127.0.0.1:8181'), 'http://127.0.0.1:8181');
+    assert.equal(parseRpcServer('127.0.0.1:9736'), 'http://127.0.0.1:9736');
     assert.equal(parseRpcServer(':9000'), 'http://127.0.0.1:9000');
     assert.equal(parseRpcServer('9000'), 'http://127.0.0.1:9000');
     assert.equal(parseRpcServer('https://court.example:443/'), 'https://court.example');
