@@ -31,6 +31,8 @@ export interface CourtdOptions {
   /** Reuse a datadir (a restart); default a new temp dir, removed by stop({ remove: true }). */
   readonly datadir?: string;
   readonly apiPort?: number;
+  /** Called with every `court` run's result (a test scans them for secrets). */
+  readonly onCourt?: (r: CourtResult) => void;
 }
 
 /** What `court` printed and its exit code. */
@@ -173,8 +175,10 @@ export class CourtdProcess {
   }
 
   /** Runs `court` as a user would, against this daemon. */
-  court(args: readonly string[], opts: { readonly input?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<CourtResult> {
-    return runCourt(['--datadir', this.datadir, '--network', NETWORK, '--rpcserver', `127.0.0.1:${this.apiPort}`, ...args], opts);
+  async court(args: readonly string[], opts: { readonly input?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<CourtResult> {
+    const r = await runCourt(['--datadir', this.datadir, '--network', NETWORK, '--rpcserver', `127.0.0.1:${this.apiPort}`, ...args], opts);
+    this.#opts.onCourt?.(r);
+    return r;
   }
 
   /** SIGTERM, and the exit code (a clean stop is 0). */

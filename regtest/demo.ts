@@ -214,8 +214,9 @@ async function main(): Promise<number> {
         if (r.sweep_txid) published.add(r.sweep_txid);
       }
     }
-    const localView = ours.find((c) => c.chan_point === local.sim.chanPoint);
-    if (localView !== undefined) published.add(localView.closing_txid);
+    // Our commitment: courtd published it (its fee is ours too).
+    const localView = await node.request<ChannelView>('GET', `/v1/channels/${encodeURIComponent(local.sim.chanPoint)}`);
+    if (localView.closing_txid) published.add(localView.closing_txid);
     let fees = 0n;
     for (const txid of published) fees += await feeOf(chain, txid).catch(() => 0n);
     const settled = node.events.filter((e) => /settled/i.test(e.type)).length;
@@ -223,7 +224,9 @@ async function main(): Promise<number> {
     say(`blocks mined: ${mined}; node events: ${node.events.length}; HTLCs settled on chain: ${settled}, failed: ${failed}`);
     for (const c of channels) {
       const v = ours.find((x) => x.chan_point === c.sim.chanPoint);
-      say(`  ${c.role.padEnd(18)} ${v === undefined ? 'not closed' : `${v.close_type}, ${v.resolutions.length} resolutions`}`);
+      const live = await node.request<ChannelView>('GET', `/v1/channels/${encodeURIComponent(c.sim.chanPoint)}`);
+      const detail = v === undefined ? 'still pending' : `${v.resolutions.length} resolutions, ${v.resolutions.filter((r) => r.outcome === 'CLAIMED').length} claimed`;
+      say(`  ${c.role.padEnd(18)} ${live.close_type ?? '-'} ${live.state}: ${detail}`);
     }
     say(`elapsed ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (resolved !== channels.length && ALLOW_UNRESOLVED) say('note: COURT_DEMO_ALLOW_UNRESOLVED=1: not every channel resolved, exit 0 anyway');

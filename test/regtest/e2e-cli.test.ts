@@ -17,6 +17,7 @@ import { CourtdProcess } from '../../regtest/courtd-process.js';
 import { NodeAdapter } from '../../regtest/node-adapter.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { closeTypeMatches } from '../../src/cli/args.js';
+import { toHex } from '../../src/util/bytes.js';
 import { shortOutpoint } from '../../src/cli/format.js';
 import type { ChannelView, ClosedView, ForceCloseView, InfoView } from '../../src/cli/views.js';
 import { coopCloseTx, openOnChain } from './arbitrator.helpers.js';
@@ -27,6 +28,9 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
   let chain: RegtestChain;
   let court: CourtdProcess;
   let node: NodeAdapter;
+  let seed: Uint8Array;
+  /** Everything every `court` run printed (scanned for secrets at the end). */
+  const courtOutputs: string[] = [];
 
   /** A channel alice (courtd) funded, with one HTLC each way, registered over HTTP. */
   async function open(): Promise<ChannelSimulator> {
@@ -58,21 +62,34 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     throw new Error(`${cp} not classified after ${maxBlocks} blocks: ${JSON.stringify(await channel(cp))}`);
   }
 
-  async function closedEntry(cp: string, flag: string): Promise<ClosedView> {
+  /**
+   * `court closedchannels <flag>` as lncli's: a close is listed there once fully resolved, and until then only in
+   * pendingchannels. Returns the entry when listed.
+   */
+  async function closedEntry(cp: string, flag: string): Promise<ClosedView | undefined> {
+    const resolved = (await channel(cp)).state === 'FullyResolved';
     const r = await court.court(['closedchannels', flag, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const entry = json<{ channels: ClosedView[] }>(r.stdout).channels.find((c) => c.chan_point === cp);
-    assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${r.stdout}`);
     const table = await court.court(['closedchannels', flag]);
     assert.equal(table.code, 0);
-    assert.ok(table.stdout.includes(shortOutpoint(cp)), table.stdout);
+    const pending = json<{ channels: ChannelView[] }>((await court.court(['pendingchannels', '--json'])).stdout).channels;
+    if (resolved) {
+      assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${r.stdout}`);
+      assert.ok(table.stdout.includes(shortOutpoint(cp)), table.stdout);
+      assert.ok(!pending.some((c) => c.chan_point === cp), `${cp} no longer pending`);
+    } else {
+      assert.equal(entry, undefined, `${cp} is not in closedchannels before it is fully resolved`);
+      assert.ok(pending.some((c) => c.chan_point === cp), `${cp} in pendingchannels until fully resolved`);
+    }
     return entry;
   }
 
   before(async () => {
     chain = await startChain();
     const first = await openOnChain(chain, 'anchors');
-    court = await CourtdProcess.start(chain, { seed: first.parties.alice.seed });
+    seed = first.parties.alice.seed;
+    court = await CourtdProcess.start(chain, { seed, onCourt: (r) => courtOutputs.push(r.stdout, r.stderr) });
     node = new NodeAdapter({ baseUrl: court.baseUrl, token: court.token('admin') });
     node.follow();
     await node.register(first, { fundingHeightHint: (await chain.height()) - 1 });
@@ -94,6 +111,10 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.equal(i.block_height, await chain.height());
     const table = await court.court(['getinfo']);
     assert.match(table.stdout, new RegExp(`block_height\\s*│\\s*${i.block_height}`));
+    const sync = await court.court(['waitsync', '--timeout', '30']);
+    assert.equal(sync.code, 0, sync.stderr);
+    assert.match(sync.stdout, /^synced at \d+/);
+    assert.equal(sync.stderr, '', 'no progress bar when stderr is not a terminal');
 
     const addr = await court.court(['wallet', 'newaddress', '--json']);
     assert.equal(addr.code, 0, addr.stderr);
@@ -123,7 +144,7 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.match(r.stdout, new RegExp(`closing_txid ${expectTxid}`));
     const again = await court.court(['closechannel', '--force', '--yes', cp]);
     assert.equal(again.code, 1, 'a second force close is refused by the daemon');
-    assert.match(again.stderr, /COURT_E_CHANNEL_CLOSING/);
+    assert.match(again.stderr, /COURT_E_CHANNEL_(CLOSING|UNKNOWN)/);
 
     const v = await untilClosed(cp);
     assert.ok(closeTypeMatches(v.close_type as string, 'LOCAL_FORCE_CLOSE'), String(v.close_type));
@@ -179,10 +200,10 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     await chain.trySend(tx.toHex());
     const v = await untilClosed(cp);
     assert.ok(closeTypeMatches(v.close_type as string, 'COOPERATIVE_CLOSE'), String(v.close_type));
-    const entry = await closedEntry(cp, '--cooperative');
-    assert.equal(entry.closing_txid, tx.getId());
     for (let i = 0; i < 6 && (await channel(cp)).state !== 'FullyResolved'; i++) await mineAndSync();
     assert.equal((await channel(cp)).state, 'FullyResolved');
+    const entry = await closedEntry(cp, '--cooperative');
+    assert.equal(entry?.closing_txid, tx.getId());
     const pending = json<{ channels: ChannelView[] }>((await court.court(['pendingchannels', '--json'])).stdout);
     assert.ok(!pending.channels.some((c) => c.chan_point === cp), 'no longer pending');
   });
@@ -208,5 +229,12 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.ok(ids.length > 0);
     const after = await court.court(['events', '--after', String(ids.at(-1))]);
     assert.equal(after.stdout.trim(), '', 'nothing after the last id');
+  });
+
+  it("no secret in the daemon's log lines or in court's output: tokens, the seed, the RPC password", async () => {
+    const secrets = [court.token('admin'), court.token('readonly'), toHex(seed), chain.endpoint.password];
+    const outputs = [court.log, ...courtOutputs];
+    for (const secret of secrets) for (const text of outputs) assert.ok(!text.includes(secret), 'a secret leaked');
+    assert.ok(court.log.split('\n').length > 5, 'the daemon logged');
   });
 });
