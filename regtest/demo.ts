@@ -9,8 +9,9 @@
  * and mines blocks one at a time (courtd sees each), showing `court pendingchannels` and `court timeline` as they
  * change, until every channel is fully resolved or the block limit is hit. The summary's last line is
  *   demo: channels=N resolved=N recovered_sat=X fees_sat=Y
- * recovered_sat: what courtd's resolutions claimed (CLAIMED outcomes); fees_sat: the fees of every transaction courtd
- * published for these closes (our commitment, its sweeps), read from the node.
+ * recovered_sat: the daemon's settled_balance summed over the resolved closes (what its resolutions claimed or timed
+ * out to us); fees_sat: the fees of every transaction courtd published for these closes (our commitment and every
+ * sweep named in the resolutions), read from the node.
  *
  * Exit 0 when every channel resolved; 1 otherwise, unless COURT_DEMO_ALLOW_UNRESOLVED=1 (for a build whose resolvers
  * are not wired into the daemon yet: the summary still says how many resolved). COURT_DEMO_MAX_BLOCKS (default 300)
@@ -45,13 +46,14 @@ interface ChannelView {
   readonly state: string;
   readonly close_type?: string | null;
   readonly closing_txid?: string | null;
+  readonly outputs: readonly { readonly outpoint: string; readonly stage: string; readonly resolved: boolean }[];
 }
 interface ClosedView {
   readonly chan_point: string;
   readonly close_type: string;
   readonly closing_txid: string;
   readonly settled_balance: string;
-  readonly resolutions: readonly { readonly outcome: string; readonly amount_sat: string; readonly sweep_txid?: string | null }[];
+  readonly resolutions: readonly { readonly resolution_type: string; readonly outcome: string; readonly amount_sat: string; readonly sweep_txid?: string | null }[];
 }
 
 type Role = 'local force close' | 'remote force close' | 'breach' | 'cooperative close';
@@ -180,6 +182,7 @@ async function main(): Promise<number> {
     step(`mining (at most ${MAX_BLOCKS} blocks) until every channel is fully resolved`);
     const burn = chain.addressOf(walletKey('demo miner').scriptPubKey);
     let lastStates = '';
+    let lastOutputs = '';
     let mined = 0;
     let resolved = 0;
     for (;;) {
@@ -192,12 +195,15 @@ async function main(): Promise<number> {
         const v = mine.find((m) => m.chan_point === c.sim.chanPoint);
         return v?.state === 'FullyResolved';
       }).length;
+      // Channel states, and every output's stage of the channel we force-closed.
       const states = mine.map((v) => `${v.chan_point.slice(0, 8)}=${v.state}`).join(' ');
-      if (states !== lastStates || mined % 25 === 0) {
+      const ourOutputs = (mine.find((v) => v.chan_point === local.sim.chanPoint)?.outputs ?? []).map((o) => `${o.outpoint}=${o.stage}/${o.resolved}`).join(' ');
+      if (states !== lastStates || ourOutputs !== lastOutputs || mined % 50 === 0) {
         say(`\n--- height ${h} (+${mined}): ${resolved}/${channels.length} resolved`);
-        show('pendingchannels', await court.court(['pendingchannels']));
+        if (states !== lastStates) show('pendingchannels', await court.court(['pendingchannels']));
         show(`timeline ${local.sim.chanPoint}`, await court.court(['timeline', local.sim.chanPoint, '--width', '40']));
         lastStates = states;
+        lastOutputs = ourOutputs;
       }
       if (resolved === channels.length || mined >= MAX_BLOCKS) break;
     }
@@ -206,12 +212,18 @@ async function main(): Promise<number> {
     show('closedchannels', await court.court(['closedchannels']));
     const { channels: closed } = await node.request<{ channels: ClosedView[] }>('GET', '/v1/closed');
     const ours = closed.filter((c) => channels.some((d) => d.sim.chanPoint === c.chan_point));
+    // Recovered: the daemon's settled_balance of each resolved close (what its resolutions claimed or timed out to us).
     let recovered = 0n;
+    let htlcSettled = 0;
+    let htlcFailed = 0;
     const published = new Set<string>();
     for (const c of ours) {
+      recovered += BigInt(c.settled_balance);
       for (const r of c.resolutions) {
-        if (r.outcome === 'CLAIMED') recovered += BigInt(r.amount_sat);
         if (r.sweep_txid) published.add(r.sweep_txid);
+        if (!/HTLC/.test(r.resolution_type) || r.outcome === 'FIRST_STAGE') continue;
+        if (r.outcome === 'CLAIMED') htlcSettled++;
+        if (r.outcome === 'TIMEOUT') htlcFailed++;
       }
     }
     // Our commitment: courtd published it (its fee is ours too).
@@ -219,9 +231,10 @@ async function main(): Promise<number> {
     if (localView.closing_txid) published.add(localView.closing_txid);
     let fees = 0n;
     for (const txid of published) fees += await feeOf(chain, txid).catch(() => 0n);
-    const settled = node.events.filter((e) => /settled/i.test(e.type)).length;
-    const failed = node.events.filter((e) => /fail/i.test(e.type)).length;
-    say(`blocks mined: ${mined}; node events: ${node.events.length}; HTLCs settled on chain: ${settled}, failed: ${failed}`);
+    const settledEvents = node.events.filter((e) => e.type === 'htlcSettledOnChain').length;
+    const failedEvents = node.events.filter((e) => e.type === 'htlcFailedOnChain').length;
+    say(`blocks mined: ${mined}; HTLC outputs resolved on chain: ${htlcSettled} settled (claimed), ${htlcFailed} failed (timed out)`);
+    say(`node events: ${node.events.length} (htlcSettledOnChain ${settledEvents}, htlcFailedOnChain ${failedEvents}: failed back upstream)`);
     for (const c of channels) {
       const v = ours.find((x) => x.chan_point === c.sim.chanPoint);
       const live = await node.request<ChannelView>('GET', `/v1/channels/${encodeURIComponent(c.sim.chanPoint)}`);
