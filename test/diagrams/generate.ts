@@ -134,7 +134,9 @@ export function renderMachine(sw: SweepDescription): string {
   lines.push('### Every (state, event) pair of the samples', '');
   lines.push('"ignored": same state, nothing written; "refused CODE": answered with COURT_E_CODE, nothing written; several entries: the samples of that kind differ.', '');
   lines.push(`| state | ${eventNames.join(' | ')} |`, `| --- |${eventNames.map(() => ' --- |').join('')}`);
-  for (const kind of sw.kinds) {
+  // The listed kinds in their order, then any kind a sample has that the list does not name (a new kind or stage).
+  const rows = [...sw.kinds, ...[...matrix.keys()].filter((k) => !sw.kinds.includes(k)).sort()];
+  for (const kind of rows) {
     const row = matrix.get(kind);
     if (row === undefined) continue;
     lines.push(`| ${kind} | ${eventNames.map((ev) => [...(row.get(ev) ?? [])].sort().join('; ')).join(' | ')} |`);
