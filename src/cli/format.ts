@@ -74,7 +74,7 @@ function maturity(o: OutputView): string {
   if (o.resolved) return 'resolved';
   if (o.maturity_height === null || o.maturity_height === undefined) return '-';
   const left = o.blocks_til_maturity;
-  return left === null || left === undefined ? String(o.maturity_height) : `${o.maturity_height} (${left > 0 ? `in ${left}` : 'now'})`;
+  return left === null || left === undefined ? String(o.maturity_height) : `${o.maturity_height} (${left > 0 ? `in ${left}` : 'mature'})`;
 }
 
 /** `court pendingchannels`: one summary table of channels, then each channel's outputs. */
