@@ -66,10 +66,13 @@ export function buildMoney(d: MoneyDeps): Money {
     height: d.height,
     logger: d.logger,
   });
-  // TODO(coordinator): when src/resolvers/runner.ts lands, build the resolver runner here over
-  // { db, signer, sweeper, chain.watches, chain.mempool, preimageSink(arb) }, return it as `resolvers`, give it the
-  // arbitrator in attach() (its ResolverFinished goes to arb.resolverFinished) and subscribe it in subscribe()
-  // between the arbitrator and the wallet. Nothing else in the daemon changes.
+  // TODO(coordinator): src/resolvers/runner.ts has landed; wire it here (the only place that changes):
+  //   const runner = new ResolverRunner({ db: d.db, sweeper, keyring: d.keyring, signer: d.signer,
+  //     broadcaster: d.chain.broadcaster, watches: d.chain.watches, mempool: d.chain.mempool, fees: d.chain.fees,
+  //     height: d.height, logger: d.logger });
+  //   resolvers = runner; attach(arb) -> runner.attach(arb); subscribe() -> dispatcher.subscribe(runner.onChainEvent)
+  //   BEFORE the wallet and the sweeper; add a stop() here that awaits runner.stop() (the daemon's unwind calls it);
+  //   and in src/api/views.ts channelOutputs(), take outputs from runner.view(chanPoint) (stage, limbo, maturity).
   const resolvers: ResolverHost | undefined = undefined;
   return {
     wallet,

@@ -12,40 +12,16 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
+import { Metrics } from '../../src/api/metrics.js';
 import { openApiDocument } from '../../src/api/openapi-gen.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { toLocalInput } from '../sweep/helpers.js';
 import { tempDir } from '../helpers/db.js';
 import { openChannel } from '../simulator/fixture.js';
-import { apiRig, bearer, H, scanLogs, type ApiRig } from './helpers.js';
+import { apiRig, bearer, H, routes, scanLogs, type ApiRig } from './helpers.js';
 
 const UNKNOWN = `${'55'.repeat(32)}:1`;
 const pre = (label: string): Uint8Array => sha256(new TextEncoder().encode(`api.test ${label}`));
-
-/** Every route, its scope, and a body that passes its schema. */
-export function routes(cp: string): Array<{ method: 'GET' | 'PUT' | 'POST'; url: string; scope: 'admin' | 'readonly'; body?: unknown }> {
-  const e = encodeURIComponent(cp);
-  return [
-    { method: 'PUT', url: `/v1/channels/${e}`, scope: 'admin', body: {} },
-    { method: 'POST', url: `/v1/channels/${e}/revocations`, scope: 'admin', body: { number: 0, secret: '11'.repeat(32) } },
-    { method: 'POST', url: '/v1/preimages', scope: 'admin', body: { preimages: ['22'.repeat(32)] } },
-    { method: 'POST', url: `/v1/channels/${e}/force-close`, scope: 'admin', body: { dry_run: true } },
-    { method: 'POST', url: `/v1/channels/${e}/coop-close`, scope: 'admin', body: { tx_hex: '00' } },
-    { method: 'GET', url: '/v1/info', scope: 'readonly' },
-    { method: 'GET', url: '/v1/channels', scope: 'readonly' },
-    { method: 'GET', url: `/v1/channels/${e}`, scope: 'readonly' },
-    { method: 'GET', url: '/v1/closed', scope: 'readonly' },
-    { method: 'GET', url: '/v1/sweeps', scope: 'readonly' },
-    { method: 'GET', url: `/v1/channels/${e}/history`, scope: 'readonly' },
-    { method: 'GET', url: '/v1/wallet/balance', scope: 'readonly' },
-    { method: 'GET', url: '/v1/events?after=0', scope: 'readonly' },
-    { method: 'POST', url: '/v1/wallet/address', scope: 'admin' },
-    { method: 'POST', url: '/v1/sweeps/bump', scope: 'admin', body: { outpoint: `${'33'.repeat(32)}:0` } },
-    { method: 'POST', url: `/v1/channels/${e}/bump`, scope: 'admin', body: {} },
-    { method: 'POST', url: '/v1/events/ack', scope: 'admin', body: { id: 0 } },
-    { method: 'POST', url: '/v1/tokens/rotate', scope: 'admin', body: { scope: 'readonly' } },
-  ];
-}
 
 describe('HTTP API', () => {
   const tmp = tempDir('api');
@@ -343,6 +319,25 @@ describe('HTTP API', () => {
       const path = r.url.split('?')[0]?.replace(encodeURIComponent(sim.chanPoint), '{chanPoint}') as string;
       assert.ok(doc.paths[path] !== undefined, `${path} documented`);
     }
+  });
+
+  it('metrics: a private registry on its own listener; channels by state, limbo, sweeps, blocks behind; no per-channel label', async () => {
+    const m = new Metrics({ db: rig.db, heights: () => ({ height: H, nodeHeight: H + 3 }), pendingSweeps: () => rig.sweeper.pending().length });
+    m.rpcErrors.inc();
+    const server = m.server();
+    const r = await server.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(r.statusCode, 200);
+    assert.match(r.headers['content-type'] as string, /text\/plain/);
+    assert.match(r.body, /^courtd_channels\{state="Default"\} 1$/m);
+    assert.match(r.body, /^courtd_channels\{state="CommitmentBroadcasted"\} 1$/m);
+    assert.match(r.body, /^courtd_blocks_behind 3$/m);
+    assert.match(r.body, /^courtd_rpc_errors_total 1$/m);
+    assert.match(r.body, /^courtd_limbo_sat \d+$/m);
+    assert.match(r.body, /^courtd_pending_sweeps \d+$/m);
+    assert.match(r.body, /^courtd_sweep_fees_paid_sat 0$/m);
+    assert.doesNotMatch(r.body, /chan_point|[0-9a-f]{64}/, 'no channel in any label');
+    assert.doesNotMatch(r.body, /process_cpu|nodejs_/, 'a private registry: no default metrics mixed in');
+    await server.close();
   });
 
   it('log scan: no token, seed or unpublished preimage in any log line', () => {

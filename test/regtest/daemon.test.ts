@@ -27,6 +27,7 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
   let tmp: { dir: string; remove: () => void };
   let a: ChannelSimulator;
   let b: ChannelSimulator;
+  let c: ChannelSimulator;
   let daemon: CourtdProcess | undefined;
   const datadir = (): string => join(tmp.dir, 'courtd');
 
@@ -35,6 +36,7 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     tmp = tempDir('daemon');
     a = await openOnChain(node, 'anchors');
     b = await openOnChain(node, 'static_remotekey');
+    c = await openOnChain(node, 'static_remotekey');
     const h = await node.height();
     a.addHtlc('alice', 400_000n, h + 100, pre('dust')); // outgoing, dust: failed back when we force-close
     a.addHtlc('bob', 50_000_000n, h + 200, pre('incoming'));
@@ -60,13 +62,13 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     );
     assert.match(second, /COURT_E_DAEMON_LOCKED/);
 
-    for (const sim of [a, b]) {
+    for (const sim of [a, b, c]) {
       const r = await call(d1, 'PUT', `/v1/channels/${encodeURIComponent(sim.chanPoint)}`, d1.admin, sim.snapshot('alice'));
       assert.equal(r.status, 200, JSON.stringify(r.json));
     }
     const info = await call(d1, 'GET', '/v1/info', d1.readonly);
     assert.equal(info.json.network, 'regtest');
-    assert.equal(info.json.num_active_channels, 2);
+    assert.equal(info.json.num_active_channels, 3);
 
     const s1 = openEvents(d1, 0);
     const fc = await call(d1, 'POST', `/v1/channels/${encodeURIComponent(a.chanPoint)}/force-close`, d1.admin, {});
@@ -101,17 +103,20 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     assert.equal(await d2.exited, 'SIGKILL');
     s2.close();
 
-    // Run 3: takes over the stale lock, delivers the rest.
+    // Run 3: takes over the stale lock, delivers the rest, and the events of c's force close made now.
     daemon = await startCourtd(datadir());
     const d3 = daemon;
     const last2 = (run2[run2.length - 1] as { id: number }).id;
     const s3 = openEvents(d3, last2);
+    const fc3 = await call(d3, 'POST', `/v1/channels/${encodeURIComponent(c.chanPoint)}/force-close`, d3.admin, {});
+    assert.equal(fc3.status, 200, JSON.stringify(fc3.json));
     const db0 = openDatabase(join(datadir(), 'regtest', 'courtd.db'));
     const allIds = (): number[] => db0.prepare<[], { id: number }>('SELECT id FROM node_event ORDER BY id').all().map((r) => r.id);
-    await eventually(() => allIds().length >= 5 && s3.events.length > 0 && (s3.events[s3.events.length - 1] as { id: number }).id === allIds()[allIds().length - 1], 30_000, () => `every event streamed (${allIds().length} in the briefcase)`);
-    const got = [...run1, ...run2, ...s3.events].map((e) => e.id);
-    assert.deepEqual(got, allIds(), 'every event once, in order, across SIGTERM and SIGKILL');
-    const types = [...run1, ...run2, ...s3.events].map((e) => `${e.chan_point === a.chanPoint ? 'a' : 'b'}:${e.type}`);
+    const streamed = (): number[] => [...run1, ...run2, ...s3.events].map((e) => e.id);
+    await eventually(() => s3.events.some((e) => e.chan_point === c.chanPoint) && streamed().length >= allIds().length, 30_000, () => `every event streamed (${streamed().join(',')} of ${allIds().join(',')})`);
+    assert.deepEqual(streamed(), allIds(), 'every event once, in order, across SIGTERM and SIGKILL');
+    const name = (cp: string): string => (cp === a.chanPoint ? 'a' : cp === b.chanPoint ? 'b' : 'c');
+    const types = [...run1, ...run2, ...s3.events].map((e) => `${name(e.chan_point)}:${e.type}`);
     assert.ok(types.includes('b:channelResolved'), types.join(','));
     assert.ok(types.filter((t) => t === 'a:channelClosing').length === 2, 'broadcasting, then confirmed');
     db0.close();
