@@ -19,7 +19,7 @@ import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { closeTypeMatches } from '../../src/cli/args.js';
 import { toHex } from '../../src/util/bytes.js';
 import { shortOutpoint } from '../../src/cli/format.js';
-import type { ChannelView, ClosedView, ForceCloseView, InfoView } from '../../src/cli/views.js';
+import type { ChannelView, ClosedView, ForceCloseView, InfoView, SweepView } from '../../src/cli/views.js';
 import { coopCloseTx, openOnChain } from './arbitrator.helpers.js';
 
 const json = <T>(text: string): T => JSON.parse(text) as T;
@@ -127,7 +127,7 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.match((await court.court(['wallet', 'balance'])).stdout, /confirmed_balance\s*│\s*250,000/);
   });
 
-  it('our force close through `court closechannel --force --yes`: plan, broadcast, classified LOCAL', async () => {
+  it('our force close through `court closechannel --force --yes`: plan, broadcast, classified LOCAL', async (t) => {
     const sim = await open();
     const cp = sim.chanPoint;
     const dry = await court.court(['closechannel', '--force', '--dry_run', '--json', cp]);
@@ -145,6 +145,24 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     const again = await court.court(['closechannel', '--force', '--yes', cp]);
     assert.equal(again.code, 1, 'a second force close is refused by the daemon');
     assert.match(again.stderr, /COURT_E_CHANNEL_(CLOSING|UNKNOWN)/);
+
+    // Fee bumping of the force close: every pending sweep of the channel (the anchor CPFP), or a coded refusal
+    // when there is none; pendingsweeps agrees either way.
+    const live = json<{ sweeps: SweepView[] }>((await court.court(['pendingsweeps', '--json'])).stdout).sweeps.filter(
+      (w) => w.chan_point === cp && (w.state === 'pending' || w.state === 'published'),
+    );
+    const bump = await court.court(['wallet', 'bumpforceclosefee', '--chan_point', cp, '--budget', '20000', '--json']);
+    t.diagnostic(`sweeps of the force close when bumped: ${live.map((w) => `${w.witness_type} ${w.state}`).join(', ') || 'none'}`);
+    if (live.length > 0) {
+      assert.equal(bump.code, 0, bump.stderr);
+      assert.deepEqual(json<{ bumped: string[] }>(bump.stdout).bumped.sort(), live.map((w) => w.outpoint).sort());
+      const one = await court.court(['wallet', 'bumpfee', live[0]?.outpoint as string, '--sat_per_vbyte', '5']);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /bumped/);
+    } else {
+      assert.equal(bump.code, 1);
+      assert.match(bump.stderr, /COURT_E_SWEEP_UNKNOWN_INPUT/);
+    }
 
     const v = await untilClosed(cp);
     assert.ok(closeTypeMatches(v.close_type as string, 'LOCAL_FORCE_CLOSE'), String(v.close_type));
@@ -214,6 +232,15 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     const list = json<{ sweeps: unknown[] }>(sweeps.stdout).sweeps;
     assert.ok(Array.isArray(list));
     assert.equal((await court.court(['pendingsweeps'])).code, 0);
+    const unknown = await court.court(['wallet', 'bumpfee', `${'77'.repeat(32)}:3`, '--budget', '1000']);
+    assert.equal(unknown.code, 1, 'a bump of an input the sweeper does not hold is refused by the daemon');
+    assert.match(unknown.stderr, /\[COURT_E_SWEEP_UNKNOWN_INPUT\]/);
+    // The readonly token reads, and is refused on admin routes (exit 1: the daemon's 403).
+    const ro = ['--tokenfile', court.tokenFile('readonly')];
+    assert.equal((await court.court([...ro, 'getinfo'])).code, 0);
+    const denied = await court.court([...ro, 'wallet', 'newaddress']);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /\[COURT_E_[A-Z_]+\]/);
     const ev = await court.court(['events', '--json']);
     assert.equal(ev.code, 0, ev.stderr);
     const ids = ev.stdout
