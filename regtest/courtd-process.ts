@@ -196,10 +196,11 @@ export class CourtdProcess {
     return code;
   }
 
-  /** Stops (SIGTERM) and starts the daemon again on the same datadir and port. */
-  async restart(): Promise<void> {
-    await this.stop();
+  /** Stops (SIGTERM) and starts the daemon again on the same datadir and port; resolves the stop's exit code. */
+  async restart(): Promise<number | null> {
+    const code = await this.stop();
     await this.#spawn();
+    return code;
   }
 }
 

@@ -61,6 +61,8 @@ export class NodeAdapter {
   readonly #waiters = new Set<() => void>();
   #stream: AbortController | undefined;
   #lastEventId: number | undefined;
+  readonly #violations: string[] = [];
+  #connections = 0;
 
   constructor(opts: NodeAdapterOptions) {
     this.baseUrl = opts.baseUrl;
@@ -152,6 +154,16 @@ export class NodeAdapter {
 
   // ---- reading courtd's events -------------------------------------------------------------------------------
 
+  /** Events that broke the stream's promise (an id repeated or going backwards, a data id not the SSE id). */
+  get violations(): readonly string[] {
+    return this.#violations;
+  }
+
+  /** How many times the event stream was (re)opened. */
+  get connections(): number {
+    return this.#connections;
+  }
+
   /** Every event received so far, in id order. */
   get events(): readonly NodeEvent[] {
     return this.#events;
@@ -181,6 +193,7 @@ export class NodeAdapter {
     const q = this.#lastEventId === undefined ? '' : `?after=${this.#lastEventId}`;
     const res = await fetch(`${this.baseUrl}/v1/events${q}`, { headers: { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream' }, signal });
     if (!res.ok || res.body === null) throw new ApiError(res.status, 'COURT_E_SSE', 'event stream refused');
+    this.#connections++;
     const parser = new SseParser();
     const decoder = new TextDecoder();
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -192,7 +205,11 @@ export class NodeAdapter {
           continue;
         }
         const id = Number(ev.id ?? e.id);
-        if (this.#lastEventId !== undefined && id <= this.#lastEventId) throw new Error(`event ${id} repeated or out of order after ${this.#lastEventId}`);
+        if (e.id !== undefined && Number(e.id) !== id) this.#violations.push(`event ${id} sent with SSE id ${e.id}`);
+        if (this.#lastEventId !== undefined && id <= this.#lastEventId) {
+          this.#violations.push(`event ${id} repeated or out of order after ${this.#lastEventId}`);
+          continue;
+        }
         this.#lastEventId = id;
         this.#events.push({ ...ev, id });
         for (const w of [...this.#waiters]) w();

@@ -210,6 +210,22 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     await node.waitForEvent((e) => e.chan_point === cp && /breach/i.test(e.type));
   });
 
+  it('the daemon restarts (SIGTERM, exit 0, same datadir): the node adapter resumes the event stream after the last id', async () => {
+    const before = node.events.length;
+    const connections = node.connections;
+    assert.equal(await court.restart(), 0, 'SIGTERM stops courtd with exit 0');
+    await court.caughtUp();
+    const sim = await open();
+    await chain.send(sim.signedCommitment('bob').toHex());
+    await untilClosed(sim.chanPoint);
+    await node.waitForEvent((e) => e.chan_point === sim.chanPoint);
+    assert.ok(node.connections > connections, 'the stream was reopened');
+    assert.ok(node.events.length > before);
+    assert.deepEqual(node.violations, [], 'nothing repeated or out of order across the restart');
+    const ids = node.events.map((e) => e.id);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  });
+
   it('a cooperative close: handed over by the node, confirmed, fully resolved', async () => {
     const sim = await open();
     const cp = sim.chanPoint;

@@ -95,6 +95,8 @@ describe('NodeAdapter over HTTP', () => {
       );
       const urls = reqs.filter((r) => r.url.startsWith('/v1/events')).map((r) => r.url);
       assert.deepEqual(urls.slice(0, 2), ['/v1/events', '/v1/events?after=2']);
+      assert.deepEqual(node.violations, []);
+      assert.ok(node.connections >= 2);
     } finally {
       node.close();
     }
