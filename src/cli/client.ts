@@ -5,7 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 
-/** An error answered by the daemon (or the failure to reach it): exit code 1. */
+/**
+ * An error answered by the daemon (or the failure to reach it): exit code 1. `code` is the daemon's COURT_E_* code,
+ * or one of court's own COURT_E_CLI_* codes (src/util/errors.ts).
+ */
 export class DaemonError extends Error {
   constructor(
     readonly code: string,
