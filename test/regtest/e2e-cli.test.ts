@@ -111,6 +111,11 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.equal(i.block_height, await chain.height());
     const table = await court.court(['getinfo']);
     assert.match(table.stdout, new RegExp(`block_height\\s*│\\s*${i.block_height}`));
+    // Colour: only when asked for (FORCE_COLOR) and never with NO_COLOR; never in --json.
+    const ESC = '\u001b[';
+    assert.ok(!table.stdout.includes(ESC), 'NO_COLOR: plain');
+    assert.ok((await court.court(['getinfo'], { env: { NO_COLOR: '', FORCE_COLOR: '1' } })).stdout.includes(ESC), 'FORCE_COLOR: coloured');
+    assert.ok(!(await court.court(['getinfo', '--json'], { env: { NO_COLOR: '', FORCE_COLOR: '1' } })).stdout.includes(ESC), '--json: never coloured');
     const sync = await court.court(['waitsync', '--timeout', '30']);
     assert.equal(sync.code, 0, sync.stderr);
     assert.match(sync.stdout, /^synced at \d+/);
