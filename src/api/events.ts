@@ -207,11 +207,13 @@ export class EventFeed {
             return;
           }
           if (batch.length === 0) break;
-          for (const e of batch) {
-            if (s.closed) return;
-            const ok = s.res.write(sseMessage(e));
-            s.last = e.id;
-            if (!ok) await new Promise<void>((resolve) => {
+          // One batch per write: many small events make one socket write, not one each.
+          const text = batch.map(sseMessage).join('');
+          s.last = (batch[batch.length - 1] as NodeEventJson).id;
+          if (s.closed) return;
+          const ok = s.res.write(text);
+          if (!ok) {
+            await new Promise<void>((resolve) => {
               const go = (): void => {
                 s.res.off('drain', go);
                 s.res.off('close', go);

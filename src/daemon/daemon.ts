@@ -182,9 +182,13 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
 
     // Catch-up.
     await chain.start();
+    let stopRequested = false;
+    undo.push(() => {
+      stopRequested = true;
+    });
     const synced = (async () => {
       let last = -1;
-      for (;;) {
+      while (!stopRequested) {
         const tip = chain.dispatcher.tip()?.height ?? startHeight;
         if (tip >= nodeTip.height) break;
         if (tip !== last) {
@@ -193,7 +197,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
         }
         await new Promise((r) => setTimeout(r, 250));
       }
-      logger.info({ height: chain.dispatcher.tip()?.height ?? startHeight }, 'courtd: synced to the node tip');
+      if (!stopRequested) logger.info({ height: chain.dispatcher.tip()?.height ?? startHeight }, 'courtd: synced to the node tip');
     })();
     // Node tip for /v1/info and the metrics: refreshed in the background, never on a request's path.
     const tipTimer = setInterval(() => {
@@ -212,7 +216,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
 
     // Metrics.
     let metricsAddress: string | undefined;
-    const metrics = new Metrics({ db, heights: () => ({ height: chainInfo().height, nodeHeight: lastNodeHeight }), pendingSweeps: () => money.sweeper.pending().filter((v) => v.state === 'pending' || v.state === 'published').length });
+    const metrics = new Metrics({ db, heights: () => ({ height: chainInfo().height, nodeHeight: lastNodeHeight }), pendingSweeps: () => money.sweeper.pending().filter((v) => v.state === 'pending' || v.state === 'published').length, ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }) });
     metricsBox.m = metrics;
     if (config['metrics.listen'] !== undefined) {
       const ms = metrics.server();
@@ -245,6 +249,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
           logger.warn({ scope, path }, 'courtd: API token rotated');
           return path;
         },
+        ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }),
         onError: (status) => metrics.apiErrors.inc({ status: `${Math.floor(status / 100)}xx` }),
       }),
     );

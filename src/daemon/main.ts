@@ -3,6 +3,8 @@
  * JSON lines on stdout; an error at start is logged with its code (never a secret) and exits 2 for a
  * configuration error, 1 for anything else. `main` returns the exit code (bin/courtd.mjs sets it).
  */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { CourtError } from '../util/errors.js';
 import { errFields } from '../util/logger.js';
@@ -66,6 +68,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 // `node --import tsx src/daemon/main.ts ...` (npm run courtd): run directly.
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));
 }

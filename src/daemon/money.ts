@@ -8,6 +8,7 @@
  */
 import type { ChainArbitrator } from '../arbitrator/chain-arbitrator.js';
 import type { ResolverHost } from '../arbitrator/channel-effects.js';
+import type { ResolverOutputSource } from '../api/views.js';
 import type { Chain } from '../chain/index.js';
 import type { KeyRing } from '../keys/keyring.js';
 import type { Signer } from '../keys/signer.js';
@@ -38,6 +39,8 @@ export interface Money {
    * the arbitrator then keeps its resolver rows for the runner to pick up when it lands).
    */
   readonly resolvers: ResolverHost | undefined;
+  /** The resolver runner's view of a channel's outputs, for the API and the metrics (undefined: no runner yet). */
+  readonly resolverView: ResolverOutputSource | undefined;
   /** Connects the parts that need the arbitrator (the resolver runner reports ResolverFinished to it). */
   attach(arb: ChainArbitrator): void;
   /** Subscribes the wallet and the sweeper (and the resolver runner) to the block dispatcher, after the arbitrator. */
@@ -72,12 +75,14 @@ export function buildMoney(d: MoneyDeps): Money {
   //     height: d.height, logger: d.logger });
   //   resolvers = runner; attach(arb) -> runner.attach(arb); subscribe() -> dispatcher.subscribe(runner.onChainEvent)
   //   BEFORE the wallet and the sweeper; add a stop() here that awaits runner.stop() (the daemon's unwind calls it);
-  //   and in src/api/views.ts channelOutputs(), take outputs from runner.view(chanPoint) (stage, limbo, maturity).
+  //   resolverView = (cp) => runner.view(cp) (the API's channel outputs and the limbo metric then come from it).
   const resolvers: ResolverHost | undefined = undefined;
+  const resolverView: ResolverOutputSource | undefined = undefined;
   return {
     wallet,
     sweeper,
     resolvers,
+    resolverView,
     attach(_arb: ChainArbitrator): void {
       // the resolver runner's hook (see the TODO above)
     },

@@ -103,8 +103,8 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     assert.equal(await d2.exited, 'SIGKILL');
     s2.close();
 
-    // Run 3: takes over the stale lock, delivers the rest, and the events of c's force close made now.
-    daemon = await startCourtd(datadir());
+    // Run 3: takes over the stale lock, delivers the rest, and the events of c's force close made now; metrics on.
+    daemon = await startCourtd(datadir(), ['--metrics.listen=127.0.0.1:0']);
     const d3 = daemon;
     const last2 = (run2[run2.length - 1] as { id: number }).id;
     const s3 = openEvents(d3, last2);
@@ -125,6 +125,11 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     assert.equal(ch.json.close_type, 'LOCAL_FORCE_CLOSE');
     const closed = await call(d3, 'GET', '/v1/closed?close_type=COOPERATIVE_CLOSE', d3.readonly);
     assert.deepEqual(closed.json.channels.map((c: { chan_point: string }) => c.chan_point), [b.chanPoint]);
+    const metricsLine = courtdLogLines.find((l) => l.includes('"courtd: metrics listening"'));
+    assert.ok(metricsLine !== undefined, 'the metrics listener is logged');
+    const scrape = await (await fetch(`http://${(JSON.parse(metricsLine) as { listen: string }).listen}/metrics`)).text();
+    assert.match(scrape, /^courtd_channels\{state="FullyResolved"\} 1$/m, 'b is resolved');
+    assert.match(scrape, /^courtd_blocks_behind 0$/m);
     const health = await fetch(`${d3.url}/healthz`);
     assert.equal(health.status, 200);
     s3.close();
