@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import {
   closeTypeFilter,
@@ -23,6 +23,7 @@ import {
   useColor,
 } from '../../src/cli/args.js';
 import { bumpBody, run, type CliIo } from '../../src/cli/program.js';
+import { closedPort } from '../helpers/http-server.js';
 
 const TXID = 'ab'.repeat(32);
 
@@ -131,8 +132,11 @@ function io(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () =
 }
 
 describe('court exit codes without a daemon', () => {
-  // An address nothing listens on: a request that got through parsing fails with 1, not 2.
-  const base = ['--rpcserver', '127.0.0.1:9', '--tokenfile', new URL(import.meta.url).pathname];
+  // An address nothing listens on: a request that got through parsing fails with 1 (connection refused), not 2.
+  let base: string[] = [];
+  before(async () => {
+    base = ['--rpcserver', `127.0.0.1:${await closedPort()}`, '--tokenfile', new URL(import.meta.url).pathname];
+  });
 
   const cases: [string, string[], number][] = [
     ['--help', ['--help'], 0],
@@ -163,6 +167,6 @@ describe('court exit codes without a daemon', () => {
     assert.equal(await run([...base, '--json', 'getinfo'], x), 1);
     const e = JSON.parse(x.err()) as { code: string; message: string };
     assert.equal(e.code, 'COURT_E_CLI_UNREACHABLE');
-    assert.match(e.message, /cannot reach courtd/);
+    assert.match(e.message, /cannot reach courtd at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
   });
 });
