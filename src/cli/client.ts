@@ -33,6 +33,8 @@ export async function readToken(files: readonly string[]): Promise<{ token: stri
   for (const file of files) {
     try {
       const token = (await readFile(file, 'utf8')).trim();
+      // One printable word (courtd writes 64 hex digits); anything else would not even make a valid header.
+      if (token !== '' && !/^[\x21-\x7e]{1,1024}$/.test(token)) throw new UsageError(`token file ${file} does not hold a token (one line of printable characters)`);
       if (token !== '') return { token, file };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

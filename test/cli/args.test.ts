@@ -4,9 +4,11 @@
  * request (no daemon runs in this file: a request would fail with exit code 1, not 2).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import {
   closeTypeFilter,
@@ -134,9 +136,14 @@ function io(env: NodeJS.ProcessEnv = {}): CliIo & { out: () => string; err: () =
 describe('court exit codes without a daemon', () => {
   // An address nothing listens on: a request that got through parsing fails with 1 (connection refused), not 2.
   let base: string[] = [];
+  let dir = '';
   before(async () => {
-    base = ['--rpcserver', `127.0.0.1:${await closedPort()}`, '--tokenfile', new URL(import.meta.url).pathname];
+    dir = mkdtempSync(join(tmpdir(), 'court-args-'));
+    writeFileSync(join(dir, 'token'), `${'ab'.repeat(32)}\n`);
+    writeFileSync(join(dir, 'garbage'), 'not\na token\n');
+    base = ['--rpcserver', `127.0.0.1:${await closedPort()}`, '--tokenfile', join(dir, 'token')];
   });
+  after(() => rmSync(dir, { recursive: true, force: true }));
 
   const cases: [string, string[], number][] = [
     ['--help', ['--help'], 0],
@@ -151,12 +158,13 @@ describe('court exit codes without a daemon', () => {
     ['bumpforceclosefee without --chan_point', ['wallet', 'bumpforceclosefee', '--budget', '100'], 2],
     ['a bad network', ['--network', 'simnet', 'getinfo'], 2],
     ['no token file', ['--datadir', '/nonexistent-courtd', 'getinfo'], 2],
+    ['a token file without a token', ['getinfo', '--tokenfile', 'GARBAGE'], 2],
     ['a daemon that cannot be reached', ['getinfo'], 1],
   ];
   for (const [name, argv, code] of cases) {
     it(`${name}: exit ${code}`, async () => {
       const x = io({ NO_COLOR: '1' });
-      const args = name === 'no token file' ? argv : [...base, ...argv];
+      const args = name === 'no token file' ? argv : [...base, ...argv.map((a) => (a === 'GARBAGE' ? join(dir, 'garbage') : a))];
       assert.equal(await run(args, x), code, x.err());
       if (code === 2 && name !== '--help') assert.notEqual(x.err(), '');
     });
