@@ -322,9 +322,9 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      if (err.code === 'commander.executeSubCommandAsync') return 0;
-      return 2;
+      // Help asked for (`--help`, `help [command]`) and --version exit 0; help shown because a command was missing
+      // (`court`, `court wallet`) and every parse error are usage errors.
+      return err.exitCode === 0 ? 0 : 2;
     }
     if (err instanceof UsageError) {
       io.stderr.write(`court: ${err.message}\n`);

@@ -148,6 +148,9 @@ describe('court exit codes without a daemon', () => {
   const cases: [string, string[], number][] = [
     ['--help', ['--help'], 0],
     ['--version', ['--version'], 0],
+    ['help closechannel', ['help', 'closechannel'], 0],
+    ['no command', [], 2],
+    ['wallet without its subcommand', ['wallet'], 2],
     ['an unknown command', ['frobnicate'], 2],
     ['an unknown flag', ['getinfo', '--frob'], 2],
     ['a bad channel point', ['history', 'nope'], 2],
@@ -166,7 +169,7 @@ describe('court exit codes without a daemon', () => {
       const x = io({ NO_COLOR: '1' });
       const args = name === 'no token file' ? argv : [...base, ...argv.map((a) => (a === 'GARBAGE' ? join(dir, 'garbage') : a))];
       assert.equal(await run(args, x), code, x.err());
-      if (code === 2 && name !== '--help') assert.notEqual(x.err(), '');
+      if (code === 2) assert.notEqual(x.err(), '', 'a usage error says why on stderr');
     });
   }
 
