@@ -42,6 +42,8 @@ describe('npm run diagrams', () => {
     const has = (from: string, event: string, to: string): boolean => edges.some((e) => e.from === from && e.event === event && e.to === to);
     // Every kind either reaches its own done or hands over to a successor of another kind.
     const kindOf = (node: string): string => node.split('_')[0] as string;
+    const sampled = new Set(res.sweep.states.map((x) => (x.state as { kind: string }).kind));
+    assert.deepEqual([...sampled].sort(), Object.keys(RESOLVER_KINDS).sort(), 'a sample of every registered kind');
     for (const kind of Object.keys(RESOLVER_KINDS)) {
       assert.ok(edges.some((e) => e.to === `${kind}_done` || (kindOf(e.from) === kind && kindOf(e.to) !== kind)), `${kind} ends`);
     }

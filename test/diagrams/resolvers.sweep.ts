@@ -44,12 +44,12 @@ interface Sample {
   readonly state: ResolverBase;
 }
 
-function record(kind: ResolverKind, closeType: 'local' | 'remote', format: Format, output: object, deadline: number | null) {
+function record(kind: ResolverKind, closeType: 'local' | 'remote' | 'breach', format: Format, output: object, deadline: number | null) {
   const outpoint = (output as { outpoint: string }).outpoint;
   return { chanPoint: `${'11'.repeat(32)}:0`, outpoint, format, closeType, closeTxid: SPEND_TXID, closeHeight: CLOSE_HEIGHT, output, deadline, kind };
 }
 
-function init(kind: ResolverKind, closeType: 'local' | 'remote', format: Format, output: object, deadline: number | null = null): ResolverBase {
+function init(kind: ResolverKind, closeType: 'local' | 'remote' | 'breach', format: Format, output: object, deadline: number | null = null): ResolverBase {
   const def = definition(kind);
   if (def === undefined) throw new Error(`no resolver kind ${kind}`);
   return def.init(record(kind, closeType, format, output, deadline));
@@ -74,6 +74,15 @@ function samples(): Sample[] {
       out.push({ name: `htlcTimeout ${tag}`, state: init('htlcTimeout', closeType, format, out1, CLOSE_HEIGHT + 80) });
       out.push({ name: `htlcIncomingContest ${tag}`, state: init('htlcIncomingContest', closeType, format, in2, incoming.cltvExpiry) });
       out.push({ name: `htlcSuccess ${tag}`, state: init('htlcSuccess', closeType, format, { ...in2, preimage: PREIMAGE }, incoming.cltvExpiry) });
+    }
+  }
+  // The breach kind, when this build registers it: one resolver per output of the revoked commitment, its record
+  // the output with the facts of the breach (as the arbitrator writes it).
+  if (RESOLVER_KINDS.breach !== undefined) {
+    const b = closeResolutions('breach').breach;
+    for (const o of b?.outputs ?? []) {
+      const rec = { ...o, commitmentNumber: b?.commitmentNumber, secondLevelScript: b?.secondLevelScript, theirToSelfDelay: b?.theirToSelfDelay };
+      out.push({ name: `breach ${o.kind}`, state: init('breach', 'breach', 'anchors', rec) });
     }
   }
   return out;
