@@ -356,11 +356,19 @@ export class Sweeper implements SweeperPort {
       const changeScript = this.wallet.nextChangeScript();
       let setId = 0;
       this.tx('set-created', () => {
+        // Only the inputs still as they were clustered: a spend, a cancel or a new offer delivered while we awaited
+        // the rate must not be overwritten (they are looked at again in their own right).
+        const still = rows.filter((r) => {
+          const now = this.store.input(r.outpoint);
+          return now !== undefined && now.state === IN.Pending && now.set_id === null && now.spec === r.spec;
+        });
+        if (still.length === 0) return;
         setId = this.store.insertSet(changeScript, c.deadline, c.locktime, start, start, height, height);
-        for (const i of c.inputs) {
-          this.store.updateInput(i.spec.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
+        for (const r of still) {
+          this.store.updateInput(r.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
         }
       });
+      if (setId === 0) continue;
       try {
         await this.stepSet(this.store.set(setId) as SetRow, height);
       } catch (err) {
