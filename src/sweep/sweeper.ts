@@ -315,7 +315,10 @@ export class Sweeper implements SweeperPort {
     const ready: CoreInput[] = [];
     const floor = await this.floor();
     this.tx('screen', () => {
-      for (const row of due) {
+      for (const stale of due) {
+        // Read again under the write lock: a spend or a cancel may have arrived while the floor was awaited.
+        const row = this.store.input(stale.outpoint);
+        if (row === undefined || row.next_height === null || row.next_height > height) continue;
         if (row.state === IN.SpentByOther) {
           this.finishSpentByOther(row);
           continue;

@@ -455,6 +455,40 @@ describe('review 8b: a spend or a cancel delivered while a new set awaits its ra
     for (let h = 1001; h <= 1007; h++) await sweeper.onChainEvent(blk(h));
     assert.ok(results.includes(`spentByOther:${x.outpoint}`), 'the owner of x is told at the final depth');
   });
+
+  it('a spend delivered while the block step awaits the floor is not overwritten by the screen (told at the final depth)', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    let open: () => void = () => undefined;
+    let reached: () => void = () => undefined;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    let first = true;
+    fees.floorPerKw = async (): Promise<bigint> => {
+      if (first) {
+        first = false;
+        const gate = new Promise<void>((r) => (open = r));
+        reached();
+        await gate;
+      }
+      return 253n;
+    };
+    const { sweeper, watches } = testSweeper(db, { fees, height: 1000 });
+    const results: string[] = [];
+    sweeper.onResult((r) => results.push(`${r.type}:${r.outpoint}`));
+    const x = toLocalInput(0, { matureHeight: 1100 });
+    sweeper.offer(x);
+    const k = sweeper.kick();
+    await reachedP;
+    const theirs = new Transaction();
+    const [tx0, v0] = x.outpoint.split(':') as [string, string];
+    theirs.addInput(Buffer.from(tx0, 'hex').reverse(), Number(v0));
+    theirs.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 1000n);
+    await watches.spend(x.outpoint, theirs, 1001);
+    open();
+    await k;
+    for (let h = 1001; h <= 1006; h++) await sweeper.onChainEvent(blk(h));
+    assert.deepEqual(results, [`spentByOther:${x.outpoint}`]);
+  });
 });
 
 describe('review 10: fee shares follow the effective budgets and add up to the fee', () => {
