@@ -400,7 +400,9 @@ export class Sweeper implements SweeperPort {
 
   /** One set at `height`: finality of a confirmed version, else a first version or a replacement if due. */
   private async stepSet(setIn: SetRow, height: number): Promise<void> {
-    let set = setIn;
+    // Read again: the row may be stale (a spend, a bump or a close delivered while an earlier set was awaited).
+    let set = this.store.set(setIn.id) ?? setIn;
+    if (set.closed === 1) return;
     const live = this.store.live(set.id);
     if (live?.status === TX.Confirmed) {
       if (height >= (live.confirm_height as number) + this.finalDepth - 1) this.tx('final', () => this.finalize(set, live));

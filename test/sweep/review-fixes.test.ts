@@ -491,6 +491,40 @@ describe('review 8b: a spend or a cancel delivered while a new set awaits its ra
   });
 });
 
+describe('review 8c: a set steps from its row as it is when its turn comes', () => {
+  it('a bump delivered while an earlier set of the block is awaited takes effect in that block', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    const { sweeper, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    const a = toLocalInput(1, { pinnable: true, deadlineHeight: 1003 });
+    const b = toLocalInput(2, { budgetSat: 50_000n, deadlineHeight: 1003 });
+    sweeper.offer(a);
+    sweeper.offer(b);
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 2);
+    let open: () => void = () => undefined;
+    let reached: () => void = () => undefined;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    let gated = true;
+    fees.floorPerKw = async (): Promise<bigint> => {
+      if (gated) {
+        gated = false;
+        const gate = new Promise<void>((r) => (open = r));
+        reached();
+        await gate;
+      }
+      return 253n;
+    };
+    const block = sweeper.onChainEvent(blk(1001)); // set 1 (a, pinnable) steps first and awaits the floor
+    await reachedP;
+    sweeper.bump(b.outpoint, { startFeeRatePerKw: 90_000n });
+    open();
+    await block;
+    const rate = db.prepare('SELECT feerate FROM sweep_tx WHERE set_id = 2 AND status = 0').get() as { feerate: number };
+    assert.ok(rate.feerate >= 90_000, `b's sweep at ${rate.feerate} sat/kw after a bump to start at 90,000`);
+  });
+});
+
 describe('review 10: fee shares follow the effective budgets and add up to the fee', () => {
   it('an input worth 1,000 sat with a huge budget is never reported paying more than its value; shares sum to the fee', async () => {
     const db = briefcase();
