@@ -2,9 +2,11 @@
 import { runArbitratorBenches } from './arbitrator.bench.js';
 import { runLnBenches } from './ln.bench.js';
 import { runSweepBenches } from './sweep.bench.js';
+import { runResolverBenches } from './resolvers.bench.js';
 import { runWalletBenches } from './wallet.bench.js';
 
 runLnBenches();
 await runArbitratorBenches();
 runWalletBenches();
 await runSweepBenches();
+await runResolverBenches();

@@ -363,6 +363,8 @@ export class ChainArbitrator {
     if (!Object.hasOwn(PREIMAGE_SOURCE_CODE, source)) throw new CourtError('COURT_E_INVALID_ARGUMENT', `unknown preimage source ${String(source)}`);
     const paymentHash = toHex(sha256(preimage));
     const routed = storePreimage(this.#o.db, paymentHash, toHex(preimage), PREIMAGE_SOURCE_CODE[source], this.#height);
+    // closed channels' resolvers waiting on this hash (queued by the host, never awaited here)
+    this.#resolvers.preimageLearned?.(preimage);
     const channels = routed.filter((cp) => this.#entries.has(cp));
     const outcomes = await Promise.all(channels.map((cp) => this.#deliverOrRetry(cp, { kind: 'PreimageLearned', paymentHash })));
     const failed = channels.filter((_, i) => outcomes[i]?.kind === 'failed');

@@ -124,6 +124,22 @@ export class BitcoindChain implements ChainSource, MempoolSource, UtxoSource, Ou
     return parseTx(asHex(raw, 'getrawtransaction'), 'getrawtransaction');
   }
 
+  /**
+   * Many mempool transactions in one JSON-RPC batch (getrawtransaction each): undefined for those that left the
+   * mempool meanwhile. One round trip whatever the count (the mempool watcher's new arrivals).
+   */
+  async getMempoolTransactions(txids: readonly Txid[]): Promise<Array<Transaction | undefined>> {
+    const answers = await this.rpc.batch(txids.map((txid) => ({ method: 'getrawtransaction', params: [txid, false] })));
+    return answers.map((a) => {
+      if (a instanceof CourtError) {
+        if (a.code === 'COURT_E_CHAIN_NOT_FOUND') return undefined;
+        throw a;
+      }
+      if (a === undefined || a === null) return undefined;
+      return parseTx(asHex(a, 'getrawtransaction'), 'getrawtransaction');
+    });
+  }
+
   /** gettxout without the mempool: null means spent (or never created). */
   async isUnspent(outpoint: Outpoint): Promise<boolean> {
     const r = await this.rpc.call('gettxout', [outpoint.txid, outpoint.vout, false]);

@@ -3,7 +3,8 @@
  * transaction, so a resolver can take an HTLC preimage from its witness before it confirms (and fail or settle
  * upstream sooner). Confirmed spends are the business of ChainWatches; this never reports undo events.
  *
- * Polling: every `pollMs`, getrawmempool; only txids not seen at the previous poll are fetched, and the inputs
+ * Polling: every `pollMs`, getrawmempool; only txids not seen at the previous poll are fetched (in JSON-RPC batches
+ * of 500 when the source offers getMempoolTransactions: not one request per transaction), and the inputs
  * of every mempool transaction are indexed (outpoint key -> spending txid), so a watch registered after its
  * spender arrived is answered from the index at the next poll. Transactions that left the mempool are dropped
  * from the index. While no watch exists nothing is fetched and the index is emptied, so an idle courtd does not
@@ -18,6 +19,9 @@ import { checkOutpoint, inputKey, outpointKey } from './outpoint.js';
 import type { MempoolSource, MempoolSpend, Outpoint, Txid } from './ports.js';
 import { SerialQueue } from './serial-queue.js';
 import { PollLoop, realSleep, type Backoff, type Sleep } from './timing.js';
+
+/** Mempool transactions fetched per request when the source batches. */
+const BATCH = 500;
 
 /** Options of MempoolWatcher. */
 export interface MempoolWatcherOptions {
@@ -136,9 +140,11 @@ export class MempoolWatcher {
       this.known.delete(txid);
       for (const k of keys) if (this.spentBy.get(k) === txid) this.spentBy.delete(k);
     }
-    for (const txid of ids) {
-      if (this.known.has(txid) || this.loop.signal.aborted) continue;
-      const tx = await this.source.getMempoolTransaction(txid);
+    const fresh = ids.filter((txid) => !this.known.has(txid));
+    const fetched = await this.fetch(fresh);
+    for (const [k, txid] of fresh.entries()) {
+      if (this.loop.signal.aborted) break;
+      const tx = fetched[k];
       if (tx === undefined) continue; // left the mempool since the listing
       const keys = tx.ins.map((_, j) => inputKey(tx, j));
       this.known.set(txid, keys);
@@ -153,6 +159,21 @@ export class MempoolWatcher {
       await this.checkFresh(this.fresh[0] as MempoolWatch);
       this.fresh.shift();
     }
+  }
+
+  /**
+   * The transactions `txids`: in batches of BATCH (one request each) when the source can, else one by one. Nothing
+   * is fetched while no watch exists (pollOnce returns earlier).
+   */
+  private async fetch(txids: readonly Txid[]): Promise<Array<Transaction | undefined>> {
+    const many = this.source.getMempoolTransactions?.bind(this.source);
+    const out: Array<Transaction | undefined> = [];
+    if (many === undefined) {
+      for (const txid of txids) out.push(this.loop.signal.aborted ? undefined : await this.source.getMempoolTransaction(txid));
+      return out;
+    }
+    for (let i = 0; i < txids.length; i += BATCH) out.push(...(await many(txids.slice(i, i + BATCH))));
+    return out;
   }
 
   /** Reports a spender that was already in the mempool when `w` was registered. */

@@ -64,6 +64,8 @@ export interface MempoolSource {
   getRawMempool(): Promise<Txid[]>;
   /** One mempool transaction, or undefined if it left the mempool meanwhile. */
   getMempoolTransaction(txid: Txid): Promise<Transaction | undefined>;
+  /** Optional: many at once, in one request (undefined for those that left the mempool). */
+  getMempoolTransactions?(txids: readonly Txid[]): Promise<Array<Transaction | undefined>>;
 }
 
 /** UTXO-set lookups, used to skip a historical rescan for an outpoint that is still unspent. */

@@ -210,6 +210,28 @@ export class RpcClient {
     }
   }
 
+  /**
+   * One JSON-RPC batch request (one HTTP round trip) of `calls`: each entry's result, or its CourtError (classified
+   * as a single call's would be). The whole batch is retried on a transient transport failure, per the policy.
+   */
+  async batch(calls: readonly { readonly method: string; readonly params: readonly unknown[] }[]): Promise<Array<unknown>> {
+    if (calls.length === 0) return [];
+    const label = `batch of ${calls.length} ${calls[0]?.method ?? ''}`;
+    const signal = this.closing.signal;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw stoppedError(label);
+      try {
+        const out = await this.client.command(calls.map((c) => ({ method: c.method, parameters: [...c.params] })) as never);
+        if (!Array.isArray(out) || out.length !== calls.length) throw new CourtError('COURT_E_CHAIN_RPC', `${label}: malformed batch answer`);
+        return out.map((r, i) => (r instanceof Error ? classifyRpcFailure(r, calls[i]?.method ?? label) : r));
+      } catch (err) {
+        const e = err instanceof CourtError ? err : classifyRpcFailure(err, label);
+        if (e.code === 'COURT_E_CHAIN_STOPPED' || !isTransient(e) || attempt >= this.retry.attempts) throw e;
+        await this.sleep(backoffDelay(attempt, this.retry), signal);
+      }
+    }
+  }
+
   /** Rejects every pending and future call with COURT_E_CHAIN_STOPPED. Idempotent. */
   close(): void {
     this.closing.abort();

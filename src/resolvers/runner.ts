@@ -90,6 +90,21 @@ interface Live {
   waitsOn?: string;
 }
 
+/** One event's step, computed before anything is written. */
+interface Plan {
+  readonly id: number;
+  readonly l: Live;
+  readonly next: ResolverBase;
+  /** The step itself finished the resolver (its row is stored resolved). */
+  readonly resolved: boolean;
+  readonly successors: readonly { readonly value: ResolverBase; readonly resolved: boolean }[];
+  readonly effects: readonly ResolverEffect[];
+  /** The last of the chain finished. */
+  readonly finished: boolean;
+  /** Something to write. */
+  readonly write: boolean;
+}
+
 interface Failure {
   effects: ResolverEffect[];
   attempts: number;
@@ -202,9 +217,10 @@ export class ResolverRunner implements ResolverHost {
     });
   }
 
-  /** A learned preimage (e.g. the node's POST) for every resolver waiting on its hash. */
-  preimageLearned(preimage: Uint8Array): Promise<void> {
-    return this.#run(() => this.#route(toHex(sha256(preimage)), toHex(preimage)));
+  /** ResolverHost: a stored preimage (the node's POST, a spend) for every resolver waiting on its hash. Queued. */
+  preimageLearned(preimage: Uint8Array): void {
+    const hex = toHex(preimage);
+    void this.#run(() => this.#route(toHex(sha256(preimage)), hex));
   }
 
   /** The live view per output (limbo, recovered, stage, maturity), unfinished and finished outputs. */
@@ -263,6 +279,7 @@ export class ResolverRunner implements ResolverHost {
 
   async #launch(chanPoint: string): Promise<void> {
     const rows = channelResolvers(this.#o.db, chanPoint);
+    const plans: Plan[] = [];
     for (const row of rows) {
       if (row.resolved) {
         if (!row.replaced) await this.#finished(chanPoint, row.outpoint);
@@ -283,8 +300,12 @@ export class ResolverRunner implements ResolverHost {
       const def = definition(value.kind) as ResolverKindDef<ResolverBase>;
       this.#live.set(row.id, { id: row.id, rootOutpoint: row.outpoint, value, def });
       this.#index(row.id);
-      await this.#apply(row.id, this.#launchEvent(value), row.state.v !== RESOLVER_FORMAT);
+      const plan = this.#plan(row.id, this.#launchEvent(value), row.state.v !== RESOLVER_FORMAT);
+      if (plan !== undefined) plans.push(plan);
     }
+    // the channel's resolvers are written in one transaction, then each runs its effects
+    const ids = this.#commit(plans);
+    for (const p of plans) await this.#after(p, ids.get(p));
   }
 
   #launchEvent(value: ResolverBase): ResolverEvent {
@@ -319,8 +340,16 @@ export class ResolverRunner implements ResolverHost {
    * `force` writes even if nothing changed (an arbitrator record turned into a value).
    */
   async #apply(id: number, event: ResolverEvent, force = false): Promise<void> {
+    const plan = this.#plan(id, event, force);
+    if (plan === undefined) return;
+    const ids = this.#commit([plan]);
+    await this.#after(plan, ids.get(plan));
+  }
+
+  /** The pure part of an event: the step and the launched successors, nothing written yet. */
+  #plan(id: number, event: ResolverEvent, force: boolean): Plan | undefined {
     const l = this.#live.get(id);
-    if (l === undefined) return;
+    if (l === undefined) return undefined;
     const env = this.#env();
     const res = l.def.step(l.value, event, env);
     const effects: ResolverEffect[] = [...res.effects];
@@ -341,31 +370,57 @@ export class ResolverRunner implements ResolverHost {
         cur = undefined;
       }
     }
-    if (!force && successors.length === 0 && res.next === l.value && effects.every((e) => !IN_TX.has(e.kind) && e.kind !== 'ResolverFinished')) {
+    const write = force || successors.length > 0 || res.next !== l.value || effects.some((e) => IN_TX.has(e.kind) || e.kind === 'ResolverFinished');
+    return { id, l, next: res.next, resolved: res.finished === true, successors, effects, finished, write };
+  }
+
+  /**
+   * Writes the plans that change something, all in ONE transaction (a launch writes a channel's resolvers
+   * together; each plan is its own savepoint). Returns the successor ids of each written plan; a plan whose row a
+   * reorg superseded is left out (its resolver is dropped in #after).
+   */
+  #commit(plans: readonly Plan[]): Map<Plan, number[]> {
+    const out = new Map<Plan, number[]>();
+    const todo = plans.filter((p) => p.write);
+    if (todo.length === 0) return out;
+    this.#o.db
+      .transaction(() => {
+        for (const p of todo) {
+          try {
+            out.set(
+              p,
+              commitStep(this.#o.db, {
+                id: p.id,
+                chanPoint: p.l.value.chanPoint,
+                value: p.next,
+                resolved: p.resolved,
+                successors: p.successors,
+                effects: p.effects,
+                height: this.#height,
+                fees: feesOf(p.next),
+              }),
+            );
+          } catch (err) {
+            if (!(err instanceof ResolverSuperseded)) throw err;
+          }
+        }
+      })
+      .immediate();
+    this.#o.onCommit?.('resolver-step');
+    return out;
+  }
+
+  /** Memory follows the commit, then the effects run. `ids` undefined: not written (unchanged, or superseded). */
+  async #after(p: Plan, ids: number[] | undefined): Promise<void> {
+    const { id, l, successors, effects } = p;
+    if (!p.write) {
       await this.#execute(id, l, effects);
       return;
     }
-    let ids: number[];
-    try {
-      ids = commitStep(this.#o.db, {
-        id,
-        chanPoint: l.value.chanPoint,
-        value: res.next,
-        resolved: res.finished === true,
-        successors,
-        effects,
-        height: this.#height,
-        fees: feesOf(res.next),
-      });
-    } catch (err) {
-      if (err instanceof ResolverSuperseded) {
-        this.#drop(id, 'its close was disconnected');
-        return;
-      }
-      throw err;
+    if (ids === undefined) {
+      this.#drop(id, 'its close was disconnected');
+      return;
     }
-    this.#o.onCommit?.('resolver-step');
-    // memory follows the commit
     let target = id;
     if (successors.length > 0) {
       this.#live.delete(id);
@@ -379,11 +434,11 @@ export class ResolverRunner implements ResolverHost {
         this.#live.set(target, { id: target, rootOutpoint: l.rootOutpoint, value: last.value, def: definition(last.value.kind) as ResolverKindDef<ResolverBase> });
         this.#index(target);
       }
-    } else if (finished) {
+    } else if (p.finished) {
       this.#live.delete(id);
       if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
     } else {
-      l.value = res.next;
+      l.value = p.next;
       this.#index(id);
     }
     const holder = this.#live.get(target) ?? { ...l, id: target };
@@ -420,7 +475,7 @@ export class ResolverRunner implements ResolverHost {
   async #effect(id: number, l: Live, e: ResolverEffect): Promise<void> {
     switch (e.kind) {
       case 'OfferSweep': {
-        const spec = this.#spec(id, l.value.chanPoint, e.input);
+        const spec = this.#spec(l.value.chanPoint, e.input);
         this.#owner.set(spec.outpoint, id);
         this.#o.sweeper.offer(spec);
         return;
@@ -631,7 +686,7 @@ export class ResolverRunner implements ResolverHost {
   }
 
   /** A SweepOffer as the sweeper takes it: keys resolved through the keyring, amounts as bigint. */
-  #spec(id: number, chanPoint: string, o: SweepOffer): SweepInputSpec {
+  #spec(chanPoint: string, o: SweepOffer): SweepInputSpec {
     const key = (k: KeyFact): KeySpec => this.#keySpec(k);
     const w = o.witness;
     let witness: WitnessSpec;
@@ -650,7 +705,8 @@ export class ResolverRunner implements ResolverHost {
       ...(o.exclusiveGroup === undefined ? {} : { exclusiveGroup: o.exclusiveGroup }),
       pinnable: o.pinnable,
       ...(o.pairedOutput === undefined ? {} : { pairedOutput: { valueSat: BigInt(o.pairedOutput.valueSat), script: o.pairedOutput.script } }),
-      owner: o.owner ?? `resolver:${id}`,
+      // stable across successors and across a close re-created after a reorg (new rows, same outpoints)
+      owner: o.owner ?? `resolver:${o.outpoint}`,
       chanPoint,
     };
   }

@@ -72,7 +72,7 @@ export interface SweepOffer {
   readonly exclusiveGroup?: string;
   readonly pinnable: boolean;
   readonly pairedOutput?: { readonly valueSat: string; readonly script: string };
-  /** Owner of the sweep input; default `resolver:<row id>`. */
+  /** Owner of the sweep input; default `resolver:<outpoint>` (stable across successors and re-created rows). */
   readonly owner?: string;
 }
 

@@ -12,6 +12,7 @@
  *  - within those, inputs are grouped by deadline window: a cluster takes inputs whose deadline is at most
  *    `window` blocks after its earliest one, and its deadline is that earliest one (nobody's deadline is missed);
  *  - at most one member of an exclusive group per transaction;
+ *  - an input marked `alone` (the justice split) is its own class: a transaction of its own;
  *  - at most `maxInputs` inputs and `maxWeight` weight (standard limit 400,000) per transaction: larger clusters split.
  *
  * Fee attribution: an input's share of a batched sweep's fee is fee * budget_i / sum(budgets). The fee never exceeds
@@ -102,9 +103,10 @@ export interface ClusterOptions {
   readonly changeScriptLen: number;
 }
 
-function classKey(i: CoreInput): string {
+/** The class an input is clustered in: inputs of different classes never share a transaction. */
+export function classKey(i: Pick<CoreInput, 'spec'>): string {
   const s = i.spec;
-  const cls = s.parent !== undefined ? `cpfp:${s.outpoint}` : s.pairedOutput !== undefined ? 'paired' : 'self';
+  const cls = s.parent !== undefined ? `cpfp:${s.outpoint}` : s.alone === true ? `alone:${s.outpoint}` : s.pairedOutput !== undefined ? 'paired' : 'self';
   // Pinnable inputs are also kept apart per channel: one counterparty must not be able to pin another's claims.
   return `${s.pinnable ? `p:${s.chanPoint ?? ''}` : 'u'}|${s.locktime ?? 0}|${cls}`;
 }

@@ -26,7 +26,7 @@ import type { Signer } from '../keys/signer.js';
 import type { Db } from '../store/db.js';
 import { CourtError } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
-import { clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
+import { classKey, clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
 import {
   acceptsReplacement,
   blocksLeft,
@@ -90,6 +90,13 @@ export interface SweeperOptions {
   /** Called after each commit with its name (crash tests copy the database here). */
   readonly onCommit?: (point: string) => void;
 }
+
+/**
+ * A set reason saying the node refused its last publication (the justice split applies then): a first version
+ * refused, or a replacement refused although it satisfies BIP125 against our own previous version (so what the node
+ * holds is someone else's conflicting transaction: a pin).
+ */
+const REFUSED = /^(node refused the sweep|replacement refused)/;
 
 /**
  * What a set was clustered and built for from an input: its spec but the budget and the deadline (keys sorted).
@@ -218,6 +225,7 @@ export class Sweeper implements SweeperPort {
         if (row.state === IN.Pending && (row.next_height === null || row.next_height > this.tip)) this.store.updateInput(spec.outpoint, { next_height: this.tip });
         return;
       }
+      if (this.leavesSet(row, spec)) return;
       this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
       if (row.state === IN.Published && shapeOf(rowSpec(row)) !== shapeOf(spec)) this.reshape(row, spec);
       else this.touch(row, spec);
@@ -589,13 +597,15 @@ export class Sweeper implements SweeperPort {
         this.store.updateTx(txid, { status: TX.Replaced });
         this.store.updateTx(live.txid, { status: TX.Live });
         this.store.updateSet(set.id, { next_height: height + 1, reason: `replacement refused: ${result.reason}` });
+        this.splitAlone(set.id, height);
       });
       this.broadcaster.forget(txid);
       return;
     }
-    this.tx('publish-refused', () =>
-      this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` }),
-    );
+    this.tx('publish-refused', () => {
+      this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` });
+      this.splitAlone(set.id, height);
+    });
   }
 
   private capReason(a: { budgetSat: bigint; capRate: bigint }, feeSat: bigint, rate: number): string {
@@ -904,6 +914,48 @@ export class Sweeper implements SweeperPort {
       next_height: this.tip,
       reason: null,
     });
+  }
+
+  /**
+   * The justice-split hook (SweepInputSpec.alone). Splitting helps only when the node refuses the combined sweep
+   * (an input pinned by a conflicting transaction of the counterparty): the other inputs then go out on their own.
+   * A combined version the node holds cannot be split (every smaller transaction would have to outbid it, BIP125
+   * rule 3); it keeps being bumped. So a published input offered again `alone` leaves its set at once only if the
+   * node refused the set's last publication (and the set has other members and has not confirmed); otherwise the
+   * flag is recorded and `splitAlone` applies it at the next refusal. Returns true if it moved.
+   */
+  private leavesSet(row: InputRow, spec: SweepInputSpec): boolean {
+    if (row.state !== IN.Published || row.set_id === null) return false;
+    if (classKey({ spec: rowSpec(row) }) === classKey({ spec })) return false;
+    const set = this.store.set(row.set_id);
+    if (set === undefined || set.closed === 1 || this.store.live(set.id)?.status === TX.Confirmed) return false;
+    if (!REFUSED.test(set.reason ?? '') || this.store.members(set.id).length < 2) return false;
+    this.store.updateInput(spec.outpoint, {
+      spec: specToJson(spec),
+      chan_point: spec.chanPoint ?? null,
+      state: IN.Pending,
+      set_id: null,
+      next_height: this.tip,
+      // The refused versions' rate never reached the node: the input starts again from the estimate.
+      last_feerate: null,
+      reason: 'split from its set: the node refused the combined sweep',
+    });
+    // The set's reason (the refusal) stays: the next member offered alone leaves it too.
+    this.store.updateSet(set.id, { next_height: this.tip });
+    return true;
+  }
+
+  /**
+   * After the node refused a set's publication: its members marked `alone` leave it (all but one if every member
+   * is), back to pending at `height`, to be clustered again in this block's step; the set retries without them.
+   */
+  private splitAlone(setId: number, height: number): void {
+    const members = this.store.members(setId);
+    const alone = members.filter((m) => rowSpec(m).alone === true);
+    if (members.length < 2 || alone.length === 0) return;
+    for (const m of alone.length === members.length ? alone.slice(1) : alone) {
+      this.store.updateInput(m.outpoint, { state: IN.Pending, set_id: null, next_height: height, last_feerate: null, reason: 'split from its set: the node refused the combined sweep' });
+    }
   }
 
   private known(outpoint: string): InputRow {

@@ -62,6 +62,20 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_SWEEP_UNKNOWN_INPUT: 'the sweeper holds no input with that outpoint',
   COURT_E_SWEEP_INPUT_DONE: 'the sweep input is already swept, spent by another transaction, excluded or failed',
   COURT_E_SWEEP_OWNER_CONFLICT: 'the outpoint is already offered to the sweeper by another owner',
+  // -- daemon and HTTP API (src/daemon, src/api)
+  COURT_E_API_UNAUTHORIZED: 'the request carries no bearer token, or one courtd does not know',
+  COURT_E_API_FORBIDDEN: 'the readonly token was used on an admin route',
+  COURT_E_API_INVALID_REQUEST: 'a request body, query or path parameter does not match its schema',
+  COURT_E_API_NOT_FOUND: 'no route with that method and path',
+  COURT_E_API_UNSUPPORTED_MEDIA: 'a request body is not application/json',
+  COURT_E_API_BODY_TOO_LARGE: 'a request body is larger than the API accepts',
+  COURT_E_API_UNAVAILABLE: 'the daemon is starting, stopping, or the part of it the route needs is not running',
+  COURT_E_API_INTERNAL: 'an unexpected failure inside courtd (logged with its code; no details are returned)',
+  COURT_E_EVENT_UNKNOWN: 'an event id beyond the last event courtd wrote',
+  COURT_E_COOP_CLOSE_INVALID: 'a cooperative closing transaction does not decode or does not spend the channel funding output',
+  COURT_E_CONFIG_INVALID: 'a courtd.conf key or command-line flag is unknown or has an invalid value',
+  COURT_E_DAEMON_LOCKED: 'another courtd holds the lock file of this datadir',
+  COURT_E_TOKEN_FILE: 'an API token file is unreadable, malformed or readable by others than its mode allows',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

@@ -52,6 +52,34 @@ describe('mempool spend watches', () => {
     assert.equal(chain.count('getMempoolTransaction'), 4);
   });
 
+  it('fetches new transactions in batched requests when the source batches (not one request per transaction)', async () => {
+    const { chain, record } = setup();
+    let batches = 0;
+    const source = Object.assign(Object.create(chain) as FakeChain, {
+      getMempoolTransactions: async (txids: readonly string[]) => {
+        batches++;
+        return Promise.all(txids.map((t) => chain.getMempoolTransaction(t)));
+      },
+      getMempoolTransaction: async () => {
+        throw new Error('one request per transaction');
+      },
+    });
+    const { sleep } = instantSleep();
+    const mempool = new MempoolWatcher({ source, sleep });
+    const funding = chain.makeTx(1);
+    chain.mine(1, [funding]);
+    const events: MempoolSpend[] = [];
+    mempool.watchSpend(outpointOf(funding, 0), (e) => void events.push(e));
+    for (let i = 0; i < 1_200; i++) await chain.sendRawTransaction(chain.makeTx().toHex());
+    const spender = chain.spend([outpointOf(funding, 0)], [new Uint8Array(32).fill(9)]);
+    await chain.sendRawTransaction(spender.toHex());
+    await mempool.poll();
+    assert.equal(batches, 3, '1,201 new transactions in 3 requests of at most 500');
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.spenderTxid, spender.getId());
+    void record;
+  });
+
   it('answers a watch registered after its spender entered the mempool', async () => {
     const { chain, mempool, events, record } = setup();
     const funding = chain.makeTx();

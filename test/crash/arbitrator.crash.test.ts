@@ -29,6 +29,8 @@ import { sha256, toHex } from '../../src/util/bytes.js';
 import { copyDatabase, tempDir } from '../helpers/db.js';
 import { ScenarioChain } from '../helpers/scenario-chain.js';
 import { openChannel } from '../simulator/fixture.js';
+// the resolver scenarios run first (registered on import); the line below counts them too
+import { resolverCrash } from './resolvers.crash.js';
 
 /** One external input: what the node's chain does (idempotent, replayed before a resume) and what courtd is given. */
 interface Input {
@@ -176,7 +178,9 @@ describe('crash at every checkpoint: ChainArbitrator', () => {
   const tmp = tempDir('courtd-crash-');
   after(() => {
     if (process.env.KEEP_CRASH === undefined) tmp.remove();
-    process.stdout.write(`crash checkpoints=${checkpoints} resumed=${resumed} mismatches=${mismatches}\n`);
+    process.stdout.write(
+      `crash checkpoints=${checkpoints + resolverCrash.checkpoints} resumed=${resumed + resolverCrash.resumed} mismatches=${mismatches + resolverCrash.mismatches}\n`,
+    );
   });
 
   const cases: Array<[string, (sim: ChannelSimulator) => Input[], string]> = [
