@@ -103,7 +103,7 @@ const REFUSED = /^(node refused the sweep|replacement refused)/;
  * An `alone` flag (the justice split) is left out too: its own rule decides when it moves an input.
  */
 function shapeOf(spec: SweepInputSpec): string {
-  const { budgetSat: _b, deadlineHeight: _d, alone: _a, ...shape } = spec as SweepInputSpec & { readonly alone?: boolean };
+  const { budgetSat: _b, deadlineHeight: _d, alone: _a, ...shape } = spec;
   return JSON.stringify(shape, (_k, v: unknown) => {
     if (typeof v === 'bigint') return v.toString();
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
