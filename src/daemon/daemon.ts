@@ -167,6 +167,8 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
       outputs: chain.source,
       logger: logger.child({ component: 'arbitrator' }),
       ...(money.resolvers === undefined ? {} : { resolvers: money.resolvers }),
+      // The CPFP offer of every anchor commitment we publish.
+      sweeper: money.sweeper,
       ...(depth === undefined ? {} : { closeDepth: { min: depth, max: depth } }),
       onCommit: () => feed.kick(),
     });

@@ -74,7 +74,7 @@ export function buildMoney(d: MoneyDeps): Money {
   //     broadcaster: d.chain.broadcaster, watches: d.chain.watches, mempool: d.chain.mempool, fees: d.chain.fees,
   //     height: d.height, logger: d.logger });
   //   resolvers = runner; attach(arb) -> runner.attach(arb); subscribe() -> dispatcher.subscribe(runner.onChainEvent)
-  //   BEFORE the wallet and the sweeper; add a stop() here that awaits runner.stop() (the daemon's unwind calls it);
+  //   AFTER the sweeper (the runner's own doc: after the watches, the arbitrator and the sweeper); add a stop() here that awaits runner.stop() (the daemon's unwind calls it);
   //   resolverView = (cp) => runner.view(cp) (the API's channel outputs and the limbo metric then come from it).
   const resolvers: ResolverHost | undefined = undefined;
   const resolverView: ResolverOutputSource | undefined = undefined;
