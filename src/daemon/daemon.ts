@@ -179,6 +179,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
     // Reverse order at stop: the chain layer stops polling first (the block being delivered finishes), then the
     // arbitrator's queued events finish.
     undo.push(() => arbitrator.stop());
+    undo.push(() => money.stop());
     undo.push(() => chain.stop());
     await money.start();
 
