@@ -120,13 +120,16 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
       db,
       logger: log,
     });
-    // Count failed RPC calls (after their retries) for the metrics: one wrapper around the one client.
+    // Count failed RPC calls (after their retries) for the metrics: one wrapper around the one client. Only
+    // failures of the link count (unreachable, credentials refused, a reply that is not JSON-RPC); an RPC error
+    // answer (a transaction not found, a mempool refusal) is the node answering.
     const call = chain.rpc.call.bind(chain.rpc);
+    const LINK_FAILURES = new Set(['COURT_E_CHAIN_UNREACHABLE', 'COURT_E_CHAIN_AUTH', 'COURT_E_CHAIN_BAD_REPLY']);
     chain.rpc.call = async (method: string, params?: readonly unknown[]) => {
       try {
         return await call(method, params);
       } catch (err) {
-        metricsBox.m?.rpcErrors.inc();
+        if (err instanceof CourtError && LINK_FAILURES.has(err.code)) metricsBox.m?.rpcErrors.inc();
         throw err;
       }
     };

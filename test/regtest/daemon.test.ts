@@ -125,6 +125,10 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     assert.equal(ch.json.close_type, 'LOCAL_FORCE_CLOSE');
     const closed = await call(d3, 'GET', '/v1/closed?close_type=COOPERATIVE_CLOSE', d3.readonly);
     assert.deepEqual(closed.json.channels.map((c: { chan_point: string }) => c.chan_point), [b.chanPoint]);
+    for (let i = 0; !(await (await fetch(`${d3.url}/healthz`)).json() as { synced: boolean }).synced; i++) {
+      assert.ok(i < 200, 'synced to the node tip');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const metricsLine = courtdLogLines.find((l) => l.includes('"courtd: metrics listening"'));
     assert.ok(metricsLine !== undefined, 'the metrics listener is logged');
     const scrape = await (await fetch(`http://${(JSON.parse(metricsLine) as { listen: string }).listen}/metrics`)).text();
