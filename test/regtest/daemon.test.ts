@@ -114,12 +114,18 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     const db0 = openDatabase(join(datadir(), 'regtest', 'courtd.db'));
     const allIds = (): number[] => db0.prepare<[], { id: number }>('SELECT id FROM node_event ORDER BY id').all().map((r) => r.id);
     const streamed = (): number[] => [...run1, ...run2, ...s3.events].map((e) => e.id);
+    // a's close stands (a start-up reconciliation may take it back and confirm it again: see the report of D21).
+    for (let i = 0; (await call(d3, 'GET', `/v1/channels/${encodeURIComponent(a.chanPoint)}`, d3.readonly)).json.state !== 'WaitingFullResolution'; i++) {
+      assert.ok(i < 400, "a's close confirmed");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await eventually(() => s3.events.some((e) => e.chan_point === c.chanPoint) && streamed().length >= allIds().length, 30_000, () => `every event streamed (${streamed().join(',')} of ${allIds().join(',')})`);
     assert.deepEqual(streamed(), allIds(), 'every event once, in order, across SIGTERM and SIGKILL');
     const name = (cp: string): string => (cp === a.chanPoint ? 'a' : cp === b.chanPoint ? 'b' : 'c');
     const types = [...run1, ...run2, ...s3.events].map((e) => `${name(e.chan_point)}:${e.type}`);
     assert.ok(types.includes('b:channelResolved'), types.join(','));
-    assert.ok(types.filter((t) => t === 'a:channelClosing').length === 2, 'broadcasting, then confirmed');
+    const aStages = [...run1, ...run2, ...s3.events].filter((e) => e.chan_point === a.chanPoint && e.type === 'channelClosing').map((e) => (e as unknown as { stage: string }).stage);
+    assert.deepEqual(aStages.slice(0, 2), ['broadcasting', 'confirmed'], `a's close: ${aStages.join(',')}`);
 
     const ch = await call(d3, 'GET', `/v1/channels/${encodeURIComponent(a.chanPoint)}`, d3.readonly);
     assert.equal(ch.json.close_type, 'LOCAL_FORCE_CLOSE');
