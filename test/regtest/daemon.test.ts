@@ -114,7 +114,7 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     const db0 = openDatabase(join(datadir(), 'regtest', 'courtd.db'));
     const allIds = (): number[] => db0.prepare<[], { id: number }>('SELECT id FROM node_event ORDER BY id').all().map((r) => r.id);
     const streamed = (): number[] => [...run1, ...run2, ...s3.events].map((e) => e.id);
-    // a's close stands (a start-up reconciliation may take it back and confirm it again: see the report of D21).
+    // a's close stands (a start-up reconciliation may take it back and confirm it again: D21, last item).
     for (let i = 0; (await call(d3, 'GET', `/v1/channels/${encodeURIComponent(a.chanPoint)}`, d3.readonly)).json.state !== 'WaitingFullResolution'; i++) {
       assert.ok(i < 400, "a's close confirmed");
       await new Promise((r) => setTimeout(r, 50));
