@@ -263,6 +263,15 @@ export const HealthReply = Type.Object({ synced: Type.Boolean(), block_height: H
 
 export const AddressReply = Type.Object({ address: Type.String() }, closed);
 
+export const RescanBody = Type.Object(
+  {
+    from_height: Type.Integer({ minimum: 0, maximum: 0x7fffffff, description: 'first block to read' }),
+    to_height: Type.Optional(Type.Integer({ minimum: 0, maximum: 0x7fffffff, description: 'last block to read (default: the last block courtd processed)' })),
+  },
+  closed,
+);
+export const RescanReply = Type.Object({ blocks: Type.Integer({ minimum: 0 }), confirmed_balance: Sat('confirmed, not leased, after the rescan') }, closed);
+
 export const BumpFields = {
   budget_sat: Type.Optional(Sat('new budget')),
   deadline_delta: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'new deadline: current height + this' })),

@@ -63,6 +63,8 @@ export interface ApiDeps {
   readonly events: EventFeed;
   /** The resolver runner's view of a channel's outputs (absent: read from the arbitrator's rows). */
   readonly resolverView?: ResolverOutputSource;
+  /** Reads blocks from..to (to: the last processed block when absent) through the fee wallet; returns the count. */
+  rescanWallet?(fromHeight: number, toHeight?: number): Promise<number>;
   /** Rewrites a token file; returns its path. */
   rotateToken?(scope: 'admin' | 'readonly'): string;
   /** Called with each error status (metrics). */
@@ -386,6 +388,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.wallet === undefined) throw unavailable('the fee wallet');
     return { address: deps.wallet.newAddress() };
   });
+
+  app.post(
+    '/v1/wallet/rescan',
+    {
+      ...cfg('admin'),
+      schema: { summary: 'Read earlier blocks through the fee wallet (funds sent before courtd first ran, a restored seed)', tags: ['admin'], body: S.RescanBody, response: { 200: S.RescanReply, ...errors } },
+    },
+    async (req) => {
+      if (deps.wallet === undefined || deps.rescanWallet === undefined) throw unavailable('the fee wallet rescan');
+      const blocks = await deps.rescanWallet(req.body.from_height, req.body.to_height);
+      req.log.info({ fromHeight: req.body.from_height, blocks }, 'api: wallet rescan done');
+      return { blocks, confirmed_balance: deps.wallet.balance().confirmed.toString() };
+    },
+  );
 
   app.post(
     '/v1/sweeps/bump',

@@ -256,6 +256,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
           return path;
         },
         ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }),
+        rescanWallet: (from, to) => money.wallet.rescan(chain.source, from, to ?? money.wallet.tip()?.height ?? chainInfo().height),
         onError: (status) => metrics.apiErrors.inc({ status: `${Math.floor(status / 100)}xx` }),
       }),
     );

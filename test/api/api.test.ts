@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
+import { address as btcAddress, networks, Transaction } from 'bitcoinjs-lib';
 import { Metrics } from '../../src/api/metrics.js';
 import { getChannel } from '../../src/api/views.js';
 import { openApiDocument } from '../../src/api/openapi-gen.js';
@@ -164,6 +165,18 @@ describe('HTTP API', () => {
     assert.deepEqual(bal, { confirmed_balance: '0', unconfirmed_balance: '0', locked_balance: '0', total_balance: '0', reserve_required: '10000', reserve_shortfall: '10000' });
     const addr = (await inject('POST', '/v1/wallet/address', rig.admin)).json();
     assert.match(addr.address, /^bcrt1q/);
+    // Funds sent before courtd saw any block: found by a rescan of those blocks.
+    const pay = new Transaction();
+    pay.version = 2;
+    pay.addInput(Buffer.alloc(32, 7), 0);
+    pay.addOutput(btcAddress.toOutputScript(addr.address, networks.regtest), 50_000n);
+    const [blk] = rig.fakeChain.mine(1, [pay]);
+    const rescan = await inject('POST', '/v1/wallet/rescan', rig.admin, { from_height: 0, to_height: blk?.height });
+    assert.equal(rescan.statusCode, 200, rescan.body);
+    assert.deepEqual(rescan.json(), { blocks: (blk?.height ?? 0) + 1, confirmed_balance: '50000' });
+    const upside = await inject('POST', '/v1/wallet/rescan', rig.admin, { from_height: 5, to_height: 2 });
+    assert.equal(upside.statusCode, 400);
+    assert.equal(upside.json().code, 'COURT_E_WALLET_INVALID_ARGUMENT');
   });
 
   it('sweeps: listed with budget and deadline; bump by outpoint and by channel; unknown outpoint 404', async () => {
