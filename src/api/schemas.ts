@@ -256,6 +256,27 @@ export const BalanceReply = Type.Object(
   closed,
 );
 
+export const AlertsQuery = Type.Object({ after: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,15})$', description: 'alerts after this id' })) }, closed);
+
+export const AlertsReply = Type.Object(
+  {
+    alerts: Type.Array(
+      Type.Object(
+        {
+          id: Type.Integer({ minimum: 1 }),
+          kind: Type.String({ description: 'spentByOther (a spend the wallet never signed) | spentByStaleSweep' }),
+          outpoint: Type.String(),
+          lease_id: Type.Optional(Type.String()),
+          txid: Type.String(),
+          height: Height('block of the spend'),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);
+
 export const HealthReply = Type.Object({ synced: Type.Boolean(), block_height: Height('last block processed') }, closed);
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ export interface ApiDeps {
     balance(): WalletBalance;
     reserveStatus(anchorChannels: number): ReserveStatus;
     newAddress(): string;
+    alerts?(afterId?: number): Array<{ id: number; kind: string; outpoint: string; leaseId?: string; txid: string; height: number }>;
   };
   readonly events: EventFeed;
   /** The resolver runner's view of a channel's outputs (absent: read from the arbitrator's rows). */
@@ -346,6 +347,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       reserve_shortfall: r.shortfall.toString(),
     };
   });
+
+  app.get(
+    '/v1/wallet/alerts',
+    { ...cfg('readonly'), schema: { summary: "Spends of the fee wallet's coins it did not sign (seed used elsewhere, a key leaked, a stale sweep)", tags: ['read'], querystring: S.AlertsQuery, response: { 200: S.AlertsReply, ...errors } } },
+    async (req) => {
+      if (deps.wallet?.alerts === undefined) throw unavailable('the fee wallet');
+      const after = req.query.after === undefined ? 0 : Number(req.query.after);
+      return {
+        alerts: deps.wallet.alerts(after).map((a) => ({ id: a.id, kind: a.kind, outpoint: a.outpoint, ...(a.leaseId === undefined ? {} : { lease_id: a.leaseId }), txid: a.txid, height: a.height })),
+      };
+    },
+  );
 
   app.get(
     '/v1/events',

@@ -154,6 +154,7 @@ export function routes(cp: string): Array<{ method: 'GET' | 'PUT' | 'POST'; url:
     { method: 'GET', url: '/v1/sweeps', scope: 'readonly' },
     { method: 'GET', url: `/v1/channels/${e}/history`, scope: 'readonly' },
     { method: 'GET', url: '/v1/wallet/balance', scope: 'readonly' },
+    { method: 'GET', url: '/v1/wallet/alerts', scope: 'readonly' },
     { method: 'GET', url: '/v1/events?after=0', scope: 'readonly' },
     { method: 'POST', url: '/v1/wallet/address', scope: 'admin' },
     { method: 'POST', url: '/v1/wallet/rescan', scope: 'admin', body: { from_height: 0, to_height: 0 } },
