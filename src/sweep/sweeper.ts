@@ -629,6 +629,10 @@ export class Sweeper implements SweeperPort {
       this.logger.info({ txid, set: set.id, version, feeSat: a.feeSat.toString(), rate: a.rate.toString(), inputs: specs.length }, live ? 'sweep replaced' : 'sweep published');
       return;
     }
+    // A refused replacement of a set of several channels' pinnable inputs is split by channel unless the node still
+    // holds our previous version (then nothing of someone else's conflicts with it: the refusal was about fees, and
+    // smaller per-channel transactions could not replace that version anyway). Asked by sending it again.
+    const pinned = result.kind !== 'already-confirmed' && (live === undefined || !this.multiChannel(members) || !HELD.has((await this.publishRecorded(live, set)).kind));
     if (live !== undefined && result.kind === 'insufficient-fee') {
       // The node kept the old version: make it the live one again, and try the next block.
       this.tx('refused', () => {
@@ -636,7 +640,7 @@ export class Sweeper implements SweeperPort {
         this.store.updateTx(live.txid, { status: TX.Live });
         this.store.updateSet(set.id, { next_height: height + 1, reason: `replacement refused: ${result.reason}` });
         this.splitAlone(set.id, height);
-        this.splitByChannel(set.id, height, `the node refused the replacement: ${result.reason}`, true);
+        if (pinned) this.splitByChannel(set.id, height, `the node refused the replacement: ${result.reason}`, true);
       });
       this.broadcaster.forget(txid);
       return;
@@ -644,7 +648,7 @@ export class Sweeper implements SweeperPort {
     this.tx('publish-refused', () => {
       this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` });
       this.splitAlone(set.id, height);
-      if (result.kind !== 'already-confirmed') this.splitByChannel(set.id, height, `the node refused the sweep (${result.kind}): ${result.reason}`, true);
+      if (pinned) this.splitByChannel(set.id, height, `the node refused the sweep (${result.kind}): ${result.reason}`, true);
     });
   }
 

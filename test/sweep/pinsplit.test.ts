@@ -108,6 +108,23 @@ describe('pinsplit: pinnable inputs of several channels', () => {
     for (const x of sweeper.pending().filter((p) => p.chanPoint !== chan(1))) assert.equal(x.reason, undefined, `${x.outpoint} accepted`);
   });
 
+  it('a replacement refused while the node still holds our previous version is not split (a fee refusal, no pin)', async () => {
+    const db = briefcase();
+    const { sweeper, broadcaster } = testSweeper(db);
+    const specs = threeChannels();
+    for (const s of specs) sweeper.offer(s);
+    await sweeper.kick();
+    const first = (broadcaster.published[0] as Transaction).getId();
+    broadcaster.answer = (tx): PublishResult =>
+      tx.getId() === first
+        ? { kind: 'already-in-mempool', txid: first, rpcCode: -27, reason: 'txn-already-in-mempool' }
+        : { kind: 'insufficient-fee', txid: tx.getId(), rpcCode: -26, reason: 'mempool min fee not met' };
+    for (let h = 1001; h < 1006; h++) await sweeper.onChainEvent(blk(h));
+    assert.ok(broadcaster.published.some((t) => t.getId() !== first), 'replacements were tried');
+    assert.deepEqual(liveChannels(db, specs), [[chan(1), chan(2), chan(3)]], 'still one batch');
+    assert.match(sweeper.pending()[0]?.reason ?? '', /replacement refused/);
+  });
+
   it('an input spent by someone else splits the rest by channel', async () => {
     const db = briefcase();
     const { sweeper, broadcaster, watches } = testSweeper(db);
