@@ -184,6 +184,8 @@ export class ChainArbitrator {
   readonly #retry = new Map<string, ArbEvent[]>();
   /** Start-up reconciliations of closed channels still running (see #watch). */
   readonly #reconciling = new Set<Promise<void>>();
+  /** Start-up reconciliations waiting for the dispatcher to reach the close's height (see #watch). */
+  readonly #deferred = new Map<string, { readonly height: number; readonly seen: () => boolean }>();
   /** Channels with outbox rows still pending (or a pulse due): they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
@@ -461,6 +463,17 @@ export class ChainArbitrator {
     }
     this.#height = event.height;
     this.#tipHash = event.hash;
+    for (const [cp, d] of [...this.#deferred]) {
+      if (event.height < d.height) continue;
+      this.#deferred.delete(cp);
+      // The watches delivered this block's spends first: a close still unseen is not on the chain any more.
+      if (d.seen() || !this.#entries.has(cp)) continue;
+      const s = await this.state(cp);
+      const gone = spentBy(s);
+      if (gone === undefined) continue;
+      this.#log.warn({ chanPoint: cp, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
+      await this.#deliverOrRetry(cp, this.#undo(cp, s, gone.height, NO_BLOCK));
+    }
     const retry = [...this.#retry];
     this.#retry.clear();
     for (const [cp, evs] of retry) for (const ev of evs) if (this.#entries.has(cp)) await this.#deliverOrRetry(cp, ev);
@@ -531,6 +544,12 @@ export class ChainArbitrator {
         if (s === undefined) return;
         const gone = spentBy(s);
         if (gone === undefined) return;
+        if (gone.height > this.#height) {
+          // The close is above the block log's tip (a crash after the close was taken in, before its block was
+          // logged): the rescan could not reach it. Decide once the dispatcher has delivered that height.
+          this.#deferred.set(chanPoint, { height: gone.height, seen: () => seen });
+          return;
+        }
         this.#log.warn({ chanPoint, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
         await this.#deliver(chanPoint, this.#undo(chanPoint, s, gone.height, NO_BLOCK));
       },

@@ -220,6 +220,7 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
         assert.fail(`${label}: ${kind}, not FullyResolved; ${JSON.stringify(view, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
       }
       const outcome = outcomeOf(court, run);
+      if (process.env.BREACH_CRASH_DEBUG) process.stderr.write(`${label} events ${JSON.stringify(nodeEvents(court, run.sim.chanPoint).filter((e) => e.kind === 2 || e.kind === 3))} points ${fate.points.join(',')}\n`);
       const l = await breachLedger(node, court, run);
       assert.ok(l.balanced, `${label}: ledger ${JSON.stringify(l, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
       const claimed = reports(court.db, run.sim.chanPoint).filter((r) => r.type === 'breach' && r.outcome === 'claimed').map((r) => r.outpoint);
