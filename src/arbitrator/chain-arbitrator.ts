@@ -184,12 +184,14 @@ export class ChainArbitrator {
   readonly #retry = new Map<string, ArbEvent[]>();
   /** Start-up reconciliations of closed channels still running (see #watch). */
   readonly #reconciling = new Set<Promise<void>>();
-  /** Start-up reconciliations waiting for the dispatcher to reach the close's height (see #watch). */
-  readonly #deferred = new Map<string, { readonly height: number; readonly seen: () => boolean }>();
   /** Channels with outbox rows still pending (or a pulse due): they get every block, to retry them. */
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
   #height = 0;
+  /** The chain layer's height at start (the end of every start-up rescan). */
+  #startHeight = 0;
+  /** Start-up reconciliations waiting for the chain layer to deliver the close's height again (see #watch). */
+  readonly #deferredReconcile = new Map<string, { readonly height: number; readonly seen: () => boolean }>();
   /** Hash of the last connected block (undefined until one is seen). */
   #tipHash: string | undefined;
   #started = false;
@@ -237,6 +239,7 @@ export class ChainArbitrator {
     if (this.#started) throw new CourtError('COURT_E_FSM_LIFECYCLE', 'ChainArbitrator started twice');
     this.#started = true;
     this.#height = height;
+    this.#startHeight = height;
     const rows = loadStartRows(this.#o.db);
     const redo: Array<() => void> = [];
     for (const r of rows) {
@@ -463,14 +466,14 @@ export class ChainArbitrator {
     }
     this.#height = event.height;
     this.#tipHash = event.hash;
-    for (const [cp, d] of [...this.#deferred]) {
-      if (event.height < d.height) continue;
-      this.#deferred.delete(cp);
-      // The watches delivered this block's spends first: a close still unseen is not on the chain any more.
-      if (d.seen() || !this.#entries.has(cp)) continue;
+    for (const [cp, d] of this.#deferredReconcile) {
+      if (d.height > event.height) continue;
+      this.#deferredReconcile.delete(cp);
+      // The close's height was delivered (its spend, if still there, reached the watch before this event).
+      if (d.seen()) continue;
       const s = await this.state(cp);
-      const gone = spentBy(s);
-      if (gone === undefined || (await this.#fundingStillSpent(cp))) continue;
+      const gone = s === undefined ? undefined : spentBy(s);
+      if (s === undefined || gone === undefined || gone.height !== d.height || (await this.#fundingStillSpent(cp))) continue;
       this.#log.warn({ chanPoint: cp, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
       await this.#deliverOrRetry(cp, this.#undo(cp, s, gone.height, NO_BLOCK));
     }
@@ -544,10 +547,11 @@ export class ChainArbitrator {
         if (s === undefined) return;
         const gone = spentBy(s);
         if (gone === undefined) return;
-        if (gone.height > this.#height) {
-          // The close is above the block log's tip (a crash after the close was taken in, before its block was
-          // logged): the rescan could not reach it. Decide once the dispatcher has delivered that height.
-          this.#deferred.set(chanPoint, { height: gone.height, seen: () => seen });
+        // A close above the height the chain layer had delivered when we started was recorded from a block whose
+        // delivery a crash cut short (a later subscriber had not taken it, so the block log did not advance): the
+        // rescan could not see it, and that height comes again. Judge it once the chain layer has delivered it.
+        if (gone.height > this.#startHeight) {
+          this.#deferredReconcile.set(chanPoint, { height: gone.height, seen: () => seen });
           return;
         }
         if (await this.#fundingStillSpent(chanPoint)) return;
@@ -561,10 +565,10 @@ export class ChainArbitrator {
   }
 
   /**
-   * Whether the node still reports the funding output spent (confirmed or in its mempool): then the stored close is
-   * not rolled back by a start-up reconciliation whose rescan did not report the spend (found by the breach crash
-   * suite: a restart resumed at the close's own block rolled back a close that was on the chain). Without an
-   * output source, or if the node cannot answer, false (the rescan's verdict stands).
+   * Whether the node still reports the funding output spent (confirmed or in its mempool): then a start-up
+   * reconciliation whose rescan did not report the spend keeps the stored close (found by the breach crash suite: a
+   * restart resumed at the close's own height rolled back a close that was on the chain). Without an output source,
+   * or if the node cannot answer, false (the rescan's verdict stands).
    */
   async #fundingStillSpent(chanPoint: string): Promise<boolean> {
     if (this.#o.outputs === undefined) return false;

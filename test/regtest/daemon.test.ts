@@ -118,7 +118,7 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     const name = (cp: string): string => (cp === a.chanPoint ? 'a' : cp === b.chanPoint ? 'b' : 'c');
     const types = [...run1, ...run2, ...s3.events].map((e) => `${name(e.chan_point)}:${e.type}`);
     assert.ok(types.includes('b:channelResolved'), types.join(','));
-    assert.ok(types.filter((t) => t === 'a:channelClosing').length === 2, 'broadcasting, then confirmed');
+    assert.ok(types.filter((t) => t === 'a:channelClosing').length === 2, `broadcasting, then confirmed: ${JSON.stringify([...run1, ...run2, ...s3.events].filter((e) => e.type === 'channelClosing'))}`);
 
     const ch = await call(d3, 'GET', `/v1/channels/${encodeURIComponent(a.chanPoint)}`, d3.readonly);
     assert.equal(ch.json.close_type, 'LOCAL_FORCE_CLOSE');
