@@ -473,7 +473,7 @@ export class ChainArbitrator {
       if (d.seen()) continue;
       const s = await this.state(cp);
       const gone = s === undefined ? undefined : spentBy(s);
-      if (s === undefined || gone === undefined || gone.height !== d.height) continue;
+      if (s === undefined || gone === undefined || gone.height !== d.height || (await this.#fundingStillSpent(cp))) continue;
       this.#log.warn({ chanPoint: cp, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
       await this.#deliverOrRetry(cp, this.#undo(cp, s, gone.height, NO_BLOCK));
     }
@@ -554,6 +554,7 @@ export class ChainArbitrator {
           this.#deferredReconcile.set(chanPoint, { height: gone.height, seen: () => seen });
           return;
         }
+        if (await this.#fundingStillSpent(chanPoint)) return;
         this.#log.warn({ chanPoint, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
         await this.#deliver(chanPoint, this.#undo(chanPoint, s, gone.height, NO_BLOCK));
       },
@@ -561,6 +562,24 @@ export class ChainArbitrator {
     );
     this.#reconciling.add(done);
     void done.finally(() => this.#reconciling.delete(done));
+  }
+
+  /**
+   * Whether the node still reports the funding output spent (confirmed or in its mempool): then a start-up
+   * reconciliation whose rescan did not report the spend keeps the stored close (found by the breach crash suite: a
+   * restart resumed at the close's own height rolled back a close that was on the chain). Without an output source,
+   * or if the node cannot answer, false (the rescan's verdict stands).
+   */
+  async #fundingStillSpent(chanPoint: string): Promise<boolean> {
+    if (this.#o.outputs === undefined) return false;
+    const i = chanPoint.lastIndexOf(':');
+    try {
+      const out = await this.#o.outputs.getOutput({ txid: chanPoint.slice(0, i), vout: Number(chanPoint.slice(i + 1)) });
+      return out?.spent === true;
+    } catch (err) {
+      this.#log.warn({ chanPoint, ...errFields(err) }, 'arbitrator: could not ask the node about the funding output at start-up');
+      return false;
+    }
   }
 
   #unwatch(chanPoint: string): void {

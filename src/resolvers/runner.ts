@@ -139,6 +139,7 @@ export class ResolverRunner implements ResolverHost {
   #arb: ArbitratorLink | undefined;
   #height: number;
   #feeRate = 253n;
+  #feeRateFetched = false;
   #pending = 0;
   #stopped = false;
 
@@ -196,11 +197,7 @@ export class ResolverRunner implements ResolverHost {
   onBlockConnected(height: number): Promise<void> {
     return this.#run(async () => {
       this.#height = height;
-      try {
-        this.#feeRate = await this.#o.fees.feeRatePerKw(6);
-      } catch (err) {
-        this.#log.warn({ ...errFields(err) }, 'resolvers: no fee estimate; keeping the last one');
-      }
+      await this.#refreshFeeRate();
       for (const due of this.#wakeQ.popDue(height)) {
         const id = Number(due.id);
         const l = this.#live.get(id);
@@ -279,7 +276,20 @@ export class ResolverRunner implements ResolverHost {
     });
   }
 
+  /** The fee estimate the steps see (env.feeRatePerKw); a failure keeps the last one. */
+  async #refreshFeeRate(): Promise<void> {
+    try {
+      this.#feeRate = await this.#o.fees.feeRatePerKw(6);
+      this.#feeRateFetched = true;
+    } catch (err) {
+      this.#log.warn({ ...errFields(err) }, 'resolvers: no fee estimate; keeping the last one');
+    }
+  }
+
   async #launch(chanPoint: string): Promise<void> {
+    // A launch at start-up comes before any block: steps must not decide on the placeholder rate (found by the
+    // breach crash suite: an anchor offered at the relay floor after a restart, never sweepable, never finished).
+    if (!this.#feeRateFetched) await this.#refreshFeeRate();
     const rows = channelResolvers(this.#o.db, chanPoint);
     const plans: Plan[] = [];
     for (const row of rows) {

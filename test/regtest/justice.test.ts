@@ -12,7 +12,7 @@
  *     pin holds, and once bob's transaction confirms its output is taken by revocation.
  * The ledger is computed from the node's view: the values of the revoked outputs = what the wallet received from
  * our justice transactions + their fees + what bob's second-level transaction burned in fees (static_remotekey
- * HTLC transactions pay their fee from the HTLC). Prints `justice ledger: scenarios=N balanced=N lost_sat=0`.
+ * HTLC transactions pay their fee from the HTLC). Prints `justice sweep ledger: scenarios=N balanced=N lost_sat=0`.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -311,7 +311,7 @@ for (const format of ['static_remotekey', 'anchors'] as CommitmentFormat[]) {
 
 describe('justice ledger', () => {
   it('prints the summary', () => {
-    process.stdout.write(`justice ledger: scenarios=${ledger.scenarios} balanced=${ledger.balanced} lost_sat=${ledger.lost}\n`);
+    process.stdout.write(`justice sweep ledger: scenarios=${ledger.scenarios} balanced=${ledger.balanced} lost_sat=${ledger.lost}\n`);
     assert.equal(ledger.balanced, ledger.scenarios);
   });
 });
