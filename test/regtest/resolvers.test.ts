@@ -141,6 +141,25 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.ok(reps.some((r) => r.outcome === 'claimed' && r.type === 'incomingHtlc' && r.stage === 2));
     });
 
+    it('our force close without HTLCs: the anchor is offered for CPFP all the same (lnd #8837), to_local after its CSV', async () => {
+      const sim = await openOnChain(node, format);
+      await start(sim);
+      sim.commit();
+      const cp = sim.chanPoint;
+      await court.arb.updateChannel(sim.snapshot('alice'));
+      await court.arb.forceClose(cp);
+      await synced(node, court);
+      if (format === 'anchors') {
+        const cpfp = court.sweeper.pending({ chanPoint: cp }).find((p) => p.owner === `cpfp:${cp}`);
+        assert.ok(cpfp !== undefined, 'the anchor of a commitment without HTLCs is offered');
+        assert.ok(cpfp.budgetSat > 330n, 'with a budget beyond the anchor itself');
+      }
+      await node.mine(1);
+      const closeHeight = await node.height();
+      await mineUntilResolved(node, court, [cp]);
+      await checkLedger(court, closeHeight, owedOn(sim, 'alice', sim.latestNumber), [cp]);
+    });
+
     for (const pending of [false, true]) {
       it(`their force close (${pending ? 'pending' : 'current'} commitment): direct timeout after the CLTV, direct success with the preimage, to_remote`, async () => {
         const sim = await openOnChain(node, format);
