@@ -597,7 +597,8 @@ export class ResolverRunner implements ResolverHost {
   async #onResult(r: SweepResult): Promise<void> {
     const id = this.#owner.get(r.outpoint);
     if (id === undefined || !this.#live.has(id)) {
-      if (r.owner.startsWith('resolver:')) this.#o.sweeper.ack(r.outpoint);
+      // a result for a resolver that finished (it followed the spend itself) or for a CPFP child: nobody waits
+      if (r.owner.startsWith('resolver:') || r.owner.startsWith('cpfp:')) this.#o.sweeper.ack(r.outpoint);
       return;
     }
     const event: ResolverEvent =
