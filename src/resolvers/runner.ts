@@ -39,6 +39,7 @@ import {
   DEFAULT_BUDGETS,
   RESOLVER_FORMAT,
   type Budgets,
+  type Format,
   type KeyFact,
   type OutputView,
   type PresignedSpend,
@@ -259,7 +260,7 @@ export class ResolverRunner implements ResolverHost {
   }
 
   /** The value of a stored row (an arbitrator record becomes its kind's first value). */
-  #decode(row: StoredResolver): ResolverBase | undefined {
+  #decode(row: StoredResolver, format?: Format): ResolverBase | undefined {
     const kind = kindOfCode(row.kind);
     const def = kind === undefined ? undefined : definition(kind);
     if (def === undefined) return undefined;
@@ -268,7 +269,7 @@ export class ResolverRunner implements ResolverHost {
     return def.init({
       chanPoint: row.chanPoint,
       outpoint: row.outpoint,
-      format: channelFormat(this.#o.db, row.chanPoint),
+      format: format ?? channelFormat(this.#o.db, row.chanPoint),
       closeType: String(s.closeType),
       closeTxid: String(s.closeTxid),
       closeHeight: Number(s.closeHeight),
@@ -280,6 +281,7 @@ export class ResolverRunner implements ResolverHost {
   async #launch(chanPoint: string): Promise<void> {
     const rows = channelResolvers(this.#o.db, chanPoint);
     const plans: Plan[] = [];
+    const format = channelFormat(this.#o.db, chanPoint);
     for (const row of rows) {
       if (row.resolved) {
         if (!row.replaced) await this.#finished(chanPoint, row.outpoint);
@@ -288,7 +290,7 @@ export class ResolverRunner implements ResolverHost {
       if (this.#live.has(row.id)) continue;
       let value: ResolverBase | undefined;
       try {
-        value = this.#decode(row);
+        value = this.#decode(row, format);
       } catch (err) {
         this.#log.error({ chanPoint, resolver: row.id, ...errFields(err) }, 'resolvers: a resolver row does not decode; left alone');
         continue;
