@@ -168,6 +168,21 @@ function countCommits(db: Db): { n: number } {
   return c;
 }
 
+/** Starts the V8 CPU profiler (diagnostics: MASS_PROFILE=<file>); the returned function writes the profile. */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 /** Median ms of `f` over `n` runs. */
 function medianMs(n: number, f: (i: number) => void): number {
   const ts: number[] = [];
@@ -249,6 +264,7 @@ async function massClose(): Promise<Record<string, number>> {
     const expected = MASS_CHANNELS * 11;
     // ---- timed window ----
     commitCounter.n = 0;
+    const prof = process.env.MASS_PROFILE === undefined ? undefined : await startProfile();
     const counter = countSecp();
     const t0 = process.hrtime.bigint();
     await watches.onChainEvent(ev);
@@ -262,6 +278,7 @@ async function massClose(): Promise<Record<string, number>> {
     await sweeper.kick();
     const t1 = process.hrtime.bigint();
     counter.restore();
+    if (prof !== undefined) await prof(process.env.MASS_PROFILE as string);
     // ---- end ----
     const waiting = db.prepare('SELECT COUNT(*) FROM arbitrator_state WHERE state = 3').pluck().get() as number;
     const rows = db.prepare('SELECT COUNT(*) FROM resolver WHERE resolved = 0').pluck().get() as number;
