@@ -129,6 +129,8 @@ export class ResolverRunner implements ResolverHost {
   readonly #live = new Map<number, Live>();
   /** Outpoints offered or watched -> the live resolver that owns them. */
   readonly #owner = new Map<string, number>();
+  /** The outpoints each live resolver owns (offered or watched): moved on a swap, released on a drop. */
+  readonly #ops = new Map<number, Set<string>>();
   readonly #waiting = new Map<string, Set<number>>();
   readonly #wakeQ = new WakeQueue();
   readonly #watches = new Map<string, Watch>();
@@ -200,11 +202,24 @@ export class ResolverRunner implements ResolverHost {
       } catch (err) {
         this.#log.warn({ ...errFields(err) }, 'resolvers: no fee estimate; keeping the last one');
       }
+      // every resolver due at this height steps, all written in one transaction, then each runs its effects
+      const plans: Plan[] = [];
       for (const due of this.#wakeQ.popDue(height)) {
         const id = Number(due.id);
         const l = this.#live.get(id);
         if (l === undefined || l.wake !== due.height) continue;
-        await this.#apply(id, { kind: 'Block', height });
+        const plan = this.#plan(id, { kind: 'Block', height }, false);
+        if (plan !== undefined) plans.push(plan);
+      }
+      const ids = this.#commit(plans);
+      for (const p of plans) {
+        await this.#after(p, ids.get(p));
+        // its wake entry was taken: index it again (a resolver that did not move is looked at again next block)
+        const l = this.#live.get(p.id);
+        if (!p.write && l !== undefined) {
+          delete l.wake;
+          this.#index(p.id);
+        }
       }
       for (const id of [...this.#failures.keys()]) await this.#retry(id);
     });
@@ -429,16 +444,23 @@ export class ResolverRunner implements ResolverHost {
       if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
       const last = successors[successors.length - 1] as { value: ResolverBase; resolved: boolean };
       target = ids[ids.length - 1] as number;
-      for (const [op, owner] of this.#owner) if (owner === id) this.#owner.set(op, target);
-      for (const w of this.#watches.values()) if (w.id === id) w.id = target;
+      const ops = this.#ops.get(id) ?? new Set<string>();
+      this.#ops.delete(id);
+      for (const op of ops) {
+        if (this.#owner.get(op) === id) this.#owner.set(op, target);
+        const w = this.#watches.get(op);
+        if (w?.id === id) w.id = target;
+      }
+      this.#ops.set(target, new Set([...(this.#ops.get(target) ?? []), ...ops]));
       this.#moveFailure(id, target);
       if (!last.resolved) {
         this.#live.set(target, { id: target, rootOutpoint: l.rootOutpoint, value: last.value, def: definition(last.value.kind) as ResolverKindDef<ResolverBase> });
         this.#index(target);
-      }
+      } else this.#release(target);
     } else if (p.finished) {
       this.#live.delete(id);
       if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
+      this.#release(id);
     } else {
       l.value = p.next;
       this.#index(id);
@@ -478,7 +500,7 @@ export class ResolverRunner implements ResolverHost {
     switch (e.kind) {
       case 'OfferSweep': {
         const spec = this.#spec(l.value.chanPoint, e.input);
-        this.#owner.set(spec.outpoint, id);
+        this.#own(id, spec.outpoint);
         this.#o.sweeper.offer(spec);
         return;
       }
@@ -541,10 +563,11 @@ export class ResolverRunner implements ResolverHost {
     const existing = this.#watches.get(outpoint);
     if (existing !== undefined) {
       existing.id = id;
+      this.#own(id, outpoint);
       if (mempool && existing.mempool === undefined && this.#o.mempool !== undefined) existing.mempool = this.#mempoolWatch(outpoint);
       return;
     }
-    this.#owner.set(outpoint, id);
+    this.#own(id, outpoint);
     const [txid, vout] = splitOutpoint(outpoint);
     const chain = this.#o.watches.watchSpend({ txid, vout }, hint, (ev) => this.#onSpend(outpoint, ev));
     chain.ready.catch(() => undefined);
@@ -613,20 +636,34 @@ export class ResolverRunner implements ResolverHost {
     this.#o.sweeper.ack(r.outpoint);
   }
 
+  /** Records that resolver `id` owns `outpoint` (sweep results and spends are routed to it). */
+  #own(id: number, outpoint: string): void {
+    this.#owner.set(outpoint, id);
+    const set = this.#ops.get(id);
+    if (set === undefined) this.#ops.set(id, new Set([outpoint]));
+    else set.add(outpoint);
+  }
+
+  /** Forgets what a finished resolver owned (its Unwatch effects cancel the watches; late results are acked). */
+  #release(id: number): void {
+    for (const op of this.#ops.get(id) ?? []) if (this.#owner.get(op) === id) this.#owner.delete(op);
+    this.#ops.delete(id);
+  }
+
   /** A resolver whose row a reorg superseded: its offers and watches go. */
   #drop(id: number, why: string): void {
     const l = this.#live.get(id);
     if (l === undefined) return;
     this.#live.delete(id);
     if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
-    for (const [op, w] of [...this.#watches]) {
-      if (w.id !== id) continue;
-      w.chain.cancel();
-      w.mempool?.cancel();
-      this.#watches.delete(op);
-    }
-    for (const [op, owner] of [...this.#owner]) {
-      if (owner !== id) continue;
+    for (const op of this.#ops.get(id) ?? []) {
+      const w = this.#watches.get(op);
+      if (w?.id === id) {
+        w.chain.cancel();
+        w.mempool?.cancel();
+        this.#watches.delete(op);
+      }
+      if (this.#owner.get(op) !== id) continue;
       this.#owner.delete(op);
       try {
         this.#o.sweeper.cancel(op);
@@ -634,6 +671,7 @@ export class ResolverRunner implements ResolverHost {
         // not offered
       }
     }
+    this.#ops.delete(id);
     const f = this.#failures.get(id);
     if (f?.timer !== undefined) clearTimeout(f.timer);
     this.#failures.delete(id);
