@@ -238,7 +238,7 @@ export function claimStep(r: HtlcClaim, e: ResolverEvent, env: ResolverEnv): Ste
       return onSpend(r, e, env);
     case 'SpendUndone': {
       if (r.first !== undefined && e.txid === r.first.txid && e.outpoint === r.res.outpoint) return rollbackToOffered(r, env);
-      if (r.secondSpend !== undefined && e.txid === r.secondSpend.txid) {
+      if (r.secondSpend !== undefined && r.second !== undefined && e.outpoint === r.second.outpoint && e.txid === r.secondSpend.txid) {
         const { secondSpend: _s, ...rest } = r;
         const next: HtlcClaim = { ...rest, stage: 'secondLevel' };
         return { next, effects: ensure(next, env) };
