@@ -280,6 +280,11 @@ export class ResolverRunner implements ResolverHost {
     const def = kind === undefined ? undefined : definition(kind);
     if (def === undefined) return undefined;
     if (row.state.v === RESOLVER_FORMAT) return row.state as unknown as ResolverBase;
+    if (row.state.v === 2) {
+      // v 2 named an HTLC resolver's output `res`
+      const { res, ...rest } = row.state as Record<string, unknown> & { v: number };
+      return { ...rest, ...(res === undefined ? {} : { output: res }), v: RESOLVER_FORMAT } as unknown as ResolverBase;
+    }
     const s = row.state as { closeType?: string; closeTxid?: string; closeHeight?: number; output?: unknown; deadline?: number | null };
     return def.init({
       chanPoint: row.chanPoint,
@@ -326,7 +331,7 @@ export class ResolverRunner implements ResolverHost {
   }
 
   #launchEvent(value: ResolverBase): ResolverEvent {
-    const hash = (value as { res?: { htlc?: { paymentHash?: string } } }).res?.htlc?.paymentHash;
+    const hash = (value as { output?: { htlc?: { paymentHash?: string } } }).output?.htlc?.paymentHash;
     const pre = hash === undefined ? undefined : preimageOf(this.#o.db, hash);
     return { kind: 'Launch', height: this.#height, ...(pre === undefined ? {} : { preimage: pre }) };
   }
