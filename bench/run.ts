@@ -1,4 +1,5 @@
 /** `npm run bench`: every benchmark, JSON lines on stdout. */
+import { runApiBenches } from './api.bench.js';
 import { runArbitratorBenches } from './arbitrator.bench.js';
 import { runLnBenches } from './ln.bench.js';
 import { runSweepBenches } from './sweep.bench.js';
@@ -10,3 +11,4 @@ await runArbitratorBenches();
 runWalletBenches();
 await runSweepBenches();
 await runResolverBenches();
+await runApiBenches();

@@ -76,6 +76,8 @@ function channelInputs(c: number): SweepInputSpec[] {
       pairedOutput: { valueSat: 50_000n, script: '0020' + '00'.repeat(32) },
       budgetSat: 25_000n,
       pinnable: true,
+      // Pinnable inputs are clustered per channel (one counterparty must not pin another channel's claims).
+      chanPoint: `${txidOf(`c${c} funding`)}:0`,
       owner: `bench:c${c} htlc ${h}`,
     });
     out.push(delayed(`c${c} second-level ${h}`, c * 10 + h, 50_000n));

@@ -4,4 +4,5 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/daemon/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// Exit with main's code once it returns (no stray handle may keep a stopped daemon alive).
+process.exit(await main(process.argv.slice(2)));

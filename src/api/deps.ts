@@ -14,6 +14,7 @@ import type { Db } from '../store/db.js';
 import type { TokenSource } from './auth.js';
 import type { EventFeed } from './events.js';
 import type { ApiDeps } from './server.js';
+import type { ResolverOutputSource } from './views.js';
 
 /** The daemon's parts the API needs. */
 export interface ApiParts {
@@ -32,6 +33,7 @@ export interface ApiParts {
   readonly sweeper?: ApiDeps['sweeper'];
   readonly wallet?: ApiDeps['wallet'];
   readonly rotateToken?: (scope: 'admin' | 'readonly') => string;
+  readonly resolverView?: ResolverOutputSource;
   readonly onError?: (status: number) => void;
 }
 
@@ -64,6 +66,7 @@ export function apiDeps(p: ApiParts): ApiDeps {
     ...(p.sweeper === undefined ? {} : { sweeper: p.sweeper }),
     ...(p.wallet === undefined ? {} : { wallet: p.wallet }),
     ...(p.rotateToken === undefined ? {} : { rotateToken: p.rotateToken }),
+    ...(p.resolverView === undefined ? {} : { resolverView: p.resolverView }),
     ...(p.onError === undefined ? {} : { onError: p.onError }),
   };
 }

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Db } from '../store/db.js';
-import { channelCounts, STATE_NAME, totalLimbo } from './views.js';
+import { channelCounts, STATE_NAME, totalLimbo, type ResolverOutputSource } from './views.js';
 
 /** What the gauges read. */
 export interface MetricsSource {
@@ -15,6 +15,8 @@ export interface MetricsSource {
   heights(): { readonly height: number; readonly nodeHeight?: number };
   /** Pending sweep inputs (pending or published). */
   pendingSweeps(): number;
+  /** The resolver runner's view of outputs (limbo), when one runs. */
+  readonly resolverView?: ResolverOutputSource;
 }
 
 /** courtd's metrics. */
@@ -42,7 +44,7 @@ export class Metrics {
       help: 'Sats of ours on chain not yet swept, over every unresolved channel',
       registers: [r],
       collect() {
-        this.set(Number(totalLimbo(src.db, src.heights().height)));
+        this.set(Number(totalLimbo(src.db, src.heights().height, src.resolverView)));
       },
     });
     new Gauge({

@@ -4,6 +4,7 @@
  * their schemas only.
  */
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { DEFAULT_DELTAS } from '../arbitrator/actions.js';
@@ -41,7 +42,7 @@ export async function openApiDocument(): Promise<string> {
 }
 
 /** `npm run openapi`: writes docs/openapi.json. */
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const out = fileURLToPath(new URL('../../docs/openapi.json', import.meta.url));
   writeFileSync(out, await openApiDocument());
   process.stdout.write(`wrote ${out}\n`);

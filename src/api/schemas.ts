@@ -166,6 +166,7 @@ export const OutputView = Type.Object(
     maturity_height: Type.Optional(Height('first height our claim can confirm at')),
     blocks_til_maturity: Type.Optional(Type.Integer({ description: 'maturity_height - current height (0 once mature)' })),
     resolved: Type.Boolean(),
+    reason: Type.Optional(Type.String({ description: 'why it waits, or its last failure (from the resolver runner)' })),
   },
   closed,
 );

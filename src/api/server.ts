@@ -25,7 +25,7 @@ import { errorHandler, type RouteErrorConfig } from './errors.js';
 import { ackedEventId, ackEvents, type EventFeed } from './events.js';
 import { forceClosePlan } from './plan.js';
 import * as S from './schemas.js';
-import { anchorChannels, channelCounts, channelHistory, getChannel, listChannels, listClosed } from './views.js';
+import { anchorChannels, channelCounts, channelHistory, getChannel, listChannels, listClosed, type ResolverOutputSource } from './views.js';
 import { ARBITRATOR_STATE } from '../store/codes.js';
 
 /** What the API calls into (the daemon's parts; tests pass real ones over a SQLite briefcase). */
@@ -61,6 +61,8 @@ export interface ApiDeps {
     newAddress(): string;
   };
   readonly events: EventFeed;
+  /** The resolver runner's view of a channel's outputs (absent: read from the arbitrator's rows). */
+  readonly resolverView?: ResolverOutputSource;
   /** Rewrites a token file; returns its path. */
   rotateToken?(scope: 'admin' | 'readonly'): string;
   /** Called with each error status (metrics). */
@@ -125,11 +127,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Requests are not logged one by one (the error handler logs failures): no URL, header or body in the logs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
-    return503OnClosing: true,
+    // No implicit HEAD routes (a HEAD of the event stream would hold a connection open for nothing).
+    exposeHeadRoutes: false,
+    // Closing: our own coded 503 (the preClose hook below), not fastify's uncoded one.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(swagger, { openapi: OPENAPI_INFO as never });
+  await app.register(swagger, {
+    openapi: OPENAPI_INFO as never,
+    // Shared schemas appear under their own names (ChannelSnapshot, ChannelView, Error, ...), not def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+  });
   app.setErrorHandler((err, request, reply) => {
     errorHandler(err, request, reply);
   });
@@ -138,6 +147,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'COURT_E_API_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}` });
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new CourtError('COURT_E_API_UNAVAILABLE', 'courtd is stopping');
   });
   app.addHook('onRequest', authHook(deps.tokens));
 
@@ -165,6 +181,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         throw new CourtError('COURT_E_SNAPSHOT_INVALID', 'chanPoint differs from the channel point in the path', { field: 'chanPoint' });
       }
       const r = await deps.arbitrator.updateChannel(req.body);
+      req.log.info({ chanPoint: r.chanPoint, state: r.state, localNumber: req.body.localCommitment.number }, 'api: snapshot accepted');
       return { chan_point: r.chanPoint, state: r.state };
     },
   );
@@ -178,6 +195,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const cp = normalise(req.params.chanPoint);
       deps.arbitrator.addRevocation(cp, fromHex(req.body.secret), req.body.number);
+      req.log.info({ chanPoint: cp, number: req.body.number }, 'api: revocation stored');
       return { chan_point: cp, number: req.body.number };
     },
   );
@@ -190,6 +208,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       for (const p of req.body.preimages) {
         const r = await deps.arbitrator.addPreimage(fromHex(p), 'node');
         routed.push({ payment_hash: r.paymentHash, channels: [...r.channels] });
+        req.log.info({ paymentHash: r.paymentHash, channels: r.channels.length }, 'api: preimage stored');
       }
       return { routed };
     },
@@ -210,14 +229,19 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const cp = normalise(req.params.chanPoint);
       const checked = deps.checked(cp);
-      if (checked === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no open channel ${cp}`);
+      if (checked === undefined) {
+        const known = getChannel(db, cp, height());
+        if (known !== undefined) throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${known.state})`);
+        throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no open channel ${cp}`);
+      }
       const set = [...checked.snapshot.localCommitment.htlcs, ...checked.snapshot.remoteCommitments.current.htlcs].map((h) => Buffer.from(h.paymentHash).toString('hex'));
       const plan = forceClosePlan({ checked, height: height(), preimages: deps.knownPreimages(set), deltas: deps.deltas });
       if (req.body.dry_run === true) {
-        const view = getChannel(db, cp, height());
+        const view = getChannel(db, cp, height(), deps.resolverView);
         return { chan_point: cp, commitment_number: checked.snapshot.localCommitment.number, closing_txid: checked.local.tx.getId(), plan, dry_run: true, state: view?.state ?? 'Default' };
       }
       const r = await deps.arbitrator.forceClose(cp);
+      req.log.warn({ chanPoint: cp, state: r.state, commitment: r.commitment?.number }, 'api: force close requested');
       const commitment = r.commitment ?? { number: checked.snapshot.localCommitment.number, txid: checked.local.tx.getId() };
       return { chan_point: cp, commitment_number: commitment.number, closing_txid: commitment.txid, plan, dry_run: false, state: r.state };
     },
@@ -243,6 +267,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (!spends || tx.ins.length !== 1) throw new CourtError('COURT_E_COOP_CLOSE_INVALID', 'the transaction must have exactly one input, the channel funding output', { field: 'tx_hex' });
       if (deps.publish === undefined) throw unavailable('the broadcaster');
       const accepted = await deps.publish(tx, `coop close ${cp}`);
+      req.log.info({ chanPoint: cp, txid: tx.getId(), accepted }, 'api: cooperative close published');
       return { chan_point: cp, txid: tx.getId(), accepted };
     },
   );
@@ -271,7 +296,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get(
     '/v1/channels',
     { ...cfg('readonly'), schema: { summary: 'Channels courtd arbitrates (fully resolved ones with all=true)', tags: ['read'], querystring: S.ChannelsQuery, response: { 200: S.ChannelsReply, ...errors } } },
-    async (req) => ({ channels: listChannels(db, height(), req.query.all === 'true') }),
+    async (req) => ({ channels: listChannels(db, height(), req.query.all === 'true', deps.resolverView) }),
   );
 
   app.get(
@@ -279,7 +304,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { ...cfg('readonly'), schema: { summary: 'One channel: state, limbo, outputs with stage and maturity', tags: ['read'], params: S.ChanPointParams, response: { 200: S.ChannelView, ...errors } } },
     async (req) => {
       const cp = normalise(req.params.chanPoint);
-      const v = getChannel(db, cp, height());
+      const v = getChannel(db, cp, height(), deps.resolverView);
       if (v === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no channel ${cp}`);
       return v;
     },
@@ -369,6 +394,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (deps.sweeper === undefined) throw unavailable('the sweeper');
       const op = normalise(req.body.outpoint);
       deps.sweeper.bump(op, bumpRequest(req.body));
+      req.log.info({ outpoint: op }, 'api: sweep bumped');
       return { bumped: [op] };
     },
   );

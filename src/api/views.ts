@@ -118,6 +118,25 @@ function resolutionOutputs(res: CloseResolutions, closeHeight: number): Array<{ 
   return out;
 }
 
+/**
+ * One output as the resolver runner reports it (src/resolvers OutputView fits this shape). When the daemon
+ * passes a source of these, channelOutputs shows them instead of its own reading of the arbitrator's rows.
+ */
+export interface ResolverOutputView {
+  readonly outpoint: string;
+  readonly kind: string;
+  readonly stage: string;
+  readonly amountSat: bigint;
+  readonly limboSat: bigint;
+  readonly recoveredSat: bigint;
+  readonly maturityHeight?: number;
+  readonly blocksTilMaturity?: number;
+  readonly reason?: string;
+}
+
+/** The resolver runner's live view of a channel's outputs. */
+export type ResolverOutputSource = (chanPoint: string) => readonly ResolverOutputView[];
+
 /** Inputs of channelOutputs: the arbitrator row and the current height. */
 export interface ChannelOutputsInput {
   readonly db: Db;
@@ -126,6 +145,8 @@ export interface ChannelOutputsInput {
   readonly state: Record<string, unknown>;
   readonly closeHeight: number | null;
   readonly height: number;
+  /** The resolver runner's view, when one runs (src/daemon/money.ts). */
+  readonly resolverView?: ResolverOutputSource;
 }
 
 /**
@@ -133,10 +154,24 @@ export interface ChannelOutputsInput {
  * amount, what is still in limbo and what was recovered (resolution reports), maturity and blocks until it.
  * Before resolver rows exist (ContractClosed), the close's resolutions in stage "pending".
  *
- * TODO(coordinator): when src/resolvers/runner.ts lands, take each resolver's stage and maturity from the
- * runner's view (its state JSON already carries them: `stage`, `maturityHeight`), and add second-level outputs.
+ * With the resolver runner's view (`resolverView`, wired in src/daemon/money.ts), its outputs are shown as it
+ * reports them (stage, limbo, recovered, maturity, why waiting).
  */
 export function channelOutputs(i: ChannelOutputsInput): OutputViewT[] {
+  const live = i.resolverView?.(i.chanPoint) ?? [];
+  if (live.length > 0) {
+    return live.map((o) => ({
+      outpoint: o.outpoint,
+      resolver: o.kind,
+      stage: o.stage,
+      amount_sat: o.amountSat.toString(),
+      limbo_sat: o.limboSat.toString(),
+      recovered_sat: o.recoveredSat.toString(),
+      ...(o.maturityHeight === undefined ? {} : { maturity_height: o.maturityHeight, blocks_til_maturity: o.blocksTilMaturity ?? Math.max(0, o.maturityHeight - i.height) }),
+      resolved: o.limboSat === 0n,
+      ...(o.reason === undefined ? {} : { reason: o.reason.slice(0, 300) }),
+    }));
+  }
   const reps = reports(i.db, i.chanPoint);
   const recovered = new Map<string, bigint>();
   for (const r of reps) if (recovers(r)) recovered.set(r.outpoint, (recovered.get(r.outpoint) ?? 0n) + BigInt(r.amount_sat));
@@ -177,11 +212,22 @@ export function channelOutputs(i: ChannelOutputsInput): OutputViewT[] {
   return [];
 }
 
-function channelView(db: Db, r: ArbRow, height: number): ChannelViewT {
+/** Our balance (sat, HTLCs not counted) on the local commitment of the snapshot in force. */
+function ourCommitmentBalance(db: Db, chanPoint: string): string {
+  const row = db.prepare<[string], { msat: string | null }>("SELECT json_extract(snapshot, '$.localCommitment.toLocalMsat') AS msat FROM channel_snapshot_current WHERE chan_point = ?").get(chanPoint);
+  return row?.msat === null || row?.msat === undefined ? '0' : (BigInt(row.msat) / 1000n).toString();
+}
+
+function channelView(db: Db, r: ArbRow, height: number, resolverView?: ResolverOutputSource): ChannelViewT {
   const state = JSON.parse(r.detail) as Record<string, unknown>;
-  const outputs = channelOutputs({ db, chanPoint: r.chan_point, state, closeHeight: r.close_height, height });
+  const outputs = channelOutputs({ db, chanPoint: r.chan_point, state, closeHeight: r.close_height, height, ...(resolverView === undefined ? {} : { resolverView }) });
   const sum = (f: (o: OutputViewT) => string): string => outputs.reduce((a, o) => a + BigInt(f(o)), 0n).toString();
-  const close = (state['close'] ?? (state['spend'] as Record<string, unknown> | undefined)) as { txid?: string } | undefined;
+  // Going on chain, the commitment not confirmed yet: our balance on it is in limbo (lncli's waiting-close view).
+  const goingOnChain = r.state === ARBITRATOR_STATE.BroadcastCommit || r.state === ARBITRATOR_STATE.CommitmentBroadcasted;
+  const limbo = goingOnChain && outputs.length === 0 ? ourCommitmentBalance(db, r.chan_point) : sum((o) => o.limbo_sat);
+  // The confirmed close, else a spend waiting for its depth, else the commitment we published.
+  const commitTxid = typeof state['commitTxid'] === 'string' ? { txid: state['commitTxid'] } : undefined;
+  const close = (state['close'] ?? state['spend'] ?? commitTxid) as { txid?: string } | undefined;
   const closeType = r.close_type === null ? undefined : CLOSE_TYPE_NAME.get(r.close_type);
   return {
     chan_point: r.chan_point,
@@ -191,7 +237,7 @@ function channelView(db: Db, r: ArbRow, height: number): ChannelViewT {
     commitment_type: r.commitment_type === 1 ? 'anchors' : 'static_remotekey',
     ...(close?.txid === undefined ? {} : { closing_txid: close.txid }),
     ...(r.close_height === null ? {} : { close_height: r.close_height }),
-    limbo_balance: sum((o) => o.limbo_sat),
+    limbo_balance: limbo,
     recovered_balance: sum((o) => o.recovered_sat),
     ...(r.reason === null ? {} : { reason: r.reason.slice(0, 500) }),
     outputs,
@@ -199,18 +245,18 @@ function channelView(db: Db, r: ArbRow, height: number): ChannelViewT {
 }
 
 /** Every channel (not FullyResolved unless `all`), in channel-point order. */
-export function listChannels(db: Db, height: number, all = false): ChannelViewT[] {
+export function listChannels(db: Db, height: number, all = false, resolverView?: ResolverOutputSource): ChannelViewT[] {
   return db.transaction(() => {
     const rows = db.prepare<[], ArbRow>(`${ARB_SELECT} ORDER BY a.chan_point`).all();
-    return rows.filter((r) => all || r.state !== ARBITRATOR_STATE.FullyResolved).map((r) => channelView(db, r, height));
+    return rows.filter((r) => all || r.state !== ARBITRATOR_STATE.FullyResolved).map((r) => channelView(db, r, height, resolverView));
   })();
 }
 
 /** One channel, or undefined if courtd holds no arbitrator for it. */
-export function getChannel(db: Db, chanPoint: string, height: number): ChannelViewT | undefined {
+export function getChannel(db: Db, chanPoint: string, height: number, resolverView?: ResolverOutputSource): ChannelViewT | undefined {
   return db.transaction(() => {
     const r = db.prepare<[string], ArbRow>(`${ARB_SELECT} WHERE a.chan_point = ?`).get(chanPoint);
-    return r === undefined ? undefined : channelView(db, r, height);
+    return r === undefined ? undefined : channelView(db, r, height, resolverView);
   })();
 }
 
@@ -281,6 +327,6 @@ export function anchorChannels(db: Db): number {
 }
 
 /** Sum of limbo over every unresolved channel (metrics). */
-export function totalLimbo(db: Db, height: number): bigint {
-  return listChannels(db, height).reduce((a, c) => a + BigInt(c.limbo_balance), 0n);
+export function totalLimbo(db: Db, height: number, resolverView?: ResolverOutputSource): bigint {
+  return listChannels(db, height, false, resolverView).reduce((a, c) => a + BigInt(c.limbo_balance), 0n);
 }

@@ -27,6 +27,7 @@ import { CourtError, assertNever } from '../util/errors.js';
 import { classifyClose, type Classification } from '../watcher/classify.js';
 import type { ArbEffect, ArbEvent, ArbState, NodeEventName, UnresolvedClose } from './channel/types.js';
 import { closeResolutions, unresolvedClaims } from './resolutions.js';
+import { loggedCommitment } from './revocation-log.js';
 import { currentSnapshot, insertNodeEvent, loadRevocations, snapshotAt } from './store.js';
 import { checkSnapshot, classifierView, ourBasepointsFrom, parseSnapshot, staticToRemoteSpk, type CheckedSnapshot } from './snapshot.js';
 
@@ -205,7 +206,10 @@ export class ChannelEffects {
     if (cls.kind === 'unknown' || cls.kind === 'ourUnknown') {
       return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, unresolved: unresolvedClose(c, cls, tx) };
     }
-    return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, resolutions: closeResolutions(c, cls, tx) };
+    // A breach: the revoked commitment's HTLC set from courtd's revocation log (every HTLC output gets its script).
+    const logged = cls.kind === 'breach' ? loggedCommitment(this.#d.db, chanPoint, cls.number) : undefined;
+    const log = logged === undefined ? {} : { revokedHtlcs: logged.htlcs };
+    return { kind: 'CloseConfirmed', txid: e.txid, height: e.height, resolutions: closeResolutions(c, cls, tx, log) };
   };
 }
 

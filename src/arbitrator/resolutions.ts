@@ -20,14 +20,14 @@
  * use: to_local / second-level outputs our to_self_delay; to_remote and HTLC outputs 1 on anchor channels, 0
  * otherwise; anchors and revocation paths 0.
  *
- * Limitation (breach): the snapshot carries the HTLC sets of the commitments still in force, not of revoked ones,
- * and an HTLC output's witness script commits to the payment hash (and, for HTLCs they received, the CLTV). Every
- * HTLC output of a revoked commitment is matched against the scripts of every HTLC the snapshot knows (such HTLCs
- * are often still pending when an old state is published); an HTLC output that matches none (an HTLC settled or
- * failed since) cannot be swept, because its witness script is unknown. Those outputs are never guessed: they are
- * left out of the resolution and listed by `unmatchedBreachOutputs` so the arbitrator can report the value at
- * risk. Their to_local and our to_remote are always complete. Closing the gap needs the node to send the HTLC set
- * of each revoked commitment along with its revocation (lnd keeps it in its revocation log).
+ * Breach HTLC outputs: an HTLC output's witness script commits to the payment hash (and, for HTLCs they received,
+ * the CLTV), so each HTLC output of a revoked commitment is matched by script and amount against candidates: first
+ * the HTLC set courtd's revocation log (revocation-log.ts, migrations/0011) holds for that commitment number, then
+ * every HTLC the snapshot in force knows. With the log's set every HTLC output is matched; without it (a
+ * commitment no stored snapshot gave) an output that matches none cannot be swept, because its witness script is
+ * unknown. Such outputs are never guessed: they are left out of the resolution and listed by
+ * `unmatchedBreachOutputs` so the arbitrator can report the value at risk. Their to_local and our to_remote are
+ * always complete.
  *
  * Pure: no I/O, no clock. The per-commitment secret of a breach is used to derive the point and nothing else.
  */
@@ -234,24 +234,34 @@ interface BreachMatch {
   readonly point: Uint8Array;
 }
 
-/** Every HTLC the snapshot knows of, once (the candidates for a revoked commitment's HTLC outputs). */
-function knownHtlcs(c: CheckedSnapshot): SnapshotHtlc[] {
+/** What the caller read for a breach: the revoked commitment's HTLC set from courtd's revocation log. */
+export interface BreachLog {
+  /** The HTLC set the log holds for the revoked commitment's number (revocation-log.ts loggedCommitment). */
+  readonly revokedHtlcs?: readonly SnapshotHtlc[];
+}
+
+/**
+ * The candidates for a revoked commitment's HTLC outputs, once each: the log's set for that commitment first, then
+ * every HTLC the snapshot knows of.
+ */
+function knownHtlcs(c: CheckedSnapshot, log: BreachLog): SnapshotHtlc[] {
   const s = c.snapshot;
   const all = [
+    ...(log.revokedHtlcs ?? []),
     ...s.localCommitment.htlcs,
     ...s.remoteCommitments.current.htlcs,
     ...(s.remoteCommitments.pending?.htlcs ?? []),
   ];
   const seen = new Set<string>();
   return all.filter((h) => {
-    const id = `${h.direction}/${h.htlcId}/${toHex(h.paymentHash)}`;
+    const id = `${h.direction}/${h.htlcId}/${toHex(h.paymentHash)}/${h.amountMsat}/${h.cltvExpiry}`;
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
 }
 
-function matchBreach(c: CheckedSnapshot, cls: Classification & { kind: 'breach' }, closeTx: Transaction): BreachMatch {
+function matchBreach(c: CheckedSnapshot, cls: Classification & { kind: 'breach' }, closeTx: Transaction, log: BreachLog): BreachMatch {
   const s = c.snapshot;
   const locs = s.local.keyLocators;
   const anchors = c.format === 'anchors';
@@ -267,7 +277,7 @@ function matchBreach(c: CheckedSnapshot, cls: Classification & { kind: 'breach' 
 
   // Candidate HTLC scripts keyed by scriptPubKey and amount (the amount pins duplicates of one payment hash).
   const candidates = new Map<string, { kind: 'offered_htlc' | 'received_htlc'; ws: Uint8Array; htlc: SnapshotHtlc }>();
-  for (const h of knownHtlcs(c)) {
+  for (const h of knownHtlcs(c, log)) {
     // Theirs is the holder's view: an HTLC they offered is incoming to us.
     const kind = h.direction === 'incoming' ? 'offered_htlc' : 'received_htlc';
     const ws = kind === 'offered_htlc' ? offeredHtlcScript(hk, h.paymentHash, anchors) : receivedHtlcScript(hk, h.paymentHash, h.cltvExpiry, anchors);
@@ -306,8 +316,8 @@ function matchBreach(c: CheckedSnapshot, cls: Classification & { kind: 'breach' 
   return { outputs, toRemote: toRemoteRes, anchor, unmatched, toLocalScript: toLocalWs, point };
 }
 
-function breachResolutions(c: CheckedSnapshot, cls: Classification & { kind: 'breach' }, closeTx: Transaction): CloseResolutions {
-  const m = matchBreach(c, cls, closeTx);
+function breachResolutions(c: CheckedSnapshot, cls: Classification & { kind: 'breach' }, closeTx: Transaction, log: BreachLog): CloseResolutions {
+  const m = matchBreach(c, cls, closeTx, log);
   const breach: BreachResolution = {
     commitmentNumber: cls.number,
     perCommitmentPoint: toHex(m.point),
@@ -320,13 +330,14 @@ function breachResolutions(c: CheckedSnapshot, cls: Classification & { kind: 'br
 }
 
 /**
- * Outputs of a revoked commitment that `closeResolutions` could not identify (HTLC outputs whose HTLC the
- * snapshot no longer carries): value we cannot claim by revocation. Empty for every other kind of close.
+ * Outputs of a revoked commitment that `closeResolutions` could not identify (HTLC outputs whose HTLC neither the
+ * revocation log's set in `log` nor the snapshot carries): value we cannot claim by revocation. Empty for every
+ * other kind of close, and for a breach whose commitment the log holds.
  */
-export function unmatchedBreachOutputs(c: CheckedSnapshot, cls: Classification, closeTx: Transaction): UnmatchedOutput[] {
+export function unmatchedBreachOutputs(c: CheckedSnapshot, cls: Classification, closeTx: Transaction, log: BreachLog = {}): UnmatchedOutput[] {
   if (cls.kind !== 'breach') return [];
   checkTx(cls, closeTx);
-  return matchBreach(c, cls, closeTx).unmatched;
+  return matchBreach(c, cls, closeTx, log).unmatched;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -354,9 +365,9 @@ function checkTx(cls: Classification, closeTx: Transaction): void {
  * The resolutions of a confirmed close: every output of `closeTx` that is ours to claim, with what a resolver
  * needs to spend it. `cls` must be `classifyClose(classifierView(c, ...), closeTx)`; an 'unknown' close, a
  * classification of another transaction or of a commitment this snapshot does not hold throws
- * COURT_E_INVALID_ARGUMENT.
+ * COURT_E_INVALID_ARGUMENT. For a breach, `log` carries the revoked commitment's HTLC set from the revocation log.
  */
-export function closeResolutions(c: CheckedSnapshot, cls: Classification, closeTx: Transaction): CloseResolutions {
+export function closeResolutions(c: CheckedSnapshot, cls: Classification, closeTx: Transaction, log: BreachLog = {}): CloseResolutions {
   checkTx(cls, closeTx);
   switch (cls.kind) {
     case 'coop':
@@ -366,7 +377,7 @@ export function closeResolutions(c: CheckedSnapshot, cls: Classification, closeT
     case 'remotePending':
       return cls.kind === 'local' ? localResolutions(c, cls) : remoteResolutions(c, cls);
     case 'breach':
-      return breachResolutions(c, cls, closeTx);
+      return breachResolutions(c, cls, closeTx, log);
     case 'future':
       return futureResolutions(c, cls, closeTx);
     case 'unknown':

@@ -11,6 +11,7 @@ import type { RecordSink } from '../store/journal.js';
 import type { StateTable } from '../store/state-table.js';
 import { CourtError } from '../util/errors.js';
 import { wakeHeight } from './channel/transition.js';
+import { logRemoteCommitments } from './revocation-log.js';
 import { stateCodec, type ArbState, type ResolverRecord, type SupersedeRecord } from './channel/types.js';
 import type { ChannelSnapshot } from './snapshot.js';
 import type { CloseType } from './types.js';
@@ -215,7 +216,7 @@ export function currentSnapshot(db: Db, chanPoint: string): { seq: number; snaps
 
 /**
  * Stores an accepted snapshot as the channel's next one, in one IMMEDIATE transaction: the `channel` row on the
- * first snapshot; `checkUpdate(previous JSON)` runs inside the transaction against the one in force and may throw
+ * first snapshot, the snapshot row, its remote commitments' HTLC sets in the revocation log (revocation-log.ts); `checkUpdate(previous JSON)` runs inside the transaction against the one in force and may throw
  * (nothing is stored then). Returns the new seq.
  */
 export function storeSnapshot(
@@ -257,6 +258,8 @@ export function storeSnapshot(
         height,
         opts.answersClose === true ? 1 : 0,
       );
+      // courtd's revocation log: their commitments' HTLC sets, durable with the snapshot that gave them.
+      logRemoteCommitments(db, snap.chanPoint, next);
       reindexPaymentHashes(db, snap.chanPoint);
       return next;
     })

@@ -4,13 +4,15 @@
  * DB: the runner (sweeper.ts) feeds heights, estimates and wallet coins in and executes what comes out.
  *
  * Clustering rules (ARCHITECTURE.md "Sweeper", contractcourt-spec.md section 6, pain points 2, 9, 10):
- *  - inputs the counterparty can also spend (pinnable) never share a transaction with inputs only we can spend;
+ *  - inputs the counterparty can also spend (pinnable) never share a transaction with inputs only we can spend,
+ *    nor with pinnable inputs of another channel (one counterparty could pin the other channels' claims);
  *  - inputs with different absolute locktimes never share a transaction;
  *  - wallet-funded inputs (zero-fee second-level HTLC pairs, anchor CPFP) are kept apart from self-paying ones, and
  *    each CPFP anchor is alone (its package maths is its own);
  *  - within those, inputs are grouped by deadline window: a cluster takes inputs whose deadline is at most
  *    `window` blocks after its earliest one, and its deadline is that earliest one (nobody's deadline is missed);
  *  - at most one member of an exclusive group per transaction;
+ *  - an input marked `alone` (the justice split) is its own class: a transaction of its own;
  *  - at most `maxInputs` inputs and `maxWeight` weight (standard limit 400,000) per transaction: larger clusters split.
  *
  * Fee attribution: an input's share of a batched sweep's fee is fee * budget_i / sum(budgets). The fee never exceeds
@@ -49,19 +51,27 @@ export function deadlineOf(i: CoreInput): number {
 }
 
 /**
+ * Blocks after which an input judged uneconomical (or its budget too small) at the relay floor is looked at again:
+ * the floor (mempoolminfee) falls after a spike, and nothing else would wake the input.
+ */
+export const FLOOR_RETRY_BLOCKS = 6;
+
+/**
  * Why the input cannot be swept at tip `height` with relay floor `floorPerKw`, or undefined if it can. A reason
- * with `retryAt` clears by itself at that height; one without waits for an operator (bump) or an owner (offer).
+ * with `retryAt` clears by itself at that height (maturity) or is judged again then (the floor may have fallen);
+ * one without waits for an operator (bump) or an owner (offer).
  */
 export function screen(i: CoreInput, height: number, floorPerKw: bigint): { reason: string; retryAt?: number } | undefined {
   const s = i.spec;
   const at = publishableHeight(s);
   if (height < at) return { reason: `immature until ${at + 1}`, retryAt: at };
   const own = feeAtRate(floorPerKw, inputWeight(s));
+  const retryAt = height + FLOOR_RETRY_BLOCKS;
   if (!needsWallet(s) && s.valueSat <= own) {
-    return { reason: `uneconomical: value ${s.valueSat} sat does not pay the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw` };
+    return { reason: `uneconomical: value ${s.valueSat} sat does not pay the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw`, retryAt };
   }
   if (effectiveBudget(s) < own) {
-    return { reason: `budget too small: ${effectiveBudget(s)} sat is below the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw` };
+    return { reason: `budget too small: ${effectiveBudget(s)} sat is below the ${own} sat its weight costs at the relay floor ${floorPerKw} sat/kw`, retryAt };
   }
   if (s.pairedOutput !== undefined && s.pairedOutput.valueSat < dustLimit(s.pairedOutput.script.length / 2)) {
     return { reason: `paired output of ${s.pairedOutput.valueSat} sat is dust` };
@@ -93,10 +103,12 @@ export interface ClusterOptions {
   readonly changeScriptLen: number;
 }
 
-function classKey(i: CoreInput): string {
+/** The class an input is clustered in: inputs of different classes never share a transaction. */
+export function classKey(i: Pick<CoreInput, 'spec'>): string {
   const s = i.spec;
-  const cls = s.parent !== undefined ? `cpfp:${s.outpoint}` : s.pairedOutput !== undefined ? 'paired' : 'self';
-  return `${s.pinnable ? 'p' : 'u'}|${s.locktime ?? 0}|${cls}`;
+  const cls = s.parent !== undefined ? `cpfp:${s.outpoint}` : s.alone === true ? `alone:${s.outpoint}` : s.pairedOutput !== undefined ? 'paired' : 'self';
+  // Pinnable inputs are also kept apart per channel: one counterparty must not be able to pin another's claims.
+  return `${s.pinnable ? `p:${s.chanPoint ?? ''}` : 'u'}|${s.locktime ?? 0}|${cls}`;
 }
 
 /**
@@ -192,7 +204,10 @@ export interface SweepAmounts {
   readonly rate: bigint;
   /** Value of the change output. */
   readonly changeSat: bigint;
-  /** Sum of the inputs' budgets: the most fee the sweep may pay. */
+  /**
+   * The most fee the sweep may pay: the sum of the inputs' (effective) budgets, and for a sweep without wallet
+   * coins no more than leaves its output at the dust limit (it pays for itself).
+   */
   readonly budgetSat: bigint;
   /** The highest rate the budget (and max fee rate) allow, sat/kw: the fee function's end. */
   readonly capRate: bigint;
@@ -202,7 +217,10 @@ export interface SweepAmounts {
 
 /**
  * The amounts of a sweep of `inputs` with `wallet` coins at package rate `ratePerKw`: the fee is capped at the
- * budget and at `maxRate`, and at least the relay floor of the transaction itself.
+ * budget and at `maxRate`, and at least the relay floor of the transaction itself. Without wallet coins the fee is
+ * also capped at inputs - paired outputs - the dust limit when that still pays the relay floor: a budget close to
+ * the value then leaves a change just above dust instead of needing wallet money (an empty wallet would otherwise
+ * keep such a sweep from ever being published).
  */
 export function sweepAmounts(args: {
   readonly inputs: readonly SweepInputSpec[];
@@ -227,12 +245,16 @@ export function sweepAmounts(args: {
     if (s.pairedOutput) paired += s.pairedOutput.valueSat;
   }
   for (const u of args.wallet) inSum += u.valueSat;
+  const dust = dustLimit(args.changeScriptLen);
+  if (nWallet === 0) {
+    const room = inSum - paired - dust;
+    if (room < budget && room >= feeAtRate(args.floorPerKw, weight)) budget = room;
+  }
   const capRate = minBig(args.maxRatePerKw, packageRateForFee(budget, weight, parents));
   const rate = minBig(args.ratePerKw, capRate);
   let fee = minBig(packageFee(rate, weight, parents, args.floorPerKw), budget);
   fee = maxBig(fee, 0n);
   const change = inSum - paired - fee;
-  const dust = dustLimit(args.changeScriptLen);
   return {
     weight,
     feeSat: fee,

@@ -129,6 +129,22 @@ export function packageRateForFee(feeSat: bigint, weight: number, parents: reado
   return rateForFee(feeSat + pf, weight + pw);
 }
 
+/**
+ * The lowest package rate whose fee (packageFee without the floor) for a child of `weight` is at least `feeSat`:
+ * ceil((fee + parents' fees) * 1000 / (weight + parents' weight)). Without parents: the child's own rate. Used to
+ * turn "the node needs this fee for a replacement" into a position of the fee function, which is in package rates.
+ */
+export function packageRateForAtLeast(feeSat: bigint, weight: number, parents: readonly { readonly weight: number; readonly feeSat: bigint }[]): bigint {
+  let pw = 0;
+  let pf = 0n;
+  for (const p of parents) {
+    pw += p.weight;
+    pf += p.feeSat;
+  }
+  const w = BigInt(weight + pw);
+  return w <= 0n ? 0n : ((feeSat + pf) * 1000n + w - 1n) / w;
+}
+
 /** min of bigints. */
 export function minBig(a: bigint, b: bigint): bigint {
   return a < b ? a : b;

@@ -80,6 +80,7 @@ export function checkSpec(s: SweepInputSpec): SweepInputSpec {
   height(s.deadlineHeight, 'deadlineHeight');
   if (s.exclusiveGroup !== undefined && (typeof s.exclusiveGroup !== 'string' || s.exclusiveGroup.length === 0)) bad('exclusiveGroup must be a non-empty string');
   if (typeof s.pinnable !== 'boolean') bad('pinnable must be a boolean');
+  if (s.alone !== undefined && typeof s.alone !== 'boolean') bad('alone must be a boolean');
   if (typeof s.owner !== 'string' || s.owner.length === 0) bad('owner must be a non-empty string');
   if (s.chanPoint !== undefined && (typeof s.chanPoint !== 'string' || !OUTPOINT_RE.test(s.chanPoint))) bad('chanPoint must be "txid:vout"');
   if (s.pairedOutput !== undefined) {

@@ -20,12 +20,13 @@
  */
 import { Transaction } from 'bitcoinjs-lib';
 import type { ChainEvent, PublishResult, SpendEvent, SpendNotifier, WatchHandle } from '../chain/ports.js';
+import { FEE_FLOOR_PER_KW } from '../chain/fees.js';
 import { SerialQueue } from '../chain/serial-queue.js';
 import type { Signer } from '../keys/signer.js';
 import type { Db } from '../store/db.js';
 import { CourtError } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
-import { clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
+import { classKey, clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
 import {
   acceptsReplacement,
   blocksLeft,
@@ -35,9 +36,10 @@ import {
   INCREMENTAL_RELAY_PER_KW,
   maxBig,
   minReplacementFee,
+  packageRateForAtLeast,
   type FeeFunction,
 } from './fee.js';
-import { checkSpec, needsWallet, specToJson } from './input.js';
+import { checkSpec, effectiveBudget, needsWallet, specToJson } from './input.js';
 import { signSweep } from './sign.js';
 import { IN, rowSpec, STATE_NAME, SweepStore, TERMINAL, TX, type InputRow, type SetRow, type TxRow } from './store.js';
 import type {
@@ -89,6 +91,28 @@ export interface SweeperOptions {
   readonly onCommit?: (point: string) => void;
 }
 
+/**
+ * A set reason saying the node refused its last publication (the justice split applies then): a first version
+ * refused, or a replacement refused although it satisfies BIP125 against our own previous version (so what the node
+ * holds is someone else's conflicting transaction: a pin).
+ */
+const REFUSED = /^(node refused the sweep|replacement refused)/;
+
+/**
+ * What a set was clustered and built for from an input: its spec but the budget and the deadline (keys sorted).
+ * An `alone` flag (the justice split) is left out too: its own rule decides when it moves an input.
+ */
+function shapeOf(spec: SweepInputSpec): string {
+  const { budgetSat: _b, deadlineHeight: _d, alone: _a, ...shape } = spec;
+  return JSON.stringify(shape, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
 /** How far back a new input's spend watch looks (an output spent just before it was offered is still found). */
 const WATCH_LOOKBACK = 144;
 
@@ -112,6 +136,7 @@ export class Sweeper implements SweeperPort {
   private readonly parentHandles = new Map<string, WatchHandle>();
   private readonly queue = new SerialQueue();
   private tip: number;
+  private lastFloor = FEE_FLOOR_PER_KW;
 
   /** The dispatcher subscriber (register after ChainWatches). */
   readonly onChainEvent = (event: ChainEvent): Promise<void> =>
@@ -194,9 +219,16 @@ export class Sweeper implements SweeperPort {
         isNew = true;
         return;
       }
-      if (row.spec === json) return;
+      if (row.spec === json) {
+        // The same offer again: a parked pending input (uneconomical at a floor that has since fallen, ...) is
+        // judged again now rather than at its retry height.
+        if (row.state === IN.Pending && (row.next_height === null || row.next_height > this.tip)) this.store.updateInput(spec.outpoint, { next_height: this.tip });
+        return;
+      }
+      if (this.leavesSet(row, spec)) return;
       this.store.updateInput(spec.outpoint, { spec: json, chan_point: spec.chanPoint ?? null, reason: null });
-      this.touch(row, spec);
+      if (row.state === IN.Published && shapeOf(rowSpec(row)) !== shapeOf(spec)) this.reshape(row, spec);
+      else this.touch(row, spec);
     });
     if (isNew || spec.parent !== undefined) this.watch(spec.outpoint, this.tip, spec.parent?.txid);
   }
@@ -263,6 +295,19 @@ export class Sweeper implements SweeperPort {
 
   // ---- per block -------------------------------------------------------------------------------------------------
 
+  /**
+   * The relay floor, or when the fee source fails the last one it gave (the relay default before any): a failing
+   * node call must not throw out of the block handler (the dispatcher would stall on it).
+   */
+  private async floor(): Promise<bigint> {
+    try {
+      this.lastFloor = await this.fees.floorPerKw();
+    } catch (err) {
+      this.logger.warn({ err: errFields(err), floorPerKw: this.lastFloor.toString() }, 'no relay floor from the fee source; the last known one is used');
+    }
+    return this.lastFloor;
+  }
+
   /** What one block does: due sets (finality, fee steps, rebuilds) then due inputs (new clusters, results). */
   private async step(height: number): Promise<void> {
     for (const set of this.store.dueSets(height)) {
@@ -276,9 +321,12 @@ export class Sweeper implements SweeperPort {
     const due = this.store.dueInputs(height);
     if (due.length === 0) return;
     const ready: CoreInput[] = [];
-    const floor = await this.fees.floorPerKw();
+    const floor = await this.floor();
     this.tx('screen', () => {
-      for (const row of due) {
+      for (const stale of due) {
+        // Read again under the write lock: a spend or a cancel may have arrived while the floor was awaited.
+        const row = this.store.input(stale.outpoint);
+        if (row === undefined || row.next_height === null || row.next_height > height) continue;
         if (row.state === IN.SpentByOther) {
           this.finishSpentByOther(row);
           continue;
@@ -319,11 +367,19 @@ export class Sweeper implements SweeperPort {
       const changeScript = this.wallet.nextChangeScript();
       let setId = 0;
       this.tx('set-created', () => {
+        // Only the inputs still as they were clustered: a spend, a cancel or a new offer delivered while we awaited
+        // the rate must not be overwritten (they are looked at again in their own right).
+        const still = rows.filter((r) => {
+          const now = this.store.input(r.outpoint);
+          return now !== undefined && now.state === IN.Pending && now.set_id === null && now.spec === r.spec;
+        });
+        if (still.length === 0) return;
         setId = this.store.insertSet(changeScript, c.deadline, c.locktime, start, start, height, height);
-        for (const i of c.inputs) {
-          this.store.updateInput(i.spec.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
+        for (const r of still) {
+          this.store.updateInput(r.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
         }
       });
+      if (setId === 0) continue;
       try {
         await this.stepSet(this.store.set(setId) as SetRow, height);
       } catch (err) {
@@ -340,7 +396,7 @@ export class Sweeper implements SweeperPort {
       start = await this.fees.feeRatePerKw(blocksLeft(deadline, height));
     } catch (err) {
       // No estimate for that target (a node that estimates only short targets): start at the relay floor.
-      start = await this.fees.floorPerKw();
+      start = await this.floor();
       this.logger.warn({ err: errFields(err), target: blocksLeft(deadline, height) }, 'no fee estimate; the set starts at the relay floor');
     }
     for (const r of rows) {
@@ -351,7 +407,10 @@ export class Sweeper implements SweeperPort {
   }
 
   /** One set at `height`: finality of a confirmed version, else a first version or a replacement if due. */
-  private async stepSet(set: SetRow, height: number): Promise<void> {
+  private async stepSet(setIn: SetRow, height: number): Promise<void> {
+    // Read again: the row may be stale (a spend, a bump or a close delivered while an earlier set was awaited).
+    let set = this.store.set(setIn.id) ?? setIn;
+    if (set.closed === 1) return;
     const live = this.store.live(set.id);
     if (live?.status === TX.Confirmed) {
       if (height >= (live.confirm_height as number) + this.finalDepth - 1) this.tx('final', () => this.finalize(set, live));
@@ -369,7 +428,14 @@ export class Sweeper implements SweeperPort {
     }
     const specs = orderInputs(members.map(rowSpec));
     const rowsByOutpoint = new Map(members.map((m) => [m.outpoint, m]));
-    const floor = await this.fees.floorPerKw();
+    const floor = await this.floor();
+    if (live === undefined && set.start_height < height) {
+      // Never published (wallet short, an error): nothing to replace, so the fee function starts again from the
+      // estimate of now rather than staying frozen at the rate of the block the set was made in (a spike).
+      const start = await this.startRate(set.deadline, height, members);
+      this.tx('set-restart', () => this.store.updateSet(set.id, { start_feerate: Number(start), start_height: height }));
+      set = this.store.set(set.id) as SetRow;
+    }
     const fn: FeeFunction = {
       start: BigInt(set.start_feerate),
       end: BigInt(set.end_feerate),
@@ -391,12 +457,17 @@ export class Sweeper implements SweeperPort {
         maxRatePerKw: this.maxRate,
       });
     const cap0 = amountsWith([], wantWallet ? 1 : 0, this.maxRate).capRate;
+    const parents = specs.flatMap((s) => (s.parent ? [s.parent] : []));
+    // The least rate of the fee function (a package rate, like the cap and the recorded rates) whose fee the node
+    // takes as a replacement of a version paying `oldFee` at `oldRate`: BIP125 asks for fee, not rate, so the fee is
+    // turned into a package rate over the same weights the cap uses (CPFP: parents included).
+    const replacementRate = (oldFee: bigint, oldRate: bigint, weight: number): bigint =>
+      maxBig(packageRateForAtLeast(minReplacementFee(oldFee, weight, this.incremental) + 1n, weight, parents), oldRate + 1n);
     let rate = feeRateAt({ ...fn, end: cap0 }, height);
     let a = amountsWith([], wantWallet ? 1 : 0, rate);
     if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
       // The fee function has not moved far enough for the node to take a replacement: ask what it needs.
-      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
-      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      const needRate = replacementRate(BigInt(live.fee_sat), BigInt(live.feerate), a.weight);
       const changed = (JSON.parse(live.inputs) as string[]).sort().join(',') !== [...rowsByOutpoint.keys()].sort().join(',');
       if (changed && needRate <= cap0) {
         // The members changed (a cancel, an exclusion): replace now at the least rate the node takes.
@@ -405,8 +476,7 @@ export class Sweeper implements SweeperPort {
       }
     }
     if (live !== undefined && !acceptsReplacement({ feeSat: BigInt(live.fee_sat), weight: live.weight }, { feeSat: a.feeSat, weight: a.weight }, this.incremental)) {
-      const need = minReplacementFee(BigInt(live.fee_sat), a.weight, this.incremental) + 1n;
-      const needRate = maxBig((need * 1000n + BigInt(a.weight) - 1n) / BigInt(a.weight), BigInt(live.feerate) + 1n);
+      const needRate = replacementRate(BigInt(live.fee_sat), BigInt(live.feerate), a.weight);
       if (needRate > cap0 || a.rate >= a.capRate) {
         this.tx('at-cap', () =>
           this.store.updateSet(set.id, {
@@ -426,7 +496,13 @@ export class Sweeper implements SweeperPort {
       for (let n = Math.max(1, coins.length), tries = 0; tries < 4; tries++) {
         a = amountsWith([], n, rate);
         // The intent is durable before the wallet leases: a crash after the lease finds the flag and releases it.
-        this.tx('lease-intent', () => this.store.updateSet(set.id, { lease_held: 1 }));
+        // A spend delivered while we awaited may have closed the set: then no lease is taken.
+        let open = false;
+        this.tx('lease-intent', () => {
+          open = this.store.set(set.id)?.closed === 0;
+          if (open) this.store.updateSet(set.id, { lease_held: 1 });
+        });
+        if (!open) return;
         const leased = this.wallet.lease(set.lease_id as string, a.walletShortSat > 0n ? a.walletShortSat : 1n);
         if (leased === undefined) {
           this.tx('wallet-short', () =>
@@ -459,12 +535,19 @@ export class Sweeper implements SweeperPort {
     const version = this.store.nextVersion(set.id);
     const capReached = a.rate >= a.capRate;
     const fnNow: FeeFunction = { ...fn, end: a.capRate };
-    const next = capReached ? undefined : heightReaching(fnNow, a.rate + this.incremental + 1n, height);
+    // The next height at which the fee function pays what the node needs to replace this version (every block if
+    // the function climbs faster than the incremental relay fee); none: this version is as far as the cap goes.
+    const next = capReached ? undefined : heightReaching(fnNow, replacementRate(a.feeSat, a.rate, a.weight), height);
     // Re-check under the write lock that nothing moved while we signed (a cancel, a spend, a bump).
     let recorded = false;
     this.tx('recorded', () => {
       const now = this.store.members(set.id).map((m) => m.outpoint).sort().join(',');
-      if (now !== [...rowsByOutpoint.keys()].sort().join(',') || this.store.set(set.id)?.closed === 1) {
+      if (this.store.set(set.id)?.closed === 1) {
+        // Closed while we signed (a spend, a withdrawal): the lease this step took goes back to the wallet.
+        this.releaseLease(set.id);
+        return;
+      }
+      if (now !== [...rowsByOutpoint.keys()].sort().join(',')) {
         this.store.updateSet(set.id, { next_height: height });
         return;
       }
@@ -490,13 +573,19 @@ export class Sweeper implements SweeperPort {
       this.store.updateSet(set.id, {
         end_feerate: Number(a.capRate),
         next_height: next ?? null,
-        reason: capReached ? this.capReason(a, a.feeSat, Number(a.rate)) : null,
+        reason: next === undefined ? this.capReason(a, a.feeSat, Number(a.rate)) : null,
       });
       recorded = true;
     });
     if (!recorded) return;
     const row = this.store.tx(txid) as TxRow;
     const result = await this.publishRecorded(row, this.store.set(set.id) as SetRow);
+    if (this.store.tx(txid)?.status === TX.Dead) {
+      // The set was dissolved while the node answered (a spend, the parent confirmed): dissolve's forget ran before
+      // this publish tracked it again, so forget it now.
+      this.broadcaster.forget(txid);
+      return;
+    }
     if (result.kind === 'accepted' || result.kind === 'already-in-mempool') {
       if (live !== undefined) this.broadcaster.forget(live.txid);
       this.logger.info({ txid, set: set.id, version, feeSat: a.feeSat.toString(), rate: a.rate.toString(), inputs: specs.length }, live ? 'sweep replaced' : 'sweep published');
@@ -508,13 +597,15 @@ export class Sweeper implements SweeperPort {
         this.store.updateTx(txid, { status: TX.Replaced });
         this.store.updateTx(live.txid, { status: TX.Live });
         this.store.updateSet(set.id, { next_height: height + 1, reason: `replacement refused: ${result.reason}` });
+        this.splitAlone(set.id, height);
       });
       this.broadcaster.forget(txid);
       return;
     }
-    this.tx('publish-refused', () =>
-      this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` }),
-    );
+    this.tx('publish-refused', () => {
+      this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` });
+      this.splitAlone(set.id, height);
+    });
   }
 
   private capReason(a: { budgetSat: bigint; capRate: bigint }, feeSat: bigint, rate: number): string {
@@ -568,19 +659,33 @@ export class Sweeper implements SweeperPort {
     this.releaseLease(set.id);
   }
 
-  /** An input's share of a version's fee: fee * budget / sum of budgets (never above its budget). */
+  /**
+   * An input's share of a version's fee, by effective budget (the budget capped at the value for an input that pays
+   * for itself, as the fee cap is): fee * budget_i / sum, rounded down, the sats left over by the rounding going one
+   * each to the largest remainders (ties by transaction order), so the shares add up to the fee. The fee never
+   * exceeds the sum of the effective budgets, so no share exceeds its input's.
+   */
   private shareOf(tx: TxRow, outpoint: string): bigint {
     const ops = JSON.parse(tx.inputs) as string[];
+    const budgets: { op: string; b: bigint }[] = [];
     let total = 0n;
-    let mine = 0n;
     for (const op of ops) {
       const row = this.store.input(op);
       if (row === undefined) continue;
-      const b = rowSpec(row).budgetSat;
+      const b = effectiveBudget(rowSpec(row));
+      budgets.push({ op, b });
       total += b;
-      if (op === outpoint) mine = b;
     }
-    return total === 0n ? 0n : (BigInt(tx.fee_sat) * mine) / total;
+    if (total === 0n) return 0n;
+    const fee = BigInt(tx.fee_sat);
+    const shares = budgets.map(({ op, b }, i) => ({ op, i, share: (fee * b) / total, rem: (fee * b) % total }));
+    let left = fee - shares.reduce((a, x) => a + x.share, 0n);
+    for (const x of [...shares].sort((p, q) => (q.rem > p.rem ? 1 : q.rem < p.rem ? -1 : p.i - q.i))) {
+      if (left <= 0n) break;
+      x.share += 1n;
+      left -= 1n;
+    }
+    return shares.find((x) => x.op === outpoint)?.share ?? 0n;
   }
 
   /**
@@ -642,25 +747,24 @@ export class Sweeper implements SweeperPort {
   }
 
   /**
-   * The unconfirmed parent of a CPFP input confirmed (lnd #9191): no child is started any more. A pending input
-   * fails (its owner re-offers the anchor without a parent if it is worth sweeping); a child already published is
-   * left as it is (it still recovers the anchor) but no longer bumped. Spends are delivered before confirmations
-   * of the same block, so a child that confirmed with its parent is already recorded and untouched here.
+   * The unconfirmed parent of a CPFP input confirmed (lnd #9191): no child is started or kept any more. The input
+   * fails (its owner re-offers the anchor without a parent if it is worth sweeping). A child already recorded is
+   * retired: its set is dissolved (its versions dead and forgotten by the broadcaster, so a child the node refused
+   * while the parent was missing is never rebroadcast to pay the package fee for nothing; the wallet lease is
+   * released). Spends are delivered before confirmations of the same block, so a child that confirmed with its
+   * parent is already recorded and untouched here.
    */
   private parentConfirmed(outpoint: string, parentTxid: string, height: number): void {
     const row = this.store.input(outpoint);
     if (row === undefined || row.spend_txid !== null) return;
     const spec = rowSpec(row);
     if (spec.parent?.txid !== parentTxid) return;
+    if (row.state !== IN.Pending && row.state !== IN.Published) return;
     const reason = `parent ${parentTxid} confirmed at ${height} without our child: no CPFP needed`;
-    if (row.state === IN.Pending) {
-      this.store.updateInput(outpoint, { state: IN.Failed, next_height: null, reason });
-      this.result({ type: 'failed', outpoint, owner: row.owner, reason });
-      this.afterCommit.push(() => this.unwatch(outpoint));
-    } else if (row.state === IN.Published && row.set_id !== null) {
-      const live = this.store.live(row.set_id);
-      if (live?.status === TX.Live) this.store.updateSet(row.set_id, { next_height: null, reason: `${reason}; the published child is no longer bumped` });
-    }
+    if (row.state === IN.Published && row.set_id !== null) this.dissolve(row.set_id, this.tip, `${reason}; the child is withdrawn`);
+    this.store.updateInput(outpoint, { state: IN.Failed, set_id: null, next_height: null, reason });
+    this.result({ type: 'failed', outpoint, owner: row.owner, reason });
+    this.afterCommit.push(() => this.unwatch(outpoint));
   }
 
   /** A spend watch event: our sweep or someone else's transaction confirmed (or was disconnected). */
@@ -675,7 +779,9 @@ export class Sweeper implements SweeperPort {
     if (row.state === IN.Swept || (row.state === IN.SpentByOther && row.next_height === null)) return;
     const ours = this.store.tx(spender);
     if (ours !== undefined) {
-      this.store.updateInput(outpoint, { spend_txid: spender, spend_height: height, spend_hash: hash, state: IN.Published });
+      const oursSet = this.store.set(ours.set_id);
+      if (ours.status !== TX.Confirmed && oursSet !== undefined && oursSet.closed === 1) this.revive(oursSet, ours, height);
+      this.store.updateInput(outpoint, { spend_txid: spender, spend_height: height, spend_hash: hash, state: IN.Published, set_id: ours.set_id });
       if (ours.status !== TX.Confirmed) {
         for (const v of this.store.versions(ours.set_id)) {
           if (v.txid !== spender && (v.status === TX.Live || v.status === TX.Confirmed)) this.store.updateTx(v.txid, { status: TX.Replaced });
@@ -700,6 +806,23 @@ export class Sweeper implements SweeperPort {
       this.store.updateInput(outpoint, { set_id: null });
       this.dissolve(row.set_id, this.tip, `${outpoint} spent by ${spender}`);
     }
+  }
+
+  /**
+   * A version of a closed set confirmed (a reorg mined the version of a set dissolved after a conflicting spend
+   * that is now undone, or a withdrawn child confirmed after all): the set is followed to finality again. Its
+   * inputs come back to it from wherever they went (a new set holding one of them can no longer confirm and is
+   * dissolved, its other members clustered again), so their owners are told at the final depth.
+   */
+  private revive(set: SetRow, tx: TxRow, height: number): void {
+    for (const op of JSON.parse(tx.inputs) as string[]) {
+      const r = this.store.input(op);
+      if (r === undefined) continue;
+      if (r.set_id !== null && r.set_id !== set.id) this.dissolve(r.set_id, this.tip, `${op} spent by ${tx.txid} (set ${set.id}) confirmed at ${height}`);
+      this.store.updateInput(op, { state: IN.Published, set_id: set.id, next_height: null, reason: null });
+    }
+    this.store.updateSet(set.id, { closed: 0 });
+    this.logger.warn({ txid: tx.txid, set: set.id, height }, 'a version of a closed sweep set confirmed; the set is followed to finality again');
   }
 
   private unspent(outpoint: string, spender: string, height: number): void {
@@ -744,6 +867,30 @@ export class Sweeper implements SweeperPort {
 
   // ---- helpers -----------------------------------------------------------------------------------------------------
 
+  /**
+   * A published input re-offered with a different shape (locktime, pinnable, value, witness, parent, ...: anything
+   * but budget and deadline): the set it is in was clustered for the old one. With other members it leaves the set
+   * (pending again, clustered anew at once) and the set is replaced at once without it; alone in its set, the set
+   * takes its new locktime and re-plans in place (its replacement keeps the BIP125 chain of the old version),
+   * unless the input changed between wallet-funded and self-paying (an anchor offered again without its confirmed
+   * parent): that set is dissolved (its CPFP child dead and forgotten, its lease released) and the input starts anew.
+   */
+  private reshape(row: InputRow, spec: SweepInputSpec): void {
+    const set = row.set_id !== null ? this.store.set(row.set_id) : undefined;
+    if (set === undefined || set.closed === 1) return;
+    if (this.store.members(set.id).length <= 1) {
+      if (needsWallet(rowSpec(row)) !== needsWallet(spec)) {
+        this.dissolve(set.id, this.tip, `${row.outpoint} offered again ${spec.parent === undefined ? 'without' : 'with'} a parent to lift`);
+        return;
+      }
+      this.store.updateSet(set.id, { locktime: spec.locktime ?? 0 });
+      this.touch(row, spec);
+      return;
+    }
+    this.store.updateInput(row.outpoint, { state: IN.Pending, set_id: null, next_height: this.tip, reason: null });
+    this.store.updateSet(set.id, { next_height: this.tip, reason: null });
+  }
+
   /** After a change of spec or start rate: a pending input is looked at again now, its set re-plans at once. */
   private touch(row: InputRow, spec: SweepInputSpec, startRate?: bigint): void {
     if (row.state === IN.Pending) {
@@ -754,16 +901,61 @@ export class Sweeper implements SweeperPort {
     const set = this.store.set(row.set_id);
     if (set === undefined || set.closed === 1) return;
     const live = this.store.live(set.id);
-    const deadline = Math.min(set.deadline, deadlineOf({ spec, offerHeight: row.offer_height }));
+    // The set's deadline is the earliest of its members' (the touched one's new spec is already stored): a bump of
+    // one member never moves the set past another member's deadline.
+    let deadline = deadlineOf({ spec, offerHeight: row.offer_height });
+    for (const m of this.store.members(set.id)) deadline = Math.min(deadline, deadlineOf({ spec: rowSpec(m), offerHeight: m.offer_height }));
     const current = live !== undefined ? BigInt(live.feerate) : BigInt(set.start_feerate);
     const start = startRate !== undefined && startRate > current ? startRate : current;
     this.store.updateSet(set.id, {
-      deadline: spec.deadlineHeight !== undefined ? Math.max(this.tip + 1, spec.deadlineHeight) : deadline,
+      deadline: Math.max(this.tip + 1, deadline),
       start_feerate: Number(start),
       start_height: this.tip,
       next_height: this.tip,
       reason: null,
     });
+  }
+
+  /**
+   * The justice-split hook (SweepInputSpec.alone). Splitting helps only when the node refuses the combined sweep
+   * (an input pinned by a conflicting transaction of the counterparty): the other inputs then go out on their own.
+   * A combined version the node holds cannot be split (every smaller transaction would have to outbid it, BIP125
+   * rule 3); it keeps being bumped. So a published input offered again `alone` leaves its set at once only if the
+   * node refused the set's last publication (and the set has other members and has not confirmed); otherwise the
+   * flag is recorded and `splitAlone` applies it at the next refusal. Returns true if it moved.
+   */
+  private leavesSet(row: InputRow, spec: SweepInputSpec): boolean {
+    if (row.state !== IN.Published || row.set_id === null) return false;
+    if (classKey({ spec: rowSpec(row) }) === classKey({ spec })) return false;
+    const set = this.store.set(row.set_id);
+    if (set === undefined || set.closed === 1 || this.store.live(set.id)?.status === TX.Confirmed) return false;
+    if (!REFUSED.test(set.reason ?? '') || this.store.members(set.id).length < 2) return false;
+    this.store.updateInput(spec.outpoint, {
+      spec: specToJson(spec),
+      chan_point: spec.chanPoint ?? null,
+      state: IN.Pending,
+      set_id: null,
+      next_height: this.tip,
+      // The refused versions' rate never reached the node: the input starts again from the estimate.
+      last_feerate: null,
+      reason: 'split from its set: the node refused the combined sweep',
+    });
+    // The set's reason (the refusal) stays: the next member offered alone leaves it too.
+    this.store.updateSet(set.id, { next_height: this.tip });
+    return true;
+  }
+
+  /**
+   * After the node refused a set's publication: its members marked `alone` leave it (all but one if every member
+   * is), back to pending at `height`, to be clustered again in this block's step; the set retries without them.
+   */
+  private splitAlone(setId: number, height: number): void {
+    const members = this.store.members(setId);
+    const alone = members.filter((m) => rowSpec(m).alone === true);
+    if (members.length < 2 || alone.length === 0) return;
+    for (const m of alone.length === members.length ? alone.slice(1) : alone) {
+      this.store.updateInput(m.outpoint, { state: IN.Pending, set_id: null, next_height: height, last_feerate: null, reason: 'split from its set: the node refused the combined sweep' });
+    }
   }
 
   private known(outpoint: string): InputRow {

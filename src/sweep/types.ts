@@ -80,6 +80,12 @@ export interface SweepInputSpec {
   readonly exclusiveGroup?: string;
   /** The counterparty can also spend it before our deadline: never batched with inputs only we can spend. */
   readonly pinnable: boolean;
+  /**
+   * Swept in a transaction of its own, never batched (justice split, pain point 10: an output the cheater pins no
+   * longer holds the others back). Offering a published input again with a changed `alone` moves it out of its
+   * set: the set is replaced at once without it, and the input is clustered again.
+   */
+  readonly alone?: boolean;
   readonly pairedOutput?: PairedOutput;
   readonly parent?: UnconfirmedParent;
   /** Who gets the result: a resolver ("resolver:<id>"), the arbitrator's CPFP ("cpfp:<chanPoint>"), ... */

@@ -76,6 +76,11 @@ export const ERROR_CODES = Object.freeze({
   COURT_E_CONFIG_INVALID: 'a courtd.conf key or command-line flag is unknown or has an invalid value',
   COURT_E_DAEMON_LOCKED: 'another courtd holds the lock file of this datadir',
   COURT_E_TOKEN_FILE: 'an API token file is unreadable, malformed or readable by others than its mode allows',
+  // court (src/cli): failures on the client's side of the API; the daemon never answers with these.
+  COURT_E_CLI_UNREACHABLE: 'court could not reach the courtd API (not running, wrong --rpcserver, or a timeout)',
+  COURT_E_CLI_BAD_REPLY: 'courtd answered court with something that is not the JSON the API promises',
+  COURT_E_CLI_DECLINED: 'the force close was not confirmed at the prompt: nothing was broadcast',
+  COURT_E_CLI_TIMEOUT: 'court waitsync gave up before courtd caught up with the chain',
 } as const);
 
 export type CourtErrorCode = keyof typeof ERROR_CODES;

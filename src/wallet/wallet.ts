@@ -92,14 +92,22 @@ export interface WalletUtxo {
   readonly coinbase: boolean;
 }
 
-/** Sums of the unspent UTXOs by state, sat. total = confirmed + unconfirmed + leased. */
+/**
+ * Sums of the unspent UTXOs by state, sat. total = confirmed + unconfirmed + leased: the money the wallet has once
+ * its recorded unconfirmed transactions confirm (the node's UTXO set with its mempool).
+ */
 export interface WalletBalance {
-  /** Confirmed and not leased (immature coinbase outputs included). */
+  /** Confirmed and not leased (immature coinbase outputs included), not spent in the mempool. */
   readonly confirmed: bigint;
   /** Unconfirmed and not leased: never selected. */
   readonly unconfirmed: bigint;
-  /** Leased to a sweep, confirmed or not. */
+  /** Leased to a sweep, confirmed or not, not spent in the mempool. */
   readonly leased: bigint;
+  /**
+   * UTXOs a recorded unconfirmed transaction of ours spends (a published sweep's wallet inputs): not in total (the
+   * transaction's change is, as unconfirmed), counted again if that transaction is conflicted.
+   */
+  readonly spentInMempool: bigint;
   readonly total: bigint;
 }
 
@@ -675,16 +683,20 @@ export class Wallet implements FeeWalletPort {
 
   // ---- status -------------------------------------------------------------------------------------------------
 
-  /** Sums of the unspent UTXOs, exact bigint sat. */
+  /** Sums of the unspent UTXOs, exact bigint sat; those a recorded unconfirmed transaction spends apart. */
   balance(): WalletBalance {
-    const rows = this.#stmt('SELECT state, SUM(value_sat) AS sum FROM wallet_utxo WHERE state <> ? GROUP BY state')
+    const rows = this.#stmt(
+      `SELECT state, (outpoint IN (SELECT spends FROM wallet_pending_tx)) AS mempool, SUM(value_sat) AS sum
+       FROM wallet_utxo WHERE state <> ? GROUP BY state, mempool`,
+    )
       .safeIntegers(true)
-      .all(S.Spent) as Array<{ state: bigint; sum: bigint }>;
-    const by = (s: number): bigint => rows.find((r) => Number(r.state) === s)?.sum ?? 0n;
+      .all(S.Spent) as Array<{ state: bigint; mempool: bigint; sum: bigint }>;
+    const by = (s: number): bigint => rows.reduce((a, r) => (Number(r.state) === s && r.mempool === 0n ? a + r.sum : a), 0n);
     const confirmed = by(S.Confirmed);
     const unconfirmed = by(S.Unconfirmed);
     const leased = by(S.Leased);
-    return { confirmed, unconfirmed, leased, total: confirmed + unconfirmed + leased };
+    const spentInMempool = rows.reduce((a, r) => (r.mempool === 1n ? a + r.sum : a), 0n);
+    return { confirmed, unconfirmed, leased, spentInMempool, total: confirmed + unconfirmed + leased };
   }
 
   /** Every unspent UTXO, largest first. */

@@ -12,40 +12,17 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
+import { Metrics } from '../../src/api/metrics.js';
+import { getChannel } from '../../src/api/views.js';
 import { openApiDocument } from '../../src/api/openapi-gen.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { toLocalInput } from '../sweep/helpers.js';
 import { tempDir } from '../helpers/db.js';
 import { openChannel } from '../simulator/fixture.js';
-import { apiRig, bearer, H, scanLogs, type ApiRig } from './helpers.js';
+import { apiRig, bearer, H, routes, scanLogs, type ApiRig } from './helpers.js';
 
 const UNKNOWN = `${'55'.repeat(32)}:1`;
 const pre = (label: string): Uint8Array => sha256(new TextEncoder().encode(`api.test ${label}`));
-
-/** Every route, its scope, and a body that passes its schema. */
-export function routes(cp: string): Array<{ method: 'GET' | 'PUT' | 'POST'; url: string; scope: 'admin' | 'readonly'; body?: unknown }> {
-  const e = encodeURIComponent(cp);
-  return [
-    { method: 'PUT', url: `/v1/channels/${e}`, scope: 'admin', body: {} },
-    { method: 'POST', url: `/v1/channels/${e}/revocations`, scope: 'admin', body: { number: 0, secret: '11'.repeat(32) } },
-    { method: 'POST', url: '/v1/preimages', scope: 'admin', body: { preimages: ['22'.repeat(32)] } },
-    { method: 'POST', url: `/v1/channels/${e}/force-close`, scope: 'admin', body: { dry_run: true } },
-    { method: 'POST', url: `/v1/channels/${e}/coop-close`, scope: 'admin', body: { tx_hex: '00' } },
-    { method: 'GET', url: '/v1/info', scope: 'readonly' },
-    { method: 'GET', url: '/v1/channels', scope: 'readonly' },
-    { method: 'GET', url: `/v1/channels/${e}`, scope: 'readonly' },
-    { method: 'GET', url: '/v1/closed', scope: 'readonly' },
-    { method: 'GET', url: '/v1/sweeps', scope: 'readonly' },
-    { method: 'GET', url: `/v1/channels/${e}/history`, scope: 'readonly' },
-    { method: 'GET', url: '/v1/wallet/balance', scope: 'readonly' },
-    { method: 'GET', url: '/v1/events?after=0', scope: 'readonly' },
-    { method: 'POST', url: '/v1/wallet/address', scope: 'admin' },
-    { method: 'POST', url: '/v1/sweeps/bump', scope: 'admin', body: { outpoint: `${'33'.repeat(32)}:0` } },
-    { method: 'POST', url: `/v1/channels/${e}/bump`, scope: 'admin', body: {} },
-    { method: 'POST', url: '/v1/events/ack', scope: 'admin', body: { id: 0 } },
-    { method: 'POST', url: '/v1/tokens/rotate', scope: 'admin', body: { scope: 'readonly' } },
-  ];
-}
 
 describe('HTTP API', () => {
   const tmp = tempDir('api');
@@ -91,6 +68,37 @@ describe('HTTP API', () => {
     assert.deepEqual(h.json(), { synced: true, block_height: H });
     const malformed = await rig.app.inject({ method: 'GET', url: '/v1/info', headers: { authorization: `Basic ${rig.admin}` } });
     assert.equal(malformed.statusCode, 401);
+  });
+
+  it('every route: an unknown field, a body of the wrong type, a missing field and a bad channel point are 400 with their code and field', async () => {
+    const required: Record<string, string> = { revocations: 'number', preimages: 'preimages', 'coop-close': 'tx_hex', 'sweeps/bump': 'outpoint', ack: 'id', rotate: 'scope' };
+    for (const r0 of routes(sim.chanPoint)) {
+      const r = r0.method === 'PUT' ? { ...r0, body: sim.snapshot('alice') } : r0;
+      const code = r.method === 'PUT' ? 'COURT_E_SNAPSHOT_INVALID' : 'COURT_E_API_INVALID_REQUEST';
+      if (r.body !== undefined) {
+        const extra = await inject(r.method, r.url, rig.admin, { ...(r.body as object), zzz: 1 });
+        assert.equal(extra.statusCode, 400, `${r.url} extra field`);
+        assert.equal(extra.json().code, code);
+        assert.equal(extra.json().field, 'zzz', `${r.url}: ${extra.body}`);
+        const arr = await inject(r.method, r.url, rig.admin, [1, 2]);
+        assert.equal(arr.statusCode, 400, `${r.url} array body`);
+        assert.equal(arr.json().code, code);
+        const key = Object.entries(required).find(([k]) => r.url.includes(k))?.[1];
+        if (key !== undefined) {
+          const { [key]: _gone, ...rest } = r.body as Record<string, unknown>;
+          const missing = await inject(r.method, r.url, rig.admin, rest);
+          assert.equal(missing.statusCode, 400, `${r.url} missing ${key}`);
+          assert.equal(missing.json().field, key);
+          assert.match(missing.json().message, /is missing/);
+        }
+      }
+      if (r.url.includes(encodeURIComponent(sim.chanPoint))) {
+        const bad = await inject(r.method, r.url.replace(encodeURIComponent(sim.chanPoint), 'zz%3A1'), rig.admin, r.body);
+        assert.equal(bad.statusCode, 400, `${r.url} bad channel point`);
+        assert.equal(bad.json().code, code);
+        assert.equal(bad.json().field, 'params.chanPoint');
+      }
+    }
   });
 
   it('PUT /v1/channels/{chanPoint}: a checked snapshot is durable when the call answers; bad ones are refused with their code and field', async () => {
@@ -231,9 +239,14 @@ describe('HTTP API', () => {
     await rig.arb.idle();
     assert.deepEqual(rig.published, [sim.commitment('alice').txid], 'our commitment was published');
     const again = await inject('POST', url, rig.admin, {});
-    assert.equal(again.statusCode, 404, 'no open channel any more: the plan cannot be made');
+    assert.equal(again.statusCode, 409, 'no longer open: refused');
+    assert.equal(again.json().code, 'COURT_E_CHANNEL_CLOSING');
     const info = (await inject('GET', '/v1/info', rig.readonly)).json();
     assert.equal(info.num_pending_channels, 1);
+    const view = (await inject('GET', `/v1/channels/${encodeURIComponent(sim.chanPoint)}`, rig.readonly)).json();
+    assert.equal(view.state, 'CommitmentBroadcasted');
+    assert.equal(view.closing_txid, sim.commitment('alice').txid, 'the commitment we published');
+    assert.equal(view.limbo_balance, String(sim.state(sim.latestNumber).balanceMsat.alice / 1000n), 'our balance is in limbo until the close confirms');
     const unknown = await inject('POST', `/v1/channels/${encodeURIComponent(UNKNOWN)}/force-close`, rig.admin, {});
     assert.equal(unknown.statusCode, 404);
   });
@@ -343,6 +356,35 @@ describe('HTTP API', () => {
       const path = r.url.split('?')[0]?.replace(encodeURIComponent(sim.chanPoint), '{chanPoint}') as string;
       assert.ok(doc.paths[path] !== undefined, `${path} documented`);
     }
+  });
+
+  it("channel outputs come from the resolver runner's view when the daemon wires one", () => {
+    const view = [{ outpoint: `${'66'.repeat(32)}:0`, kind: 'commitSweep', stage: 'waitingCsv', amountSat: 700_000n, limboSat: 700_000n, recoveredSat: 0n, maturityHeight: H + 144, reason: 'CSV' }];
+    const ch = getChannel(rig.db, sim.chanPoint, H, (cp) => (cp === sim.chanPoint ? view : []));
+    assert.deepEqual(ch?.outputs, [
+      { outpoint: view[0]?.outpoint, resolver: 'commitSweep', stage: 'waitingCsv', amount_sat: '700000', limbo_sat: '700000', recovered_sat: '0', maturity_height: H + 144, blocks_til_maturity: 144, resolved: false, reason: 'CSV' },
+    ]);
+    assert.equal(ch?.limbo_balance, '700000');
+    assert.deepEqual(getChannel(rig.db, sim.chanPoint, H, () => [])?.outputs, [], 'an empty view: the arbitrator rows (none yet)');
+  });
+
+  it('metrics: a private registry on its own listener; channels by state, limbo, sweeps, blocks behind; no per-channel label', async () => {
+    const m = new Metrics({ db: rig.db, heights: () => ({ height: H, nodeHeight: H + 3 }), pendingSweeps: () => rig.sweeper.pending().length });
+    m.rpcErrors.inc();
+    const server = m.server();
+    const r = await server.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(r.statusCode, 200);
+    assert.match(r.headers['content-type'] as string, /text\/plain/);
+    assert.match(r.body, /^courtd_channels\{state="Default"\} 1$/m);
+    assert.match(r.body, /^courtd_channels\{state="CommitmentBroadcasted"\} 1$/m);
+    assert.match(r.body, /^courtd_blocks_behind 3$/m);
+    assert.match(r.body, /^courtd_rpc_errors_total 1$/m);
+    assert.match(r.body, /^courtd_limbo_sat \d+$/m);
+    assert.match(r.body, /^courtd_pending_sweeps \d+$/m);
+    assert.match(r.body, /^courtd_sweep_fees_paid_sat 0$/m);
+    assert.doesNotMatch(r.body, /chan_point|[0-9a-f]{64}/, 'no channel in any label');
+    assert.doesNotMatch(r.body, /process_cpu|nodejs_/, 'a private registry: no default metrics mixed in');
+    await server.close();
   });
 
   it('log scan: no token, seed or unpublished preimage in any log line', () => {

@@ -122,3 +122,28 @@ export function scanLogs(lines: readonly string[], secrets: ReadonlyMap<string, 
   });
   return hits;
 }
+
+/** Every route, its scope, and a body that passes its schema. */
+export function routes(cp: string): Array<{ method: 'GET' | 'PUT' | 'POST'; url: string; scope: 'admin' | 'readonly'; body?: unknown }> {
+  const e = encodeURIComponent(cp);
+  return [
+    { method: 'PUT', url: `/v1/channels/${e}`, scope: 'admin', body: {} },
+    { method: 'POST', url: `/v1/channels/${e}/revocations`, scope: 'admin', body: { number: 0, secret: '11'.repeat(32) } },
+    { method: 'POST', url: '/v1/preimages', scope: 'admin', body: { preimages: ['22'.repeat(32)] } },
+    { method: 'POST', url: `/v1/channels/${e}/force-close`, scope: 'admin', body: { dry_run: true } },
+    { method: 'POST', url: `/v1/channels/${e}/coop-close`, scope: 'admin', body: { tx_hex: '00' } },
+    { method: 'GET', url: '/v1/info', scope: 'readonly' },
+    { method: 'GET', url: '/v1/channels', scope: 'readonly' },
+    { method: 'GET', url: `/v1/channels/${e}`, scope: 'readonly' },
+    { method: 'GET', url: '/v1/closed', scope: 'readonly' },
+    { method: 'GET', url: '/v1/sweeps', scope: 'readonly' },
+    { method: 'GET', url: `/v1/channels/${e}/history`, scope: 'readonly' },
+    { method: 'GET', url: '/v1/wallet/balance', scope: 'readonly' },
+    { method: 'GET', url: '/v1/events?after=0', scope: 'readonly' },
+    { method: 'POST', url: '/v1/wallet/address', scope: 'admin' },
+    { method: 'POST', url: '/v1/sweeps/bump', scope: 'admin', body: { outpoint: `${'33'.repeat(32)}:0` } },
+    { method: 'POST', url: `/v1/channels/${e}/bump`, scope: 'admin', body: {} },
+    { method: 'POST', url: '/v1/events/ack', scope: 'admin', body: { id: 0 } },
+    { method: 'POST', url: '/v1/tokens/rotate', scope: 'admin', body: { scope: 'readonly' } },
+  ];
+}

@@ -137,7 +137,8 @@ export async function fundWallet(node: RegtestChain, court: SweepCourt, valueSat
 /**
  * The money check of every sweeper scenario, from the node's view: every output that ever paid the wallet (the
  * test's fundings and each recorded sweep's outputs to a wallet script) looked up in the chain's UTXO set with
- * gettxout; they must sum to the wallet's confirmed + leased balance, and the wallet's UTXO list to its total.
+ * gettxout; they must sum to the wallet's confirmed + leased + spent-in-mempool balance, and the wallet's UTXO list
+ * to its total + spent in the mempool.
  */
 export async function assertWalletMatchesNode(node: RegtestChain, court: SweepCourt): Promise<void> {
   const scripts = new Set((court.db.prepare('SELECT script FROM wallet_key').all() as { script: string }[]).map((r) => r.script));
@@ -156,6 +157,7 @@ export async function assertWalletMatchesNode(node: RegtestChain, court: SweepCo
   }
   const b = court.wallet.balance();
   const list = court.wallet.utxos().reduce((a, u) => a + u.valueSat, 0n);
-  if (list !== b.total) throw new Error(`wallet UTXO list ${list} != balance total ${b.total}`);
-  if (b.confirmed + b.leased !== confirmed) throw new Error(`wallet confirmed+leased ${b.confirmed + b.leased} != node confirmed ${confirmed}`);
+  if (list !== b.total + b.spentInMempool) throw new Error(`wallet UTXO list ${list} != balance total ${b.total} + spent in the mempool ${b.spentInMempool}`);
+  const onChain = b.confirmed + b.leased + b.spentInMempool;
+  if (onChain !== confirmed) throw new Error(`wallet confirmed+leased+spentInMempool ${onChain} != node confirmed ${confirmed}`);
 }

@@ -120,7 +120,7 @@ describe('fee wallet', () => {
         { outpoint: u?.outpoint, valueSat: u?.valueSat, state: u?.state, height: u?.height, address: u?.address },
         { outpoint: `${tx.getId()}:0`, valueSat: 50_000n, state: 'confirmed', height: feed.height, address: addr },
       );
-      assert.deepEqual(w.balance(), { confirmed: 50_000n, unconfirmed: 0n, leased: 0n, total: 50_000n });
+      assert.deepEqual(w.balance(), { confirmed: 50_000n, unconfirmed: 0n, leased: 0n, spentInMempool: 0n, total: 50_000n });
     });
 
     it('skips zero-value outputs to our scripts instead of failing the block', () => {
@@ -204,10 +204,10 @@ describe('fee wallet', () => {
       const sweep = txOf([op as string], [{ script: change, value: 70_000n }]);
       w.recordUnconfirmed(sweep);
       w.recordUnconfirmed(sweep);
-      assert.deepEqual(w.balance(), { confirmed: 80_000n, unconfirmed: 70_000n, leased: 0n, total: 150_000n });
+      assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 70_000n, leased: 0n, spentInMempool: 80_000n, total: 70_000n });
       assert.deepEqual(w.lease('x', 100_000n), undefined, 'unconfirmed change is never selected');
       w.onChainEvent(feed.connect([sweep]));
-      assert.deepEqual(w.balance(), { confirmed: 70_000n, unconfirmed: 0n, leased: 0n, total: 70_000n });
+      assert.deepEqual(w.balance(), { confirmed: 70_000n, unconfirmed: 0n, leased: 0n, spentInMempool: 0n, total: 70_000n });
       // A second sweep of the change, replaced on chain by another spend of the same input: its change is dropped.
       const [op2] = [`${sweep.getId()}:0`];
       const sweep2 = txOf([op2, `${'ab'.repeat(32)}:7`], [{ script: w.nextChangeScript(), value: 60_000n }]);
@@ -215,8 +215,23 @@ describe('fee wallet', () => {
       assert.equal(w.balance().unconfirmed, 60_000n);
       const rival = txOf([`${'ab'.repeat(32)}:7`], [{ script: FOREIGN, value: 1_000n }]);
       w.onChainEvent(feed.connect([rival]));
-      assert.deepEqual(w.balance(), { confirmed: 70_000n, unconfirmed: 0n, leased: 0n, total: 70_000n });
+      assert.deepEqual(w.balance(), { confirmed: 70_000n, unconfirmed: 0n, leased: 0n, spentInMempool: 0n, total: 70_000n });
     });
+    it('a leased coin a published CPFP child spends is spent in the mempool, not counted beside the change; a conflict restores it', () => {
+      const [op] = fund([100_000n]);
+      const [coin] = w.lease('sweep-set:1', 50_000n) ?? [];
+      assert.equal(coin?.outpoint, op);
+      const anchor = `${'aa'.repeat(32)}:0`;
+      const child = txOf([anchor, op as string], [{ script: w.nextChangeScript(), value: 80_000n }]);
+      w.recordUnconfirmed(child);
+      assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 80_000n, leased: 0n, spentInMempool: 100_000n, total: 80_000n });
+      // The counterparty's sweep of the anchor confirms: the child is conflicted, the coin is ours again (leased).
+      w.onChainEvent(feed.connect([txOf([anchor], [{ script: FOREIGN, value: 300n }])]));
+      assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 0n, leased: 100_000n, spentInMempool: 0n, total: 100_000n });
+      w.release('sweep-set:1');
+      assert.deepEqual(w.balance(), { confirmed: 100_000n, unconfirmed: 0n, leased: 0n, spentInMempool: 0n, total: 100_000n });
+    });
+
     it('a recorded replacement (RBF) drops the outputs of the version it replaces at once, so the balance never counts both', () => {
       const [op] = fund([90_000n]);
       const v1 = txOf([op as string, `${'cd'.repeat(32)}:1`], [{ script: w.nextChangeScript(), value: 85_000n }]);
@@ -224,11 +239,11 @@ describe('fee wallet', () => {
       assert.equal(w.balance().unconfirmed, 85_000n);
       const v2 = txOf([`${'cd'.repeat(32)}:1`, op as string], [{ script: w.nextChangeScript(), value: 84_000n }]);
       w.recordUnconfirmed(v2);
-      assert.deepEqual(w.balance(), { confirmed: 90_000n, unconfirmed: 84_000n, leased: 0n, total: 174_000n });
+      assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 84_000n, leased: 0n, spentInMempool: 90_000n, total: 84_000n });
       w.recordUnconfirmed(v1);
       assert.equal(w.balance().unconfirmed, 85_000n, 'recording the old version again (its rebroadcast won) swaps back');
       w.onChainEvent(feed.connect([v2]));
-      assert.deepEqual(w.balance(), { confirmed: 84_000n, unconfirmed: 0n, leased: 0n, total: 84_000n });
+      assert.deepEqual(w.balance(), { confirmed: 84_000n, unconfirmed: 0n, leased: 0n, spentInMempool: 0n, total: 84_000n });
     });
   });
 
@@ -278,7 +293,7 @@ describe('fee wallet', () => {
       const l2 = w.lease('b', 25_000n);
       assert.deepEqual(l2?.map((u) => u.outpoint), [ops[2], ops[0]]);
       assert.equal(w.lease('c', 1n), undefined, 'everything is leased');
-      assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 0n, leased: 130_000n, total: 130_000n });
+      assert.deepEqual(w.balance(), { confirmed: 0n, unconfirmed: 0n, leased: 130_000n, spentInMempool: 0n, total: 130_000n });
       const states = w.utxos().map((u) => u.leaseId);
       assert.equal(states.filter((x) => x === 'a').length, 2);
       assert.equal(states.filter((x) => x === 'b').length, 2);
@@ -450,7 +465,7 @@ describe('fee wallet', () => {
       w.lease('s', 2_000_000n * 100_000_000n);
       const b = w.balance();
       const sum = (st: string): bigint => w.utxos().filter((u) => u.state === st).reduce((a, u) => a + u.valueSat, 0n);
-      assert.deepEqual(b, { confirmed: sum('confirmed'), unconfirmed: sum('unconfirmed'), leased: sum('leased'), total: sum('confirmed') + sum('leased') });
+      assert.deepEqual(b, { confirmed: sum('confirmed'), unconfirmed: sum('unconfirmed'), leased: sum('leased'), spentInMempool: 0n, total: sum('confirmed') + sum('leased') });
       assert.equal(b.total, 2_100_001n * 100_000_000n + 334n);
     });
   });

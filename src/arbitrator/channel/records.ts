@@ -7,7 +7,8 @@
  *
  * Resolver state format v1: { v, closeType, closeTxid, closeHeight, output, deadline, stage: 'launched' }.
  * `deadline` is the height by which the resolver's spend must confirm (null: none); the sweeper (next issue)
- * reads it. The breach resolver covers the whole revoked commitment; its key is "<closing txid>:breach".
+ * reads it. A breach has one breach resolver per output of the revoked commitment (to_local and every HTLC output),
+ * keyed by that output, its state carrying the commitment's facts (number, point, second-level script, their CSV).
  */
 import type { JsonObject } from '../../fsm/index.js';
 import type { HtlcAction } from '../actions.js';
@@ -31,7 +32,11 @@ export function resolverRecords(
   const missing: HtlcAction[] = [];
   if (res.commitOutput !== undefined) records.push(make('commitSweep', res.commitOutput.outpoint, asJson(res.commitOutput), null));
   if (res.anchor !== undefined) records.push(make('anchor', res.anchor.outpoint, asJson(res.anchor), null));
-  if (res.breach !== undefined) records.push(make('breach', `${res.txid}:breach`, asJson(res.breach), null));
+  if (res.breach !== undefined) {
+    // One breach resolver per output of the revoked commitment (decision D20b), each with the commitment's facts.
+    const { outputs, ...facts } = res.breach;
+    for (const o of outputs) records.push(make('breach', o.outpoint, asJson({ ...o, ...facts }), null));
+  }
   const byHtlc = new Map<string, HtlcResolution>(res.htlcs.map((h) => [`${h.htlc.direction}:${h.htlc.htlcId}`, h]));
   for (const a of actions) {
     const kind = resolverKind(a);

@@ -526,12 +526,12 @@ describe('transition table: ContractClosed + Persisted (resolvers from the store
       records: [`commitSweep ${s}:0`, `htlcOutgoingContest ${s}:2`, `htlcIncomingContest ${s}:3`, `htlcOutgoingContest ${s}:4`, `htlcOutgoingContest ${s}:5`],
     },
     {
-      name: 'breach: every outgoing HTLC of either remote set failed back once, then the breach resolver',
+      name: 'breach: every outgoing HTLC of either remote set failed back once, then one breach resolver per output (D20b)',
       state: contractClosed('breach'),
       event: { kind: 'Persisted' },
       next: 'WaitingFullResolution',
       effects: ['FailHtlcsUpstream breach outgoing 1', 'FailHtlcsUpstream breach outgoing 2', 'FailHtlcsUpstream breach outgoing 5', 'FailHtlcsUpstream breach outgoing 6', 'LaunchResolvers'],
-      records: [`commitSweep ${s}:0`, `breach ${s}:breach`],
+      records: [`commitSweep ${s}:0`, `breach ${s}:2`, `breach ${s}:3`, `breach ${s}:4`, `breach ${s}:5`],
     },
     {
       name: 'future close (data loss): only our main output',
