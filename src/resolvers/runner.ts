@@ -144,6 +144,9 @@ export class ResolverRunner implements ResolverHost {
   #feeRate = 253n;
   #pending = 0;
   #stopped = false;
+  /** Channels whose launch is queued (taken together by one job). */
+  readonly #toLaunch = new Set<string>();
+  #launchQueued = false;
 
   constructor(o: ResolverRunnerOptions) {
     this.#o = o;
@@ -169,7 +172,16 @@ export class ResolverRunner implements ResolverHost {
 
   /** ResolverHost: start (or keep running) the channel's resolvers. Never throws; work is queued. */
   launch(chanPoint: string): void {
-    void this.#run(() => this.#launch(chanPoint));
+    // Launches that pile up while the runner is busy (a mass close) are taken together: one transaction for all.
+    this.#toLaunch.add(chanPoint);
+    if (this.#launchQueued) return;
+    this.#launchQueued = true;
+    void this.#run(async () => {
+      this.#launchQueued = false;
+      const cps = [...this.#toLaunch];
+      this.#toLaunch.clear();
+      await this.#launch(cps);
+    });
   }
 
   /** Resolves once every queued job ran. */
@@ -300,9 +312,17 @@ export class ResolverRunner implements ResolverHost {
     });
   }
 
-  async #launch(chanPoint: string): Promise<void> {
-    const rows = channelResolvers(this.#o.db, chanPoint);
+  async #launch(chanPoints: readonly string[]): Promise<void> {
     const plans: Plan[] = [];
+    for (const chanPoint of chanPoints) await this.#launchOne(chanPoint, plans);
+    // the channels' resolvers are written in one transaction (each a savepoint), then each runs its effects
+    const ids = this.#commit(plans);
+    for (const p of plans) await this.#after(p, ids.get(p));
+  }
+
+  /** Adds the Launch plans of one channel's live resolvers to `plans`; tells the arbitrator of finished ones again. */
+  async #launchOne(chanPoint: string, plans: Plan[]): Promise<void> {
+    const rows = channelResolvers(this.#o.db, chanPoint);
     const format = channelFormat(this.#o.db, chanPoint);
     for (const row of rows) {
       if (row.resolved) {
@@ -327,9 +347,6 @@ export class ResolverRunner implements ResolverHost {
       const plan = this.#plan(row.id, this.#launchEvent(value), row.state.v !== RESOLVER_FORMAT);
       if (plan !== undefined) plans.push(plan);
     }
-    // the channel's resolvers are written in one transaction, then each runs its effects
-    const ids = this.#commit(plans);
-    for (const p of plans) await this.#after(p, ids.get(p));
   }
 
   #launchEvent(value: ResolverBase): ResolverEvent {
