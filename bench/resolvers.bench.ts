@@ -30,7 +30,7 @@ import { KeyRing } from '../src/keys/keyring.js';
 import { LocalSigner } from '../src/keys/signer.js';
 import { ResolverRunner } from '../src/resolvers/runner.js';
 import { RESOLVER_KIND } from '../src/store/codes.js';
-import { openDatabase } from '../src/store/db.js';
+import { openDatabase, type Db } from '../src/store/db.js';
 import { migrate } from '../src/store/migrate.js';
 import { sha256, toHex } from '../src/util/bytes.js';
 import { emit } from './harness.js';
@@ -105,6 +105,18 @@ async function blockMs10k(): Promise<{ ms: number; resolvers: number }> {
 
 const MASS_CHANNELS = Number(process.env.MASS_CHANNELS ?? 1000);
 
+/** ScenarioChain with an index of spent outpoints (its isUnspent scans every block: quadratic in a mass close). */
+class IndexedChain extends ScenarioChain {
+  readonly #spent = new Set<string>();
+  override add(b: ChainBlock): void {
+    super.add(b);
+    for (const tx of b.txs) for (const i of tx.ins) this.#spent.add(`${toHex(Buffer.from(i.hash).reverse())}:${i.index}`);
+  }
+  override async isUnspent(op: { txid: string; vout: number }): Promise<boolean> {
+    return !this.#spent.has(`${op.txid}:${op.vout}`);
+  }
+}
+
 /** Counts calls of the active secp256k1 backend's methods (restored by the returned function). */
 function countSecp(): { counts: Record<string, number>; restore: () => void } {
   const s = secp() as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -119,6 +131,56 @@ function countSecp(): { counts: Record<string, number>; restore: () => void } {
     };
   }
   return { counts, restore: () => names.forEach((n) => (s[n] = orig.get(n) as (...a: unknown[]) => unknown)) };
+}
+
+/**
+ * Counts the SQLite commits made on `db`: each outermost transaction, and each write statement run outside one
+ * (an implicit autocommit). Statements prepared before the call are not seen: call it before building anything.
+ */
+function countCommits(db: Db): { n: number } {
+  const c = { n: 0 };
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    const st = prepare(sql);
+    if (!st.reader) {
+      const run = st.run.bind(st);
+      st.run = ((...a: unknown[]) => {
+        const outer = !db.inTransaction;
+        const r = run(...(a as []));
+        if (outer) c.n++;
+        return r;
+      }) as typeof st.run;
+    }
+    return st;
+  }) as typeof db.prepare;
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((fn: (...a: unknown[]) => unknown) => {
+    const t = transaction(fn);
+    const wrap = (f: (...a: unknown[]) => unknown) => (...a: unknown[]) => {
+      const outer = !db.inTransaction;
+      const r = f(...a);
+      if (outer) c.n++;
+      return r;
+    };
+    const w = Object.assign(wrap(t), { deferred: wrap(t.deferred), immediate: wrap(t.immediate), exclusive: wrap(t.exclusive), default: wrap(t.default) });
+    return w;
+  }) as typeof db.transaction;
+  return c;
+}
+
+/** Starts the V8 CPU profiler (diagnostics: MASS_PROFILE=<file>); the returned function writes the profile. */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 /** Median ms of `f` over `n` runs. */
@@ -139,6 +201,7 @@ async function massClose(): Promise<Record<string, number>> {
   try {
     const db = openDatabase(join(dir, 'court.db'));
     migrate(db);
+    const commitCounter = countCommits(db);
     const sims: ChannelSimulator[] = [];
     for (let i = 0; i < MASS_CHANNELS; i++) {
       const sim = ChannelSimulator.open({
@@ -158,12 +221,8 @@ async function massClose(): Promise<Record<string, number>> {
       sim.commit();
       sims.push(sim);
     }
-    const chain = new ScenarioChain(HEIGHT);
+    const chain = new IndexedChain(HEIGHT);
     const watches = new ChainWatches({ source: chain, utxo: chain, view: chain.view });
-    let commits = 0;
-    const onCommit = (): void => {
-      commits++;
-    };
     const sweeper = new Sweeper({
       db,
       signer,
@@ -172,7 +231,6 @@ async function massClose(): Promise<Record<string, number>> {
       watches: { watchSpend: () => noWatch, watchConf: () => noWatch },
       fees: { feeRatePerKw: async () => 1000n, floorPerKw: async () => 253n },
       height: HEIGHT,
-      onCommit,
     });
     const mkRing = KeyRing.fromSeed(sims[0]?.parties.alice.seed as Uint8Array, SIM_COIN_TYPE);
     const mkSigner = new LocalSigner(mkRing);
@@ -185,7 +243,6 @@ async function massClose(): Promise<Record<string, number>> {
       watches,
       fees: { feeRatePerKw: async () => 1000n },
       height: HEIGHT,
-      onCommit,
     });
     const arb = new ChainArbitrator({
       db,
@@ -195,7 +252,6 @@ async function massClose(): Promise<Record<string, number>> {
       watches,
       resolvers: runner,
       closeDepth: { min: 1, max: 1 },
-      onCommit,
     });
     runner.attach(arb);
     arb.start(HEIGHT);
@@ -207,7 +263,8 @@ async function massClose(): Promise<Record<string, number>> {
     const ev = { type: 'BlockConnected' as const, height: HEIGHT + 1, hash: block.hash, block };
     const expected = MASS_CHANNELS * 11;
     // ---- timed window ----
-    commits = 0;
+    commitCounter.n = 0;
+    const prof = process.env.MASS_PROFILE === undefined ? undefined : await startProfile();
     const counter = countSecp();
     const t0 = process.hrtime.bigint();
     await watches.onChainEvent(ev);
@@ -221,6 +278,7 @@ async function massClose(): Promise<Record<string, number>> {
     await sweeper.kick();
     const t1 = process.hrtime.bigint();
     counter.restore();
+    if (prof !== undefined) await prof(process.env.MASS_PROFILE as string);
     // ---- end ----
     const waiting = db.prepare('SELECT COUNT(*) FROM arbitrator_state WHERE state = 3').pluck().get() as number;
     const rows = db.prepare('SELECT COUNT(*) FROM resolver WHERE resolved = 0').pluck().get() as number;
@@ -230,7 +288,7 @@ async function massClose(): Promise<Record<string, number>> {
       throw new Error(`mass close incomplete: waiting ${waiting}, rows ${rows}, live ${runner.size}, swept inputs published ${published}`);
     }
     const elapsedMs = Number(t1 - t0) / 1e6;
-    const counts = { ...counter.counts, commits };
+    const counts = { ...counter.counts, commits: commitCounter.n };
     // unit costs, same run, same file
     const digest = sha256(new TextEncoder().encode('unit'));
     const key = sha256(new TextEncoder().encode('unit key'));

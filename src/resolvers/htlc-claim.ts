@@ -34,7 +34,7 @@ export type ClaimStage = 'offered' | 'firstConfirming' | 'secondLevel' | 'second
 export interface HtlcClaim extends ResolverBase {
   readonly kind: 'htlcTimeout' | 'htlcSuccess';
   readonly stage: ClaimStage;
-  readonly res: HtlcResolution;
+  readonly output: HtlcResolution;
   /** Height by which our claim must confirm (outgoing: the upstream HTLC's expiry; incoming: the HTLC's). */
   readonly deadline: number | null;
   /** HTLC-success: the preimage (hex). */
@@ -56,19 +56,19 @@ export interface HtlcClaim extends ResolverBase {
 const timeoutKind = (r: HtlcClaim): boolean => r.kind === 'htlcTimeout';
 
 /** The CLTV of the HTLC. */
-export function cltvOf(r: { readonly res: HtlcResolution }): number {
-  return r.res.htlc.cltvExpiry;
+export function cltvOf(r: { readonly output: HtlcResolution }): number {
+  return r.output.htlc.cltvExpiry;
 }
 
 /** Our commitment (a second-level transaction is needed). */
-const secondLevel = (r: HtlcClaim): boolean => r.res.secondLevel !== undefined;
+const secondLevel = (r: HtlcClaim): boolean => r.output.secondLevel !== undefined;
 
 /** Pre-signed with its fee (static_remotekey): published as is rather than offered to the sweeper. */
 const presigned = (r: HtlcClaim): boolean => secondLevel(r) && r.format !== 'anchors';
 
 /** First height our first-stage spend may be mined at. */
 export function firstMaturity(r: HtlcClaim): number {
-  const csv = r.closeHeight + r.res.csvDelay;
+  const csv = r.closeHeight + r.output.csvDelay;
   return timeoutKind(r) ? Math.max(csv, cltvOf(r) + 1) : csv;
 }
 
@@ -79,7 +79,7 @@ function deadlineOf(r: HtlcClaim, env: ResolverEnv): number {
 
 /** The first-stage sweep input (direct claim, or the zero-fee second-level transaction's input). */
 export function firstOffer(r: HtlcClaim, env: ResolverEnv): SweepOffer {
-  const res = r.res;
+  const res = r.output;
   const script = res.witnessScript as string;
   const common = {
     outpoint: res.outpoint,
@@ -123,7 +123,7 @@ function p2wshHex(sl: NonNullable<HtlcResolution['secondLevel']>): string {
 
 /** The second-level output's CSV sweep (same script shape as to_local). */
 export function secondOffer(r: HtlcClaim, env: ResolverEnv): SweepOffer {
-  const sl = r.res.secondLevel as NonNullable<HtlcResolution['secondLevel']>;
+  const sl = r.output.secondLevel as NonNullable<HtlcResolution['secondLevel']>;
   const second = r.second as NonNullable<HtlcClaim['second']>;
   const first = r.first as SpendSeen;
   const mature = first.height + sl.csvDelay;
@@ -142,7 +142,7 @@ export function secondOffer(r: HtlcClaim, env: ResolverEnv): SweepOffer {
 
 function watchFirst(r: HtlcClaim): ResolverEffect {
   // our offered HTLC may be claimed with the preimage: watch the mempool too
-  return { kind: 'WatchSpend', outpoint: r.res.outpoint, heightHint: r.closeHeight, mempool: timeoutKind(r) };
+  return { kind: 'WatchSpend', outpoint: r.output.outpoint, heightHint: r.closeHeight, mempool: timeoutKind(r) };
 }
 
 /** The idempotent effects of the current stage (re-run at every launch). */
@@ -151,7 +151,7 @@ export function ensure(r: HtlcClaim, env: ResolverEnv): ResolverEffect[] {
     case 'offered': {
       if (!presigned(r)) return [{ kind: 'OfferSweep', input: firstOffer(r, env) }, watchFirst(r)];
       const valid = !timeoutKind(r) || env.height >= cltvOf(r);
-      return valid ? [{ kind: 'Broadcast', spend: { res: r.res, ...(r.preimage === undefined ? {} : { preimage: r.preimage }) } }, watchFirst(r)] : [watchFirst(r)];
+      return valid ? [{ kind: 'Broadcast', spend: { res: r.output, ...(r.preimage === undefined ? {} : { preimage: r.preimage }) } }, watchFirst(r)] : [watchFirst(r)];
     }
     case 'firstConfirming':
       return [watchFirst(r)];
@@ -171,13 +171,13 @@ export function ensure(r: HtlcClaim, env: ResolverEnv): ResolverEffect[] {
 const reportType = (r: HtlcClaim): ReportRow['type'] => (timeoutKind(r) ? 'outgoingHtlc' : 'incomingHtlc');
 
 /** The node events of a preimage revealed by the peer's spend of our offered HTLC (once per output). */
-export function preimageEffects(r: { readonly chanPoint: string; readonly res: HtlcResolution }, preimage: string, source: 'chain' | 'mempool', txid: string): ResolverEffect[] {
+export function preimageEffects(r: { readonly chanPoint: string; readonly output: HtlcResolution }, preimage: string, source: 'chain' | 'mempool', txid: string): ResolverEffect[] {
   return [
     {
       kind: 'NotifyNode',
-      key: `settled:${r.res.outpoint}`,
+      key: `settled:${r.output.outpoint}`,
       event: 'htlcSettledOnChain',
-      payload: { v: 1, htlcId: r.res.htlc.htlcId, direction: r.res.htlc.direction, paymentHash: r.res.htlc.paymentHash, amountMsat: r.res.htlc.amountMsat, preimage, source, txid },
+      payload: { v: 1, htlcId: r.output.htlc.htlcId, direction: r.output.htlc.direction, paymentHash: r.output.htlc.paymentHash, amountMsat: r.output.htlc.amountMsat, preimage, source, txid },
     },
     { kind: 'LearnedPreimage', preimage, source },
   ];
@@ -187,9 +187,9 @@ export function preimageEffects(r: { readonly chanPoint: string; readonly res: H
 function failedUpstream(r: HtlcClaim, txid: string): ResolverEffect {
   return {
     kind: 'NotifyNode',
-    key: `failed:${r.res.outpoint}`,
+    key: `failed:${r.output.outpoint}`,
     event: 'htlcFailedOnChain',
-    payload: { v: 1, htlcId: r.res.htlc.htlcId, direction: 'outgoing', paymentHash: r.res.htlc.paymentHash, amountMsat: r.res.htlc.amountMsat, reason: 'timeout', txid },
+    payload: { v: 1, htlcId: r.output.htlc.htlcId, direction: 'outgoing', paymentHash: r.output.htlc.paymentHash, amountMsat: r.output.htlc.amountMsat, reason: 'timeout', txid },
   };
 }
 
@@ -203,18 +203,18 @@ function rollbackToOffered(r: HtlcClaim, env: ResolverEnv): StepResult<HtlcClaim
 /** The first stage's spend reached 6 confirmations. */
 function firstFinal(r: HtlcClaim): StepResult<HtlcClaim> {
   const first = r.first as SpendSeen;
-  const amount = r.res.amountSat;
-  const base = { outpoint: r.res.outpoint, amountSat: amount, txid: first.txid, height: first.height };
+  const amount = r.output.amountSat;
+  const base = { outpoint: r.output.outpoint, amountSat: amount, txid: first.txid, height: first.height };
   if (r.byPeer === true) {
     // the peer took it: their preimage claim of our offered HTLC, or their timeout of our received one
     const report: ReportRow = { ...base, stage: 1, type: reportType(r), outcome: timeoutKind(r) ? 'claimed' : 'timeout' };
-    return { next: { ...r, stage: 'done', firstFinal: true }, effects: finish([report], [r.res.outpoint]), finished: true };
+    return { next: { ...r, stage: 'done', firstFinal: true }, effects: finish([report], [r.output.outpoint]), finished: true };
   }
   if (r.stage === 'firstConfirming') {
     // our direct claim from their commitment: one stage
     const report: ReportRow = { ...base, stage: 1, type: reportType(r), outcome: timeoutKind(r) ? 'timeout' : 'claimed' };
     const extra = timeoutKind(r) ? [failedUpstream(r, first.txid)] : [];
-    return { next: { ...r, stage: 'done', firstFinal: true }, effects: [...extra, ...finish([report], [r.res.outpoint])], finished: true };
+    return { next: { ...r, stage: 'done', firstFinal: true }, effects: [...extra, ...finish([report], [r.output.outpoint])], finished: true };
   }
   // our second-level transaction is final: report the first stage; a timeout fails the HTLC upstream now
   const report: ReportRow = { ...base, stage: 1, type: reportType(r), outcome: 'firstStage' };
@@ -230,15 +230,15 @@ export function claimStep(r: HtlcClaim, e: ResolverEvent, env: ResolverEnv): Ste
     case 'Block':
       return onBlock(r, env);
     case 'MempoolSpend': {
-      if (!timeoutKind(r) || e.outpoint !== r.res.outpoint) return same(r);
-      const pre = findPreimage(e.witness, r.res.htlc.paymentHash);
+      if (!timeoutKind(r) || e.outpoint !== r.output.outpoint) return same(r);
+      const pre = findPreimage(e.witness, r.output.htlc.paymentHash);
       return pre === undefined ? same(r) : { next: r, effects: preimageEffects(r, pre, 'mempool', e.txid) };
     }
     case 'Spend':
       return onSpend(r, e, env);
     case 'SpendUndone': {
-      if (r.first !== undefined && e.txid === r.first.txid && e.outpoint === r.res.outpoint) return rollbackToOffered(r, env);
-      if (r.secondSpend !== undefined && e.txid === r.secondSpend.txid) {
+      if (r.first !== undefined && e.txid === r.first.txid && e.outpoint === r.output.outpoint) return rollbackToOffered(r, env);
+      if (r.secondSpend !== undefined && r.second !== undefined && e.outpoint === r.second.outpoint && e.txid === r.secondSpend.txid) {
         const { secondSpend: _s, ...rest } = r;
         const next: HtlcClaim = { ...rest, stage: 'secondLevel' };
         return { next, effects: ensure(next, env) };
@@ -283,7 +283,7 @@ function onBlock(r: HtlcClaim, env: ResolverEnv): StepResult<HtlcClaim> {
         txid: s.txid,
         height: s.height,
       };
-      return { next: { ...cur, stage: 'done' }, effects: [...effects, ...finish([report], [cur.res.outpoint, second.outpoint])], finished: true };
+      return { next: { ...cur, stage: 'done' }, effects: [...effects, ...finish([report], [cur.output.outpoint, second.outpoint])], finished: true };
     }
     case 'done':
       return same(r);
@@ -291,28 +291,28 @@ function onBlock(r: HtlcClaim, env: ResolverEnv): StepResult<HtlcClaim> {
 }
 
 function onSpend(r: HtlcClaim, e: Extract<ResolverEvent, { kind: 'Spend' }>, env: ResolverEnv): StepResult<HtlcClaim> {
-  if (e.outpoint === r.res.outpoint) {
+  if (e.outpoint === r.output.outpoint) {
     if (r.first?.txid === e.txid) return same(r);
     if (r.first !== undefined) return same(r); // a second spend of one output cannot happen without an undo first
     const spend = seen(e);
     const effects: ResolverEffect[] = [];
     let byPeer: boolean;
     if (timeoutKind(r)) {
-      const pre = findPreimage(e.witness, r.res.htlc.paymentHash);
+      const pre = findPreimage(e.witness, r.output.htlc.paymentHash);
       byPeer = pre !== undefined;
       if (pre !== undefined) effects.push(...preimageEffects(r, pre, 'chain', e.txid));
     } else {
       // our success spend carries the preimage; anything else is their timeout
-      byPeer = r.preimage === undefined || findPreimage(e.witness, r.res.htlc.paymentHash) === undefined;
+      byPeer = r.preimage === undefined || findPreimage(e.witness, r.output.htlc.paymentHash) === undefined;
     }
-    const sl = r.res.secondLevel;
+    const sl = r.output.secondLevel;
     if (!byPeer && sl !== undefined) {
       // our second-level transaction: its output at our input's index (SINGLE|ANYONECANPAY pairs them)
       const out = e.outputs[e.inputIndex];
       if (out === undefined || out.valueSat !== sl.outputSat) {
         // not the transaction we expected (lnd PR #10869): treat as the peer's
         const next: HtlcClaim = { ...r, stage: 'firstConfirming', first: spend, byPeer: true, note: `unexpected spend ${e.txid}` };
-        return { next, effects: [{ kind: 'CancelSweep', outpoint: r.res.outpoint }] };
+        return { next, effects: [{ kind: 'CancelSweep', outpoint: r.output.outpoint }] };
       }
       const next: HtlcClaim = { ...r, stage: 'secondLevel', first: { ...spend, ours: true }, second: { outpoint: outpointOf(e.txid, e.inputIndex), valueSat: out.valueSat } };
       return { next, effects: [...effects, ...ensure(next, env)] };
@@ -322,7 +322,7 @@ function onSpend(r: HtlcClaim, e: Extract<ResolverEvent, { kind: 'Spend' }>, env
       const f = firstFinal(next);
       return { ...f, effects: [...effects, ...f.effects] };
     }
-    return { next, effects: byPeer ? [...effects, { kind: 'CancelSweep', outpoint: r.res.outpoint }] : effects };
+    return { next, effects: byPeer ? [...effects, { kind: 'CancelSweep', outpoint: r.output.outpoint }] : effects };
   }
   if (r.second !== undefined && e.outpoint === r.second.outpoint && r.secondSpend?.txid !== e.txid && r.stage === 'secondLevel') {
     return { next: { ...r, stage: 'secondConfirming', secondSpend: seen(e) }, effects: [] };
@@ -347,8 +347,8 @@ export function claimWake(r: HtlcClaim): number | undefined {
 
 /** Limbo, recovered, stage and maturity of a claim, for the live view. */
 export function claimView(r: HtlcClaim, height: number) {
-  const amount = BigInt(r.res.amountSat);
-  const sl = r.res.secondLevel;
+  const amount = BigInt(r.output.amountSat);
+  const sl = r.output.secondLevel;
   let limbo = amount;
   let recovered = 0n;
   let maturity = firstMaturity(r);

@@ -7,7 +7,7 @@ import type { HtlcResolution, ResolverBase } from './types.js';
 export interface HtlcContest extends ResolverBase {
   readonly kind: 'htlcOutgoingContest' | 'htlcIncomingContest';
   readonly stage: 'contest' | 'done';
-  readonly res: HtlcResolution;
+  readonly output: HtlcResolution;
   readonly deadline: number | null;
 }
 
@@ -20,7 +20,7 @@ export function recordOf(r: HtlcContest) {
     closeType: r.closeType,
     closeTxid: r.closeTxid,
     closeHeight: r.closeHeight,
-    output: r.res,
+    output: r.output,
     deadline: r.deadline,
   };
 }

@@ -17,17 +17,17 @@ function toSuccess(r: HtlcIncomingContest, preimage: string): StepResult {
 
 function expired(r: HtlcIncomingContest, txid?: string, height?: number): StepResult {
   const report: ReportRow = {
-    outpoint: r.res.outpoint,
+    outpoint: r.output.outpoint,
     stage: 1,
     type: 'incomingHtlc',
     outcome: 'timeout',
-    amountSat: r.res.amountSat,
+    amountSat: r.output.amountSat,
     ...(txid === undefined ? {} : { txid }),
     ...(height === undefined ? {} : { height }),
   };
   return {
     next: { ...r, stage: 'done' },
-    effects: [{ kind: 'Report', report }, { kind: 'Unwatch', outpoint: r.res.outpoint }, { kind: 'ResolverFinished' }],
+    effects: [{ kind: 'Report', report }, { kind: 'Unwatch', outpoint: r.output.outpoint }, { kind: 'ResolverFinished' }],
     finished: true,
   };
 }
@@ -45,37 +45,37 @@ export const htlcIncomingContest: ResolverKindDef<HtlcIncomingContest> = {
       closeTxid: rec.closeTxid,
       closeHeight: rec.closeHeight,
       stage: 'contest',
-      res: rec.output as unknown as HtlcIncomingContest['res'],
+      output: rec.output as unknown as HtlcIncomingContest['output'],
       deadline: rec.deadline,
     };
   },
   step(r, e, env) {
     if (r.stage === 'done') return same(r);
-    const expiry = r.res.htlc.cltvExpiry;
+    const expiry = r.output.htlc.cltvExpiry;
     switch (e.kind) {
       case 'Launch':
         if (e.preimage !== undefined && env.height < expiry) return toSuccess(r, e.preimage);
         if (env.height >= expiry) return expired(r);
         return same(r);
       case 'Preimage':
-        if (e.paymentHash !== r.res.htlc.paymentHash || env.height >= expiry) return same(r);
+        if (e.paymentHash !== r.output.htlc.paymentHash || env.height >= expiry) return same(r);
         return toSuccess(r, e.preimage);
       case 'Block':
         return env.height >= expiry ? expired(r) : same(r);
       case 'Spend':
         // only the peer's timeout can spend it without our preimage
-        return e.outpoint === r.res.outpoint ? expired(r, e.txid, e.height) : same(r);
+        return e.outpoint === r.output.outpoint ? expired(r, e.txid, e.height) : same(r);
       case 'SpendUndone':
       case 'MempoolSpend':
       case 'SweepResult':
         return same(r);
     }
   },
-  wake: (r) => (r.stage === 'contest' ? r.res.htlc.cltvExpiry : undefined),
-  waitsOn: (r) => (r.stage === 'contest' ? r.res.htlc.paymentHash : undefined),
+  wake: (r) => (r.stage === 'contest' ? r.output.htlc.cltvExpiry : undefined),
+  waitsOn: (r) => (r.stage === 'contest' ? r.output.htlc.paymentHash : undefined),
   view(r, height) {
-    const m = r.res.htlc.cltvExpiry;
-    const amount = BigInt(r.res.amountSat);
+    const m = r.output.htlc.cltvExpiry;
+    const amount = BigInt(r.output.amountSat);
     return {
       type: 'incomingHtlc',
       stage: r.stage,

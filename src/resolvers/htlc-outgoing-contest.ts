@@ -13,7 +13,7 @@ import { RESOLVER_FORMAT, type InitRecord, type ResolverEffect, type ResolverKin
 
 export type HtlcOutgoingContest = HtlcContest & { readonly kind: 'htlcOutgoingContest' };
 
-const due = (r: HtlcOutgoingContest): number => r.res.htlc.cltvExpiry - 1;
+const due = (r: HtlcOutgoingContest): number => r.output.htlc.cltvExpiry - 1;
 
 function toTimeout(r: HtlcOutgoingContest, effects: ResolverEffect[] = []): StepResult {
   return { next: { ...r, stage: 'done' }, successor: timeoutFrom(recordOf(r)), effects };
@@ -32,7 +32,7 @@ export const htlcOutgoingContest: ResolverKindDef<HtlcOutgoingContest> = {
       closeTxid: rec.closeTxid,
       closeHeight: rec.closeHeight,
       stage: 'contest',
-      res: rec.output as unknown as HtlcOutgoingContest['res'],
+      output: rec.output as unknown as HtlcOutgoingContest['output'],
       deadline: rec.deadline,
     };
   },
@@ -41,16 +41,16 @@ export const htlcOutgoingContest: ResolverKindDef<HtlcOutgoingContest> = {
     switch (e.kind) {
       case 'Launch':
         if (env.height >= due(r)) return toTimeout(r);
-        return { next: r, effects: [{ kind: 'WatchSpend', outpoint: r.res.outpoint, heightHint: r.closeHeight, mempool: true }] };
+        return { next: r, effects: [{ kind: 'WatchSpend', outpoint: r.output.outpoint, heightHint: r.closeHeight, mempool: true }] };
       case 'Block':
         return env.height >= due(r) ? toTimeout(r) : same(r);
       case 'MempoolSpend': {
-        if (e.outpoint !== r.res.outpoint) return same(r);
-        const pre = findPreimage(e.witness, r.res.htlc.paymentHash);
+        if (e.outpoint !== r.output.outpoint) return same(r);
+        const pre = findPreimage(e.witness, r.output.htlc.paymentHash);
         return pre === undefined ? same(r) : { next: r, effects: preimageEffects(r, pre, 'mempool', e.txid) };
       }
       case 'Spend': {
-        if (e.outpoint !== r.res.outpoint) return same(r);
+        if (e.outpoint !== r.output.outpoint) return same(r);
         // The peer's spend (only they can spend it before the CLTV): followed by the timeout successor.
         const t = timeoutFrom(recordOf(r));
         const followed = claimStep(t, e, env);
@@ -65,8 +65,8 @@ export const htlcOutgoingContest: ResolverKindDef<HtlcOutgoingContest> = {
   },
   wake: (r) => (r.stage === 'contest' ? due(r) : undefined),
   view(r, height) {
-    const m = r.res.htlc.cltvExpiry;
-    const amount = BigInt(r.res.amountSat);
+    const m = r.output.htlc.cltvExpiry;
+    const amount = BigInt(r.output.amountSat);
     return { type: 'outgoingHtlc', stage: r.stage, htlcStage: 1, amountSat: amount, limboSat: r.stage === 'done' ? 0n : amount, recoveredSat: 0n, maturityHeight: m, blocksTilMaturity: m - height };
   },
 };

@@ -21,7 +21,7 @@ export function successFrom(rec: InitRecord, preimage: string): HtlcSuccess {
     closeTxid: rec.closeTxid,
     closeHeight: rec.closeHeight,
     stage: 'offered',
-    res: rec.output as unknown as HtlcSuccess['res'],
+    output: rec.output as unknown as HtlcSuccess['output'],
     deadline: rec.deadline,
     preimage,
   };

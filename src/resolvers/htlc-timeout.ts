@@ -23,7 +23,7 @@ export function timeoutFrom(rec: InitRecord): HtlcTimeout {
     closeTxid: rec.closeTxid,
     closeHeight: rec.closeHeight,
     stage: 'offered',
-    res: rec.output as unknown as HtlcTimeout['res'],
+    output: rec.output as unknown as HtlcTimeout['output'],
     deadline: rec.deadline,
   };
 }

@@ -41,6 +41,7 @@ import {
   DEFAULT_BUDGETS,
   RESOLVER_FORMAT,
   type Budgets,
+  type Format,
   type KeyFact,
   type OutputView,
   type PresignedSpend,
@@ -130,6 +131,8 @@ export class ResolverRunner implements ResolverHost {
   readonly #live = new Map<number, Live>();
   /** Outpoints offered or watched -> the live resolver that owns them. */
   readonly #owner = new Map<string, number>();
+  /** The outpoints each live resolver owns (offered or watched): moved on a swap, released on a drop. */
+  readonly #ops = new Map<number, Set<string>>();
   readonly #waiting = new Map<string, Set<number>>();
   readonly #wakeQ = new WakeQueue();
   readonly #watches = new Map<string, Watch>();
@@ -142,6 +145,9 @@ export class ResolverRunner implements ResolverHost {
   #feeRateFetched = false;
   #pending = 0;
   #stopped = false;
+  /** Channels whose launch is queued (taken together by one job). */
+  readonly #toLaunch = new Set<string>();
+  #launchQueued = false;
 
   constructor(o: ResolverRunnerOptions) {
     this.#o = o;
@@ -167,7 +173,16 @@ export class ResolverRunner implements ResolverHost {
 
   /** ResolverHost: start (or keep running) the channel's resolvers. Never throws; work is queued. */
   launch(chanPoint: string): void {
-    void this.#run(() => this.#launch(chanPoint));
+    // Launches that pile up while the runner is busy (a mass close) are taken together: one transaction for all.
+    this.#toLaunch.add(chanPoint);
+    if (this.#launchQueued) return;
+    this.#launchQueued = true;
+    void this.#run(async () => {
+      this.#launchQueued = false;
+      const cps = [...this.#toLaunch];
+      this.#toLaunch.clear();
+      await this.#launch(cps);
+    });
   }
 
   /** Resolves once every queued job ran. */
@@ -198,11 +213,24 @@ export class ResolverRunner implements ResolverHost {
     return this.#run(async () => {
       this.#height = height;
       await this.#refreshFeeRate();
+      // every resolver due at this height steps, all written in one transaction, then each runs its effects
+      const plans: Plan[] = [];
       for (const due of this.#wakeQ.popDue(height)) {
         const id = Number(due.id);
         const l = this.#live.get(id);
         if (l === undefined || l.wake !== due.height) continue;
-        await this.#apply(id, { kind: 'Block', height });
+        const plan = this.#plan(id, { kind: 'Block', height }, false);
+        if (plan !== undefined) plans.push(plan);
+      }
+      const ids = this.#commit(plans);
+      for (const p of plans) {
+        await this.#after(p, ids.get(p));
+        // its wake entry was taken: index it again (a resolver that did not move is looked at again next block)
+        const l = this.#live.get(p.id);
+        if (!p.write && l !== undefined) {
+          delete l.wake;
+          this.#index(p.id);
+        }
       }
       for (const id of [...this.#failures.keys()]) await this.#retry(id);
     });
@@ -258,16 +286,21 @@ export class ResolverRunner implements ResolverHost {
   }
 
   /** The value of a stored row (an arbitrator record becomes its kind's first value). */
-  #decode(row: StoredResolver): ResolverBase | undefined {
+  #decode(row: StoredResolver, format?: Format): ResolverBase | undefined {
     const kind = kindOfCode(row.kind);
     const def = kind === undefined ? undefined : definition(kind);
     if (def === undefined) return undefined;
     if (row.state.v === RESOLVER_FORMAT) return row.state as unknown as ResolverBase;
+    if (row.state.v === 2) {
+      // v 2 named an HTLC resolver's output `res`
+      const { res, ...rest } = row.state as Record<string, unknown> & { v: number };
+      return { ...rest, ...(res === undefined ? {} : { output: res }), v: RESOLVER_FORMAT } as unknown as ResolverBase;
+    }
     const s = row.state as { closeType?: string; closeTxid?: string; closeHeight?: number; output?: unknown; deadline?: number | null };
     return def.init({
       chanPoint: row.chanPoint,
       outpoint: row.outpoint,
-      format: channelFormat(this.#o.db, row.chanPoint),
+      format: format ?? channelFormat(this.#o.db, row.chanPoint),
       closeType: String(s.closeType),
       closeTxid: String(s.closeTxid),
       closeHeight: Number(s.closeHeight),
@@ -286,12 +319,21 @@ export class ResolverRunner implements ResolverHost {
     }
   }
 
-  async #launch(chanPoint: string): Promise<void> {
+  async #launch(chanPoints: readonly string[]): Promise<void> {
     // A launch at start-up comes before any block: steps must not decide on the placeholder rate (found by the
     // breach crash suite: an anchor offered at the relay floor after a restart, never sweepable, never finished).
     if (!this.#feeRateFetched) await this.#refreshFeeRate();
-    const rows = channelResolvers(this.#o.db, chanPoint);
     const plans: Plan[] = [];
+    for (const chanPoint of chanPoints) await this.#launchOne(chanPoint, plans);
+    // the channels' resolvers are written in one transaction (each a savepoint), then each runs its effects
+    const ids = this.#commit(plans);
+    for (const p of plans) await this.#after(p, ids.get(p));
+  }
+
+  /** Adds the Launch plans of one channel's live resolvers to `plans`; tells the arbitrator of finished ones again. */
+  async #launchOne(chanPoint: string, plans: Plan[]): Promise<void> {
+    const rows = channelResolvers(this.#o.db, chanPoint);
+    const format = channelFormat(this.#o.db, chanPoint);
     for (const row of rows) {
       if (row.resolved) {
         if (!row.replaced) await this.#finished(chanPoint, row.outpoint);
@@ -300,7 +342,7 @@ export class ResolverRunner implements ResolverHost {
       if (this.#live.has(row.id)) continue;
       let value: ResolverBase | undefined;
       try {
-        value = this.#decode(row);
+        value = this.#decode(row, format);
       } catch (err) {
         this.#log.error({ chanPoint, resolver: row.id, ...errFields(err) }, 'resolvers: a resolver row does not decode; left alone');
         continue;
@@ -315,13 +357,10 @@ export class ResolverRunner implements ResolverHost {
       const plan = this.#plan(row.id, this.#launchEvent(value), row.state.v !== RESOLVER_FORMAT);
       if (plan !== undefined) plans.push(plan);
     }
-    // the channel's resolvers are written in one transaction, then each runs its effects
-    const ids = this.#commit(plans);
-    for (const p of plans) await this.#after(p, ids.get(p));
   }
 
   #launchEvent(value: ResolverBase): ResolverEvent {
-    const hash = (value as { res?: { htlc?: { paymentHash?: string } } }).res?.htlc?.paymentHash;
+    const hash = (value as { output?: { htlc?: { paymentHash?: string } } }).output?.htlc?.paymentHash;
     const pre = hash === undefined ? undefined : preimageOf(this.#o.db, hash);
     return { kind: 'Launch', height: this.#height, ...(pre === undefined ? {} : { preimage: pre }) };
   }
@@ -439,16 +478,23 @@ export class ResolverRunner implements ResolverHost {
       if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
       const last = successors[successors.length - 1] as { value: ResolverBase; resolved: boolean };
       target = ids[ids.length - 1] as number;
-      for (const [op, owner] of this.#owner) if (owner === id) this.#owner.set(op, target);
-      for (const w of this.#watches.values()) if (w.id === id) w.id = target;
+      const ops = this.#ops.get(id) ?? new Set<string>();
+      this.#ops.delete(id);
+      for (const op of ops) {
+        if (this.#owner.get(op) === id) this.#owner.set(op, target);
+        const w = this.#watches.get(op);
+        if (w?.id === id) w.id = target;
+      }
+      this.#ops.set(target, new Set([...(this.#ops.get(target) ?? []), ...ops]));
       this.#moveFailure(id, target);
       if (!last.resolved) {
         this.#live.set(target, { id: target, rootOutpoint: l.rootOutpoint, value: last.value, def: definition(last.value.kind) as ResolverKindDef<ResolverBase> });
         this.#index(target);
-      }
+      } else this.#release(target);
     } else if (p.finished) {
       this.#live.delete(id);
       if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
+      this.#release(id);
     } else {
       l.value = p.next;
       this.#index(id);
@@ -488,7 +534,7 @@ export class ResolverRunner implements ResolverHost {
     switch (e.kind) {
       case 'OfferSweep': {
         const spec = this.#spec(l.value.chanPoint, e.input);
-        this.#owner.set(spec.outpoint, id);
+        this.#own(id, spec.outpoint);
         this.#o.sweeper.offer(spec);
         return;
       }
@@ -551,10 +597,11 @@ export class ResolverRunner implements ResolverHost {
     const existing = this.#watches.get(outpoint);
     if (existing !== undefined) {
       existing.id = id;
+      this.#own(id, outpoint);
       if (mempool && existing.mempool === undefined && this.#o.mempool !== undefined) existing.mempool = this.#mempoolWatch(outpoint);
       return;
     }
-    this.#owner.set(outpoint, id);
+    this.#own(id, outpoint);
     const [txid, vout] = splitOutpoint(outpoint);
     const chain = this.#o.watches.watchSpend({ txid, vout }, hint, (ev) => this.#onSpend(outpoint, ev));
     chain.ready.catch(() => undefined);
@@ -609,7 +656,8 @@ export class ResolverRunner implements ResolverHost {
   async #onResult(r: SweepResult): Promise<void> {
     const id = this.#owner.get(r.outpoint);
     if (id === undefined || !this.#live.has(id)) {
-      if (r.owner.startsWith('resolver:')) this.#o.sweeper.ack(r.outpoint);
+      // a result for a resolver that finished (it followed the spend itself) or for a CPFP child: nobody waits
+      if (r.owner.startsWith('resolver:') || r.owner.startsWith('cpfp:')) this.#o.sweeper.ack(r.outpoint);
       return;
     }
     const event: ResolverEvent =
@@ -622,20 +670,34 @@ export class ResolverRunner implements ResolverHost {
     this.#o.sweeper.ack(r.outpoint);
   }
 
+  /** Records that resolver `id` owns `outpoint` (sweep results and spends are routed to it). */
+  #own(id: number, outpoint: string): void {
+    this.#owner.set(outpoint, id);
+    const set = this.#ops.get(id);
+    if (set === undefined) this.#ops.set(id, new Set([outpoint]));
+    else set.add(outpoint);
+  }
+
+  /** Forgets what a finished resolver owned (its Unwatch effects cancel the watches; late results are acked). */
+  #release(id: number): void {
+    for (const op of this.#ops.get(id) ?? []) if (this.#owner.get(op) === id) this.#owner.delete(op);
+    this.#ops.delete(id);
+  }
+
   /** A resolver whose row a reorg superseded: its offers and watches go. */
   #drop(id: number, why: string): void {
     const l = this.#live.get(id);
     if (l === undefined) return;
     this.#live.delete(id);
     if (l.waitsOn !== undefined) this.#waiting.get(l.waitsOn)?.delete(id);
-    for (const [op, w] of [...this.#watches]) {
-      if (w.id !== id) continue;
-      w.chain.cancel();
-      w.mempool?.cancel();
-      this.#watches.delete(op);
-    }
-    for (const [op, owner] of [...this.#owner]) {
-      if (owner !== id) continue;
+    for (const op of this.#ops.get(id) ?? []) {
+      const w = this.#watches.get(op);
+      if (w?.id === id) {
+        w.chain.cancel();
+        w.mempool?.cancel();
+        this.#watches.delete(op);
+      }
+      if (this.#owner.get(op) !== id) continue;
       this.#owner.delete(op);
       try {
         this.#o.sweeper.cancel(op);
@@ -643,6 +705,7 @@ export class ResolverRunner implements ResolverHost {
         // not offered
       }
     }
+    this.#ops.delete(id);
     const f = this.#failures.get(id);
     if (f?.timer !== undefined) clearTimeout(f.timer);
     this.#failures.delete(id);

@@ -46,7 +46,7 @@ export function singleStep<R extends SingleOutput>(r: R, e: ResolverEvent, env: 
       return env.height >= finalAt(next.spend) ? done(next, hooks) : { next, effects: [] };
     }
     case 'SpendUndone': {
-      if (r.spend === undefined || e.txid !== r.spend.txid) return same(r);
+      if (r.spend === undefined || e.outpoint !== r.outpoint || e.txid !== r.spend.txid) return same(r);
       const { spend: _s, ...rest } = r;
       const next = { ...rest, stage: 'waiting' as const } as R;
       return { next, effects: hooks.waiting(next, env) };

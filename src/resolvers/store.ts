@@ -61,12 +61,25 @@ function decode(r: Row): StoredResolver {
   };
 }
 
-/** The channel's resolver rows a reorg has not superseded, in id order (finished and replaced ones included). */
+/**
+ * The channel's resolver rows a reorg has not superseded, in id order: the unresolved ones (through the partial
+ * index on unresolved rows) and the finished ones, found through their final reports (resolution_report is
+ * indexed by channel, and every finish writes a report in its own transaction). Replaced rows (a contest that
+ * handed over to its successor) are not returned. Never a scan of the whole resolver table: a launch costs the
+ * same with 10 or 10,000 closed channels.
+ */
 export function channelResolvers(db: Db, chanPoint: string): StoredResolver[] {
-  return db
-    .prepare<[string], Row>(`SELECT ${COLUMNS} FROM resolver AS r WHERE r.chan_point = ? AND r.superseded_height IS NULL ORDER BY r.id`)
+  const live = db
+    .prepare<[string], Row>(`SELECT ${COLUMNS} FROM resolver AS r WHERE r.chan_point = ? AND r.resolved = 0 AND r.superseded_height IS NULL`)
+    .all(chanPoint);
+  const finished = db
+    .prepare<[string], Row>(
+      `SELECT ${COLUMNS} FROM resolver AS r WHERE r.id IN (SELECT resolver_id FROM resolution_report WHERE chan_point = ? AND resolver_id IS NOT NULL)
+         AND r.resolved = 1 AND r.superseded_height IS NULL`,
+    )
     .all(chanPoint)
-    .map(decode);
+    .filter((r) => r.replaced === 0);
+  return [...live, ...finished].sort((a, b) => a.id - b.id).map(decode);
 }
 
 /** Every channel's rows that are neither superseded nor replaced (the live view). */

@@ -25,8 +25,11 @@ import type { HtlcResolution, KeyFact, OutputResolution } from '../arbitrator/ty
 /** Resolver kinds (codes: RESOLVER_KIND in src/store/codes.ts). */
 export type ResolverKind = 'htlcTimeout' | 'htlcSuccess' | 'htlcOutgoingContest' | 'htlcIncomingContest' | 'commitSweep' | 'breach' | 'anchor';
 
-/** The format of resolver values written by this module (the arbitrator's initial records are v 1). */
-export const RESOLVER_FORMAT = 2;
+/**
+ * The format of resolver values written by this module (the arbitrator's initial records are v 1). v 3: HTLC
+ * resolvers keep their output under `output` like every other kind (v 2 named it `res`; read and upgraded).
+ */
+export const RESOLVER_FORMAT = 3;
 
 /** Confirmations after which a spend is final: a disconnect before that rolls the stage back. */
 export const FINAL_DEPTH = 6;

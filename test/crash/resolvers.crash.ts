@@ -171,6 +171,40 @@ function resolution(sim: ChannelSimulator, inPre: Uint8Array): Input[] {
   return inputs;
 }
 
+/** Their force close of their current commitment: to_remote and our anchor, the incoming HTLC claimed directly with a late preimage, the outgoing one timed out directly after its CLTV. */
+function theirResolution(sim: ChannelSimulator, inPre: Uint8Array): Input[] {
+  const n = sim.currentNumber;
+  const c = sim.commitment('bob', n);
+  const out = (k: string) => c.commitment.outputs.find((o) => o.kind === k) as { index: number; amountSat: bigint };
+  const ourIncoming = out('offered_htlc'); // bob offered it
+  const ourOutgoing = out('received_htlc'); // bob received it
+  const toRemote = out('to_remote');
+  const anchor = c.commitment.outputs.find((o) => o.kind === 'remote_anchor');
+  const cltv = sim.htlcOfOutput('bob', n, ourOutgoing.index).cltvExpiry;
+  const input = (deliver: (run: Run) => Promise<void>): Input => ({ deliver });
+  const ignore = async (p: Promise<unknown>): Promise<void> => void (await p.catch(() => undefined));
+  const blocks = new Map<number, () => Transaction[]>([
+    [HEIGHT + 1, () => [sim.signedCommitment('bob', n)]],
+    [
+      HEIGHT + 2,
+      () => [
+        spendOf(`${c.txid}:${ourIncoming.index}`, ourIncoming.amountSat - 300n, [new Uint8Array(72), inPre, new Uint8Array(40)]),
+        spendOf(`${c.txid}:${toRemote.index}`, toRemote.amountSat - 200n),
+        ...(anchor === undefined ? [] : [spendOf(`${c.txid}:${anchor.index}`, 0n)]),
+      ],
+    ],
+    [cltv + 1, () => [spendOf(`${c.txid}:${ourOutgoing.index}`, ourOutgoing.amountSat - 300n, [new Uint8Array(72), new Uint8Array(0), new Uint8Array(40)])]],
+  ]);
+  const last = cltv + 7;
+  const inputs: Input[] = [input(async ({ arb }) => ignore(arb.updateChannel(sim.snapshot('alice', { fundingHeightHint: HEIGHT - 5 }))))];
+  for (let h = HEIGHT + 1; h <= last; h++) {
+    const txs = blocks.get(h) ?? (() => []);
+    inputs.push(connect(() => blockAt(h, txs())));
+    if (h === HEIGHT + 1) inputs.push(input(async ({ arb }) => ignore(arb.addPreimage(inPre, 'node'))));
+  }
+  return inputs;
+}
+
 /** What a finished run left, without row ids (a resumed run may number rows its own way). */
 function outcome(db: Db, cp: string) {
   const state = db.prepare<[string], { detail: string }>('SELECT detail FROM arbitrator_state WHERE chan_point = ?').get(cp);
@@ -197,16 +231,20 @@ describe('crash at every checkpoint: resolvers', () => {
   const tmp = tempDir('resolver-crash');
   after(() => tmp.remove());
 
-  for (const format of ['static_remotekey', 'anchors'] as const) {
-    it(`our force close resolved (timeout via second level + CSV, late preimage, to_local) resumes from every commit to the same end (${format})`, async () => {
+  const cases = [
+    ['our force close resolved (timeout via second level + CSV, late preimage, to_local)', resolution, { anchors: 6, static_remotekey: 5 }],
+    ['their force close resolved (direct timeout, direct success with a late preimage, to_remote)', theirResolution, { anchors: 4, static_remotekey: 3 }],
+  ] as const;
+  for (const [name, make, nReports] of cases) for (const format of ['static_remotekey', 'anchors'] as const) {
+    it(`${name} resumes from every commit to the same end (${format})`, async () => {
       const sim = openChannel(format, { toSelfDelay: { alice: CSV, bob: CSV } });
       const inPre = sha256(new TextEncoder().encode(`crash in ${format}`));
       sim.addHtlc('alice', 50_000_000n, HEIGHT + 12, sha256(new TextEncoder().encode(`crash out ${format}`)));
       sim.addHtlc('bob', 40_000_000n, HEIGHT + 60, inPre);
       sim.commit();
       const cp = sim.chanPoint;
-      const inputs = resolution(sim, inPre);
-      const base = join(tmp.dir, format);
+      const inputs = make(sim, inPre);
+      const base = join(tmp.dir, `${format}-${make === resolution ? 'ours' : 'theirs'}`);
 
       const refDb = openDatabase(`${base}-ref.sqlite`);
       migrate(refDb);
@@ -226,8 +264,8 @@ describe('crash at every checkpoint: resolvers', () => {
       }
       const want = outcome(refDb, cp);
       assert.equal((want.state as { kind: string }).kind, 'FullyResolved', 'the reference run resolves the channel');
-      assert.equal(want.reports.length, format === 'anchors' ? 6 : 5, 'a report for every output and stage');
-      assert.ok(copies.length >= 20, `expected many checkpoints, got ${copies.length}`);
+      assert.equal(want.reports.length, nReports[format], 'a report for every output and stage');
+      assert.ok(copies.length >= 10, `expected many checkpoints, got ${copies.length}`);
       await ref.arb.stop();
       await ref.runner.stop();
       await ref.watches.stop();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
-import { claimOfferedHtlcWithPreimage, htlcTimeoutTx, spendToLocalDelayed } from '../../regtest/spends.js';
+import { claimOfferedHtlcWithPreimage, claimReceivedHtlcAfterTimeout, htlcTimeoutTx, spendToLocalDelayed } from '../../regtest/spends.js';
 import { walletKey } from '../../regtest/sim-keys.js';
 import { NODE_EVENT_KIND } from '../../src/store/codes.js';
 import { reports } from '../../src/resolvers/store.js';
@@ -117,6 +117,7 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
             if (format === 'static_remotekey') {
               const early = await node.testAccept(htlcTimeoutTx({ ...target, outputIndex: offered.index }, dest).tx.toHex());
               assert.equal(early.allowed, false, 'the node refuses the HTLC-timeout one block early');
+              assert.match(early.reason ?? '', /^non-final\b/);
             }
           }
           if (height === cltv) assert.equal(await spentAtNode(outOp), true, 'the timeout is published at the CLTV');
@@ -124,6 +125,7 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
             assert.equal(await spentAtNode(toLocalOp), false, 'to_local not swept before its CSV');
             const early = await node.testAccept(spendToLocalDelayed(target, dest).tx.toHex());
             assert.equal(early.allowed, false, 'the node refuses the to_local sweep one block early');
+            assert.match(early.reason ?? '', /^non-BIP68-final\b/);
           }
           if (height === csvAt) assert.equal(await spentAtNode(toLocalOp), true, 'to_local swept at its first valid block');
         },
@@ -139,6 +141,25 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
       assert.ok(reps.some((r) => r.outcome === 'firstStage' && r.type === 'incomingHtlc'));
       assert.ok(reps.some((r) => r.outcome === 'timeout' && r.stage === 2));
       assert.ok(reps.some((r) => r.outcome === 'claimed' && r.type === 'incomingHtlc' && r.stage === 2));
+    });
+
+    it('our force close without HTLCs: the anchor is offered for CPFP all the same (lnd #8837), to_local after its CSV', async () => {
+      const sim = await openOnChain(node, format);
+      await start(sim);
+      sim.commit();
+      const cp = sim.chanPoint;
+      await court.arb.updateChannel(sim.snapshot('alice'));
+      await court.arb.forceClose(cp);
+      await synced(node, court);
+      if (format === 'anchors') {
+        const cpfp = court.sweeper.pending({ chanPoint: cp }).find((p) => p.owner === `cpfp:${cp}`);
+        assert.ok(cpfp !== undefined, 'the anchor of a commitment without HTLCs is offered');
+        assert.ok(cpfp.budgetSat > 330n, 'with a budget beyond the anchor itself');
+      }
+      await node.mine(1);
+      const closeHeight = await node.height();
+      await mineUntilResolved(node, court, [cp]);
+      await checkLedger(court, closeHeight, owedOn(sim, 'alice', sim.latestNumber), [cp]);
     });
 
     for (const pending of [false, true]) {
@@ -165,7 +186,24 @@ for (const format of ['static_remotekey', 'anchors'] as const) {
         await synced(node, court);
         assert.equal(stateOf(court, cp), 'WaitingFullResolution');
         await court.arb.addPreimage(inPre, 'node');
-        await mineUntilResolved(node, court, [cp]);
+        // our direct timeout of the outgoing HTLC on their commitment acts at its first valid block
+        const theirs = sim.commitment('bob', n);
+        const recv = theirs.commitment.outputs.filter((o) => o.kind === 'received_htlc');
+        const first = recv.map((o) => ({ o, cltv: sim.htlcOfOutput('bob', n, o.index).cltvExpiry })).sort((a, b) => a.cltv - b.cltv)[0];
+        assert.ok(first !== undefined);
+        const op = `${theirs.txid}:${first.o.index}`;
+        await mineUntilResolved(node, court, [cp], {
+          each: async (height) => {
+            if (height === first.cltv - 1) {
+              assert.equal(await spentAtNode(op), false, 'no timeout before the CLTV');
+              const early = claimReceivedHtlcAfterTimeout({ sim, holder: 'bob', number: n, outputIndex: first.o.index }, { destination: walletKey('probe').scriptPubKey, feeSat: 500n });
+              const r = await node.testAccept(early.tx.toHex());
+              assert.equal(r.allowed, false, 'the node refuses the direct timeout one block early');
+              assert.match(r.reason ?? '', /^non-final\b/);
+            }
+            if (height === first.cltv) assert.equal(await spentAtNode(op), true, 'the direct timeout is published at the CLTV');
+          },
+        });
         await checkLedger(court, closeHeight, owedOn(sim, 'bob', n), [cp]);
         assert.equal(nodeEvents({ db: court.db } as never, cp).filter((e) => e.kind === NODE_EVENT_KIND.HtlcFailedOnChain && e.payload.reason === 'timeout').length, pending ? 2 : 1);
       });

@@ -11,6 +11,7 @@ import type { SpendEvent } from '../../src/chain/ports.js';
 import { KeyRing } from '../../src/keys/keyring.js';
 import { LocalSigner } from '../../src/keys/signer.js';
 import { ResolverRunner } from '../../src/resolvers/runner.js';
+import { htlcTimeout } from '../../src/resolvers/htlc-timeout.js';
 import { reports } from '../../src/resolvers/store.js';
 import { RESOLVER_KIND } from '../../src/store/codes.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
@@ -114,6 +115,36 @@ describe('ResolverRunner', () => {
     await runner.idle();
     assert.deepEqual(finished, [commit.outpoint], 'finished at 6 confirmations of the second spend');
     assert.equal(reports(db, CHAN).find((r) => r.outpoint === commit.outpoint)?.height, CLOSE_HEIGHT + 2);
+    await runner.stop();
+  });
+
+  it('reads a v 2 value (the HTLC output under `res`) and upgrades it', async () => {
+    const rec = htlcRecord({ direction: 'outgoing', closeType: 'remote', format: 'static_remotekey', cltvExpiry: CLOSE_HEIGHT + 3 });
+    const v3 = htlcTimeout.init({ ...rec, outpoint: `${'7'.repeat(64)}:1`, output: { ...(rec.output as object), outpoint: `${'7'.repeat(64)}:1` } });
+    const { output, ...rest } = v3;
+    const v2 = { ...rest, v: 2, res: output };
+    const id = Number(db.prepare('INSERT INTO resolver (chan_point, outpoint, kind, version, state) VALUES (?, ?, ?, 1, ?)').run(CHAN, v3.outpoint, RESOLVER_KIND.HtlcTimeout, JSON.stringify(v2)).lastInsertRowid);
+    const offers: SweepInputSpec[] = [];
+    const runner = new ResolverRunner({
+      db,
+      sweeper: { offer: (x) => void offers.push(x), cancel: () => undefined, bump: () => undefined, pending: () => [], unacked: () => [], ack: () => undefined, onResult: () => undefined },
+      keyring: ring,
+      signer: new LocalSigner(ring),
+      broadcaster: { publish: async (tx) => ({ kind: 'accepted', txid: tx.getId() }) },
+      watches: { watchSpend: () => ({ id: 1, ready: Promise.resolve(), cancel: () => undefined }) },
+      fees: { feeRatePerKw: async () => 253n },
+      height: CLOSE_HEIGHT + 2,
+    });
+    runner.attach({ resolverFinished: async () => undefined, addPreimage: async () => ({ paymentHash: PAYMENT_HASH, channels: [] }) });
+    runner.launch(CHAN);
+    await runner.idle();
+    const o = offers.find((x) => x.outpoint === v3.outpoint);
+    assert.equal(o?.witness.kind, 'htlcTimeoutDirect');
+    assert.equal(o?.locktime, CLOSE_HEIGHT + 3);
+    const stored = JSON.parse(db.prepare('SELECT state FROM resolver WHERE id = ?').pluck().get(id) as string);
+    assert.equal(stored.v, 3);
+    assert.equal(stored.res, undefined);
+    assert.equal(stored.output.outpoint, v3.outpoint);
     await runner.stop();
   });
 });

@@ -41,14 +41,13 @@ describe('resolver store', () => {
     assert.ok(step.successor !== undefined);
     const ids = commitStep(db, { id, chanPoint: CHAN, value: step.next, resolved: false, successors: [{ value: step.successor, resolved: false }], effects: step.effects, height: 551 });
     assert.equal(ids.length, 1);
-    const rows = channelResolvers(db, CHAN);
     assert.deepEqual(
-      rows.map((r) => [r.kind, r.resolved, r.replaced]),
-      [
-        [RESOLVER_KIND.HtlcOutgoingContest, true, true],
-        [RESOLVER_KIND.HtlcTimeout, false, false],
-      ],
+      channelResolvers(db, CHAN).map((r) => [r.kind, r.resolved, r.replaced]),
+      [[RESOLVER_KIND.HtlcTimeout, false, false]],
+      'the replaced contest is not handed out again',
     );
+    const contest = db.prepare('SELECT resolved FROM resolver WHERE id = ?').pluck().get(id);
+    assert.equal(contest, 1, 'the contest row is resolved in the same transaction');
     assert.deepEqual(viewRows(db, CHAN).map((r) => r.id), ids, 'the view shows the successor only');
     // the same key again (the spend seen after the mempool): no second event
     commitStep(db, { id: ids[0] as number, chanPoint: CHAN, value: step.successor, resolved: false, successors: [], effects: step.effects, height: 552 });
