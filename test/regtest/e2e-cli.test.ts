@@ -253,6 +253,9 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     const list = json<{ sweeps: unknown[] }>(sweeps.stdout).sweeps;
     assert.ok(Array.isArray(list));
     assert.equal((await court.court(['pendingsweeps'])).code, 0);
+    const usage = await court.court(['closechannel', '--force', 'not-a-chan-point']);
+    assert.equal(usage.code, 2, 'a usage error exits 2 from the real process');
+    assert.match(usage.stderr, /txid:vout/);
     const unknown = await court.court(['wallet', 'bumpfee', `${'77'.repeat(32)}:3`, '--budget', '1000']);
     assert.equal(unknown.code, 1, 'a bump of an input the sweeper does not hold is refused by the daemon');
     assert.match(unknown.stderr, /\[COURT_E_SWEEP_UNKNOWN_INPUT\]/);
