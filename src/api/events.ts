@@ -13,7 +13,7 @@
  *
  * The ack is kept in machine_state (machine 'nodeEventAck', one row), so no migration is needed; acknowledged
  * events of fully resolved channels are pruned (an open or closing channel's events stay: the arbitrator reads
- * which HTLCs it failed back from them).
+ * which HTLCs it failed back from them), except those a resolver's exactly-once key (resolver_node_key) names.
  */
 import type { ServerResponse } from 'node:http';
 import { ARBITRATOR_STATE, NODE_EVENT_KIND } from '../store/codes.js';
@@ -80,7 +80,10 @@ export function ackEvents(db: Db, id: number): { acked: number; pruned: number }
        ON CONFLICT (machine_id) DO UPDATE SET state = excluded.state, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
     ).run(ACK_MACHINE_ID, ACK_MACHINE, JSON.stringify({ v: 1, acked }));
     const pruned = db
-      .prepare('DELETE FROM node_event WHERE id <= ? AND chan_point IN (SELECT chan_point FROM arbitrator_state WHERE state = ?)')
+      .prepare(
+        `DELETE FROM node_event WHERE id <= ? AND chan_point IN (SELECT chan_point FROM arbitrator_state WHERE state = ?)
+         AND NOT EXISTS (SELECT 1 FROM resolver_node_key k WHERE k.node_event_id = node_event.id)`,
+      )
       .run(acked, ARBITRATOR_STATE.FullyResolved).changes;
     return { acked, pruned };
   })();

@@ -127,12 +127,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Requests are not logged one by one (the error handler logs failures): no URL, header or body in the logs.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
+    // No implicit HEAD routes (a HEAD of the event stream would hold a connection open for nothing).
+    exposeHeadRoutes: false,
     // Closing: our own coded 503 (the preClose hook below), not fastify's uncoded one.
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(swagger, { openapi: OPENAPI_INFO as never });
+  await app.register(swagger, {
+    openapi: OPENAPI_INFO as never,
+    // Shared schemas appear under their own names (ChannelSnapshot, ChannelView, Error, ...), not def-N.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+  });
   app.setErrorHandler((err, request, reply) => {
     errorHandler(err, request, reply);
   });
@@ -223,7 +229,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const cp = normalise(req.params.chanPoint);
       const checked = deps.checked(cp);
-      if (checked === undefined) throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no open channel ${cp}`);
+      if (checked === undefined) {
+        const known = getChannel(db, cp, height());
+        if (known !== undefined) throw new CourtError('COURT_E_CHANNEL_CLOSING', `channel ${cp} is no longer open (state ${known.state})`);
+        throw new CourtError('COURT_E_CHANNEL_UNKNOWN', `no open channel ${cp}`);
+      }
       const set = [...checked.snapshot.localCommitment.htlcs, ...checked.snapshot.remoteCommitments.current.htlcs].map((h) => Buffer.from(h.paymentHash).toString('hex'));
       const plan = forceClosePlan({ checked, height: height(), preimages: deps.knownPreimages(set), deltas: deps.deltas });
       if (req.body.dry_run === true) {

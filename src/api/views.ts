@@ -225,7 +225,9 @@ function channelView(db: Db, r: ArbRow, height: number, resolverView?: ResolverO
   // Going on chain, the commitment not confirmed yet: our balance on it is in limbo (lncli's waiting-close view).
   const goingOnChain = r.state === ARBITRATOR_STATE.BroadcastCommit || r.state === ARBITRATOR_STATE.CommitmentBroadcasted;
   const limbo = goingOnChain && outputs.length === 0 ? ourCommitmentBalance(db, r.chan_point) : sum((o) => o.limbo_sat);
-  const close = (state['close'] ?? (state['spend'] as Record<string, unknown> | undefined)) as { txid?: string } | undefined;
+  // The confirmed close, else a spend waiting for its depth, else the commitment we published.
+  const commitTxid = typeof state['commitTxid'] === 'string' ? { txid: state['commitTxid'] } : undefined;
+  const close = (state['close'] ?? state['spend'] ?? commitTxid) as { txid?: string } | undefined;
   const closeType = r.close_type === null ? undefined : CLOSE_TYPE_NAME.get(r.close_type);
   return {
     chan_point: r.chan_point,

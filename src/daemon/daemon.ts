@@ -166,7 +166,8 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
       watches: chain.watches,
       outputs: chain.source,
       logger: logger.child({ component: 'arbitrator' }),
-      ...(money.resolvers === undefined ? {} : { resolvers: money.resolvers }),
+      resolvers: money.resolvers,
+      sweeper: money.sweeper,
       ...(depth === undefined ? {} : { closeDepth: { min: depth, max: depth } }),
       onCommit: () => feed.kick(),
     });
@@ -176,6 +177,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
     arbitrator.start(startHeight);
     // Reverse order at stop: the chain layer stops polling first (the block being delivered finishes), then the
     // arbitrator's queued events finish.
+    undo.push(() => money.stop());
     undo.push(() => arbitrator.stop());
     undo.push(() => chain.stop());
     await money.start();
@@ -216,7 +218,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
 
     // Metrics.
     let metricsAddress: string | undefined;
-    const metrics = new Metrics({ db, heights: () => ({ height: chainInfo().height, nodeHeight: lastNodeHeight }), pendingSweeps: () => money.sweeper.pending().filter((v) => v.state === 'pending' || v.state === 'published').length, ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }) });
+    const metrics = new Metrics({ db, heights: () => ({ height: chainInfo().height, nodeHeight: lastNodeHeight }), pendingSweeps: () => money.sweeper.pending().filter((v) => v.state === 'pending' || v.state === 'published').length, resolverView: money.resolverView });
     metricsBox.m = metrics;
     if (config['metrics.listen'] !== undefined) {
       const ms = metrics.server();
@@ -249,7 +251,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
           logger.warn({ scope, path }, 'courtd: API token rotated');
           return path;
         },
-        ...(money.resolverView === undefined ? {} : { resolverView: money.resolverView }),
+        resolverView: money.resolverView,
         onError: (status) => metrics.apiErrors.inc({ status: `${Math.floor(status / 100)}xx` }),
       }),
     );

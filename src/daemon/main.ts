@@ -29,7 +29,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const config = loaded.config;
-  const logger = pino({ level: config['log.level'], base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  // Defence in depth: no code path logs these, and pino blanks them if one ever did.
+  const redact = ['*.preimage', '*.secret', '*.seed', '*.password', '*.token', '*.authorization', '*.privkey', '*.privateKey', 'headers.authorization'];
+  const logger = pino({ level: config['log.level'], base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: redact, censor: '<redacted>' } });
   const aborter = new AbortController();
   let daemon: Daemon | undefined;
   let resolveStop: (code: number) => void = () => undefined;

@@ -5,6 +5,7 @@
  */
 import { RESOLVER_KIND } from '../store/codes.js';
 import { anchor } from './anchor.js';
+import { breach } from './breach.js';
 import { commitSweep } from './commit-sweep.js';
 import { htlcIncomingContest } from './htlc-incoming-contest.js';
 import { htlcOutgoingContest } from './htlc-outgoing-contest.js';
@@ -20,6 +21,7 @@ export const RESOLVER_KINDS: Readonly<Partial<Record<ResolverKind, ResolverKindD
   htlcTimeout: htlcTimeout as unknown as ResolverKindDef<ResolverBase>,
   htlcIncomingContest: htlcIncomingContest as unknown as ResolverKindDef<ResolverBase>,
   htlcSuccess: htlcSuccess as unknown as ResolverKindDef<ResolverBase>,
+  breach: breach as unknown as ResolverKindDef<ResolverBase>,
 });
 
 export const KIND_CODE: Readonly<Record<ResolverKind, number>> = Object.freeze({

@@ -33,6 +33,8 @@ import { fromHex, sha256, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
 import { WakeQueue } from '../arbitrator/wake-queue.js';
+import { loadRevocations } from '../arbitrator/store.js';
+import { MAX_SHACHAIN_INDEX } from '../ln/shachain.js';
 import { definition, kindOfCode } from './registry.js';
 import { channelFormat, channelResolvers, commitStep, isOurSweep, preimageOf, ResolverSuperseded, supersededAmong, viewRows, type StoredResolver } from './store.js';
 import {
@@ -687,7 +689,7 @@ export class ResolverRunner implements ResolverHost {
 
   /** A SweepOffer as the sweeper takes it: keys resolved through the keyring, amounts as bigint. */
   #spec(chanPoint: string, o: SweepOffer): SweepInputSpec {
-    const key = (k: KeyFact): KeySpec => this.#keySpec(k);
+    const key = (k: KeyFact): KeySpec => this.#keySpec(k, chanPoint);
     const w = o.witness;
     let witness: WitnessSpec;
     if (w.kind === 'toRemoteP2wpkh') witness = { kind: 'toRemoteP2wpkh', key: key(w.key), pubkey: toHex(this.#o.keyring.publicKey({ family: w.key.family, index: w.key.index })) };
@@ -705,14 +707,21 @@ export class ResolverRunner implements ResolverHost {
       ...(o.exclusiveGroup === undefined ? {} : { exclusiveGroup: o.exclusiveGroup }),
       pinnable: o.pinnable,
       ...(o.pairedOutput === undefined ? {} : { pairedOutput: { valueSat: BigInt(o.pairedOutput.valueSat), script: o.pairedOutput.script } }),
+      ...(o.alone === true ? { alone: true } : {}),
       // stable across successors and across a close re-created after a reorg (new rows, same outpoints)
       owner: o.owner ?? `resolver:${o.outpoint}`,
       chanPoint,
     };
   }
 
-  #keySpec(k: KeyFact): KeySpec {
+  #keySpec(k: KeyFact, chanPoint: string): KeySpec {
     const locator = { family: k.family, index: k.index };
+    if (k.revokedNumber !== undefined) {
+      // Justice: the revocation key is our revocation basepoint secret double-tweaked with their per-commitment
+      // secret, read from the channel's revocation store now (never kept in a resolver value or an effect).
+      const secret = loadRevocations(this.#o.db, chanPoint).lookup(MAX_SHACHAIN_INDEX - k.revokedNumber);
+      return { locator, doubleTweak: toHex(secret) };
+    }
     if (k.tweakPoint === undefined) return { locator };
     return { locator, singleTweak: toHex(singleTweak(fromHex(k.tweakPoint), this.#o.keyring.publicKey(locator))) };
   }

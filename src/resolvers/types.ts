@@ -74,6 +74,8 @@ export interface SweepOffer {
   readonly pairedOutput?: { readonly valueSat: string; readonly script: string };
   /** Owner of the sweep input; default `resolver:<outpoint>` (stable across successors and re-created rows). */
   readonly owner?: string;
+  /** Swept in a transaction of its own (the justice split; SweepInputSpec.alone). */
+  readonly alone?: boolean;
 }
 
 /** SweepInputSpec's WitnessSpec with a KeyFact (toRemoteP2wpkh's pubkey is the key's public key). */
@@ -81,7 +83,10 @@ export type OfferWitness =
   | { readonly kind: 'toLocalDelayed' | 'toRemoteAnchor' | 'anchorByKey' | 'htlcTimeoutDirect'; readonly key: KeyFact; readonly script: string }
   | { readonly kind: 'toRemoteP2wpkh'; readonly key: KeyFact }
   | { readonly kind: 'htlcSuccessDirect'; readonly key: KeyFact; readonly script: string; readonly preimage: string }
-  | { readonly kind: 'htlcSecondLevel'; readonly key: KeyFact; readonly script: string; readonly remoteSig: string; readonly preimage?: string };
+  | { readonly kind: 'htlcSecondLevel'; readonly key: KeyFact; readonly script: string; readonly remoteSig: string; readonly preimage?: string }
+  /** breach (justice): the key's `revokedNumber` names the per-commitment secret the runner reads from the revocation store. */
+  | { readonly kind: 'toLocalRevoked'; readonly key: KeyFact; readonly script: string }
+  | { readonly kind: 'htlcRevoked'; readonly key: KeyFact; readonly script: string; readonly revocationPubkey: string };
 
 /** A pre-signed second-level transaction of our commitment (static_remotekey: fee included), to sign and publish. */
 export interface PresignedSpend {

@@ -103,7 +103,7 @@ const REFUSED = /^(node refused the sweep|replacement refused)/;
  * An `alone` flag (the justice split) is left out too: its own rule decides when it moves an input.
  */
 function shapeOf(spec: SweepInputSpec): string {
-  const { budgetSat: _b, deadlineHeight: _d, alone: _a, ...shape } = spec as SweepInputSpec & { readonly alone?: boolean };
+  const { budgetSat: _b, deadlineHeight: _d, alone: _a, ...shape } = spec;
   return JSON.stringify(shape, (_k, v: unknown) => {
     if (typeof v === 'bigint') return v.toString();
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -323,7 +323,10 @@ export class Sweeper implements SweeperPort {
     const ready: CoreInput[] = [];
     const floor = await this.floor();
     this.tx('screen', () => {
-      for (const row of due) {
+      for (const stale of due) {
+        // Read again under the write lock: a spend or a cancel may have arrived while the floor was awaited.
+        const row = this.store.input(stale.outpoint);
+        if (row === undefined || row.next_height === null || row.next_height > height) continue;
         if (row.state === IN.SpentByOther) {
           this.finishSpentByOther(row);
           continue;
@@ -364,11 +367,19 @@ export class Sweeper implements SweeperPort {
       const changeScript = this.wallet.nextChangeScript();
       let setId = 0;
       this.tx('set-created', () => {
+        // Only the inputs still as they were clustered: a spend, a cancel or a new offer delivered while we awaited
+        // the rate must not be overwritten (they are looked at again in their own right).
+        const still = rows.filter((r) => {
+          const now = this.store.input(r.outpoint);
+          return now !== undefined && now.state === IN.Pending && now.set_id === null && now.spec === r.spec;
+        });
+        if (still.length === 0) return;
         setId = this.store.insertSet(changeScript, c.deadline, c.locktime, start, start, height, height);
-        for (const i of c.inputs) {
-          this.store.updateInput(i.spec.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
+        for (const r of still) {
+          this.store.updateInput(r.outpoint, { state: IN.Published, set_id: setId, next_height: null, reason: null });
         }
       });
+      if (setId === 0) continue;
       try {
         await this.stepSet(this.store.set(setId) as SetRow, height);
       } catch (err) {
@@ -397,7 +408,9 @@ export class Sweeper implements SweeperPort {
 
   /** One set at `height`: finality of a confirmed version, else a first version or a replacement if due. */
   private async stepSet(setIn: SetRow, height: number): Promise<void> {
-    let set = setIn;
+    // Read again: the row may be stale (a spend, a bump or a close delivered while an earlier set was awaited).
+    let set = this.store.set(setIn.id) ?? setIn;
+    if (set.closed === 1) return;
     const live = this.store.live(set.id);
     if (live?.status === TX.Confirmed) {
       if (height >= (live.confirm_height as number) + this.finalDepth - 1) this.tx('final', () => this.finalize(set, live));

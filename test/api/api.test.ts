@@ -239,11 +239,13 @@ describe('HTTP API', () => {
     await rig.arb.idle();
     assert.deepEqual(rig.published, [sim.commitment('alice').txid], 'our commitment was published');
     const again = await inject('POST', url, rig.admin, {});
-    assert.equal(again.statusCode, 404, 'no open channel any more: the plan cannot be made');
+    assert.equal(again.statusCode, 409, 'no longer open: refused');
+    assert.equal(again.json().code, 'COURT_E_CHANNEL_CLOSING');
     const info = (await inject('GET', '/v1/info', rig.readonly)).json();
     assert.equal(info.num_pending_channels, 1);
     const view = (await inject('GET', `/v1/channels/${encodeURIComponent(sim.chanPoint)}`, rig.readonly)).json();
     assert.equal(view.state, 'CommitmentBroadcasted');
+    assert.equal(view.closing_txid, sim.commitment('alice').txid, 'the commitment we published');
     assert.equal(view.limbo_balance, String(sim.state(sim.latestNumber).balanceMsat.alice / 1000n), 'our balance is in limbo until the close confirms');
     const unknown = await inject('POST', `/v1/channels/${encodeURIComponent(UNKNOWN)}/force-close`, rig.admin, {});
     assert.equal(unknown.statusCode, 404);

@@ -23,8 +23,8 @@ describe('courtd process without a node', () => {
   const tmp = tempDir('courtd-nonode');
   after(() => tmp.remove());
 
-  it('waits for bitcoind, and SIGTERM stops it cleanly (exit 0, lock released)', { timeout: 60_000 }, async () => {
-    const datadir = join(tmp.dir, 'd');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) it(`waits for bitcoind, and ${signal} stops it cleanly (exit 0, lock released)`, { timeout: 60_000 }, async () => {
+    const datadir = join(tmp.dir, signal);
     mkdirSync(datadir);
     writeFileSync(join(datadir, 'courtd.conf'), `network=regtest\nbitcoind.rpcport=${await deadPort()}\nbitcoind.rpcuser=u\nbitcoind.rpcpassword=p\nbitcoind.timeoutms=500\napi.listen=127.0.0.1:0\n`);
     const bin = new URL('../../bin/courtd.mjs', import.meta.url).pathname;
@@ -42,7 +42,7 @@ describe('courtd process without a node', () => {
     assert.equal(statSync(join(net, 'admin.token')).mode & 0o777, 0o600);
     assert.equal(statSync(join(net, 'readonly.token')).mode & 0o777, 0o640);
     assert.ok(existsSync(join(net, 'courtd.lock')));
-    child.kill('SIGTERM');
+    child.kill(signal);
     assert.equal(await exited, 0);
     assert.equal(existsSync(join(net, 'courtd.lock')), false, 'lock released');
     for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), 'every stdout line is JSON');

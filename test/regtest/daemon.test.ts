@@ -119,7 +119,6 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     const types = [...run1, ...run2, ...s3.events].map((e) => `${name(e.chan_point)}:${e.type}`);
     assert.ok(types.includes('b:channelResolved'), types.join(','));
     assert.ok(types.filter((t) => t === 'a:channelClosing').length === 2, 'broadcasting, then confirmed');
-    db0.close();
 
     const ch = await call(d3, 'GET', `/v1/channels/${encodeURIComponent(a.chanPoint)}`, d3.readonly);
     assert.equal(ch.json.close_type, 'LOCAL_FORCE_CLOSE');
@@ -132,6 +131,15 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
     assert.match(scrape, /^courtd_blocks_behind 0$/m);
     const health = await fetch(`${d3.url}/healthz`);
     assert.equal(health.status, 200);
+    // The node acknowledges everything: the resolved channel b's events are pruned, the others stay.
+    const lastId = allIds()[allIds().length - 1] as number;
+    const ack = await call(d3, 'POST', '/v1/events/ack', d3.admin, { id: lastId });
+    assert.equal(ack.status, 200, JSON.stringify(ack.json));
+    assert.equal(ack.json.acked, lastId);
+    const bEvents = types.filter((t) => t.startsWith('b:')).length;
+    assert.equal(ack.json.pruned, bEvents, 'the fully resolved channel b');
+    assert.equal(allIds().length, streamed().length - bEvents);
+    db0.close();
     s3.close();
     d3.child.kill('SIGTERM');
     assert.equal(await d3.exited, 0);

@@ -252,8 +252,8 @@ describe('helpers and registry', () => {
     assert.equal(findPreimage([PREIMAGE.slice(2)], PAYMENT_HASH), undefined);
   });
 
-  it('every kind but breach is registered; a value survives JSON and steps the same', () => {
-    assert.deepEqual(Object.keys(RESOLVER_KINDS).sort(), ['anchor', 'commitSweep', 'htlcIncomingContest', 'htlcOutgoingContest', 'htlcSuccess', 'htlcTimeout']);
+  it('every kind is registered (breach too); a value survives JSON and steps the same', () => {
+    assert.deepEqual(Object.keys(RESOLVER_KINDS).sort(), ['anchor', 'breach', 'commitSweep', 'htlcIncomingContest', 'htlcOutgoingContest', 'htlcSuccess', 'htlcTimeout']);
     const rec = htlcRecord({ direction: 'outgoing', closeType: 'local', format: 'anchors', cltvExpiry: 600 });
     const r0 = htlcTimeout.init(rec);
     const copy = JSON.parse(JSON.stringify(r0)) as ResolverBase;

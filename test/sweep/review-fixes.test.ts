@@ -413,6 +413,118 @@ describe('review 8: a spend delivered while a set is being built leaves no lease
   });
 });
 
+describe('review 8b: a spend or a cancel delivered while a new set awaits its rate is not overwritten', () => {
+  class GateEstimate extends TestFees {
+    open: () => void = () => undefined;
+    reached: () => void = () => undefined;
+    readonly reachedP = new Promise<void>((r) => (this.reached = r));
+    private first = true;
+    override async feeRatePerKw(): Promise<bigint> {
+      if (this.first) {
+        this.first = false;
+        const gate = new Promise<void>((r) => (this.open = r));
+        this.reached();
+        await gate;
+      }
+      return this.estimate;
+    }
+  }
+
+  it('the spent input stays spent by the other (told at depth), the cancelled one excluded; the rest is swept', async () => {
+    const db = briefcase();
+    const fees = new GateEstimate();
+    const { sweeper, watches, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    const results: string[] = [];
+    sweeper.onResult((r) => results.push(`${r.type}:${r.outpoint}`));
+    const [x, y, z] = [0, 1, 2].map((i) => toLocalInput(i, { deadlineHeight: 1050 })) as [SweepInputSpec, SweepInputSpec, SweepInputSpec];
+    for (const s of [x, y, z]) sweeper.offer(s);
+    const k = sweeper.kick();
+    await fees.reachedP;
+    const theirs = new Transaction();
+    const [tx0, v0] = x.outpoint.split(':') as [string, string];
+    theirs.addInput(Buffer.from(tx0, 'hex').reverse(), Number(v0));
+    theirs.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 1000n);
+    await watches.spend(x.outpoint, theirs, 1001);
+    sweeper.cancel(y.outpoint);
+    fees.open();
+    await k;
+    const states = new Map((db.prepare('SELECT outpoint, state FROM sweep_input').all() as { outpoint: string; state: number }[]).map((r) => [r.outpoint, r.state]));
+    assert.equal(states.get(x.outpoint), 3, 'x stays spentByOther');
+    assert.equal(states.get(y.outpoint), 4, 'y stays excluded');
+    assert.deepEqual(broadcaster.published.map((t) => t.ins.length), [1], 'only z is swept');
+    for (let h = 1001; h <= 1007; h++) await sweeper.onChainEvent(blk(h));
+    assert.ok(results.includes(`spentByOther:${x.outpoint}`), 'the owner of x is told at the final depth');
+  });
+
+  it('a spend delivered while the block step awaits the floor is not overwritten by the screen (told at the final depth)', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    let open: () => void = () => undefined;
+    let reached: () => void = () => undefined;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    let first = true;
+    fees.floorPerKw = async (): Promise<bigint> => {
+      if (first) {
+        first = false;
+        const gate = new Promise<void>((r) => (open = r));
+        reached();
+        await gate;
+      }
+      return 253n;
+    };
+    const { sweeper, watches } = testSweeper(db, { fees, height: 1000 });
+    const results: string[] = [];
+    sweeper.onResult((r) => results.push(`${r.type}:${r.outpoint}`));
+    const x = toLocalInput(0, { matureHeight: 1100 });
+    sweeper.offer(x);
+    const k = sweeper.kick();
+    await reachedP;
+    const theirs = new Transaction();
+    const [tx0, v0] = x.outpoint.split(':') as [string, string];
+    theirs.addInput(Buffer.from(tx0, 'hex').reverse(), Number(v0));
+    theirs.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 1000n);
+    await watches.spend(x.outpoint, theirs, 1001);
+    open();
+    await k;
+    for (let h = 1001; h <= 1006; h++) await sweeper.onChainEvent(blk(h));
+    assert.deepEqual(results, [`spentByOther:${x.outpoint}`]);
+  });
+});
+
+describe('review 8c: a set steps from its row as it is when its turn comes', () => {
+  it('a bump delivered while an earlier set of the block is awaited takes effect in that block', async () => {
+    const db = briefcase();
+    const fees = new TestFees();
+    const { sweeper, broadcaster } = testSweeper(db, { fees, height: 1000 });
+    const a = toLocalInput(1, { pinnable: true, deadlineHeight: 1003 });
+    const b = toLocalInput(2, { budgetSat: 50_000n, deadlineHeight: 1003 });
+    sweeper.offer(a);
+    sweeper.offer(b);
+    await sweeper.kick();
+    assert.equal(broadcaster.published.length, 2);
+    let open: () => void = () => undefined;
+    let reached: () => void = () => undefined;
+    const reachedP = new Promise<void>((r) => (reached = r));
+    let gated = true;
+    fees.floorPerKw = async (): Promise<bigint> => {
+      if (gated) {
+        gated = false;
+        const gate = new Promise<void>((r) => (open = r));
+        reached();
+        await gate;
+      }
+      return 253n;
+    };
+    const block = sweeper.onChainEvent(blk(1001)); // set 1 (a, pinnable) steps first and awaits the floor
+    await reachedP;
+    sweeper.bump(b.outpoint, { startFeeRatePerKw: 90_000n });
+    open();
+    await block;
+    const rate = db.prepare('SELECT feerate FROM sweep_tx WHERE set_id = 2 AND status = 0').get() as { feerate: number };
+    assert.ok(rate.feerate >= 90_000, `b's sweep at ${rate.feerate} sat/kw after a bump to start at 90,000`);
+  });
+});
+
 describe('review 10: fee shares follow the effective budgets and add up to the fee', () => {
   it('an input worth 1,000 sat with a huge budget is never reported paying more than its value; shares sum to the fee', async () => {
     const db = briefcase();
