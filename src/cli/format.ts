@@ -99,6 +99,9 @@ export function formatPending(channels: readonly ChannelView[], c: Colors): stri
     ),
   );
   for (const ch of channels) {
+    if (ch.reason) parts.push(`${c.red(ch.state)} ${ch.chan_point}: ${ch.reason}`);
+  }
+  for (const ch of channels) {
     if (ch.outputs.length === 0) continue;
     parts.push(`${c.bold(ch.chan_point)} outputs:`);
     parts.push(
@@ -132,7 +135,7 @@ export function formatClosed(channels: readonly ClosedView[], c: Colors): string
       rows.push(['', '', `  ${shortOutpoint(r.outpoint)}`, '', formatSat(r.amount_sat), r.resolution_type, outcome, shortOutpoint(r.sweep_txid)]);
     }
   }
-  return table(['chan_point', 'close_type', 'closing_txid / outpoint', 'close_height', 'sat', 'resolution_type', 'outcome', 'sweep_txid'], rows, [
+  return table(['chan_point', 'close_type', 'closing_txid / outpoint', 'close_height', 'settled / amount sat', 'resolution_type', 'outcome', 'sweep_txid'], rows, [
     'left',
     'left',
     'left',

@@ -38,6 +38,8 @@ export interface ChannelView {
   readonly close_height?: number | null;
   readonly limbo_balance: string;
   readonly recovered_balance: string;
+  /** Error / CloseUnresolved: why. */
+  readonly reason?: string | null;
   readonly outputs: readonly OutputView[];
 }
 

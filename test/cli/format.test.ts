@@ -90,6 +90,8 @@ describe('court formatting', () => {
     assert.match(text, /344 \(in 134\)/);
     assert.match(text, /total limbo_balance: 650,001 sat in 2 channels/);
     assert.equal(formatPending([], plain), 'no pending channels');
+    const stuck = formatPending([{ ...channel, state: 'CloseUnresolved', reason: 'a commitment of theirs matching no state we know' }], plain);
+    assert.match(stuck, /CloseUnresolved 1{64}:0: a commitment of theirs matching no state we know/);
     assert.ok(formatPending([channel], color).includes(ESC), 'colour when enabled');
   });
 
