@@ -18,6 +18,7 @@ import { openApiDocument } from '../../src/api/openapi-gen.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { toLocalInput } from '../sweep/helpers.js';
 import { tempDir } from '../helpers/db.js';
+import { collectSecrets } from '../helpers/log-scan.js';
 import { openChannel } from '../simulator/fixture.js';
 import { apiRig, bearer, H, routes, scanLogs, type ApiRig } from './helpers.js';
 
@@ -395,6 +396,7 @@ describe('HTTP API', () => {
       ['preimage', toHex(preimage)],
       ['dust preimage', toHex(pre('dust'))],
     ]);
+    collectSecrets(secrets);
     const hits = scanLogs(rig.logLines, secrets);
     process.stdout.write(`log scan: lines=${rig.logLines.length} secrets=${secrets.size} hits=${hits.length}\n`);
     assert.deepEqual(hits, []);

@@ -23,6 +23,7 @@ import { Wallet } from '../../src/wallet/wallet.js';
 import { aliceArbitrator } from '../helpers/arbitrator.js';
 import { NO_SPENDS } from '../helpers/fake-chain.js';
 import { testSweeper } from '../sweep/helpers.js';
+import { collectLogLine, collectSecrets } from '../helpers/log-scan.js';
 
 export const H = 300;
 
@@ -50,7 +51,11 @@ export async function apiRig(dir: string, file: string, sim: ChannelSimulator): 
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l !== '') logLines.push(l);
+      for (const l of chunk.toString('utf8').split('\n')) {
+        if (l === '') continue;
+        logLines.push(l);
+        collectLogLine(l);
+      }
       cb();
     },
   });
@@ -63,6 +68,10 @@ export async function apiRig(dir: string, file: string, sim: ChannelSimulator): 
   await sweeper.start();
   const feed = new EventFeed({ db, pollMs: 20 });
   const tokens = { admin: randomBytes(32).toString('hex'), readonly: randomBytes(32).toString('hex') };
+  collectSecrets([
+    ['api test admin token', tokens.admin],
+    ['api test readonly token', tokens.readonly],
+  ]);
   const app = await buildApi(
     apiDeps({
       db,
@@ -79,6 +88,7 @@ export async function apiRig(dir: string, file: string, sim: ChannelSimulator): 
       wallet,
       rotateToken: (scope) => {
         tokens[scope] = randomBytes(32).toString('hex');
+        collectSecrets([[`api test ${scope} token (rotated)`, tokens[scope]]]);
         return `/tmp/${scope}.token`;
       },
     }),

@@ -1,5 +1,6 @@
 /** Small async helpers for chain tests: wait for a condition, record log lines. */
 import type { Logger } from '../../src/util/logger.js';
+import { collectLogLine, logLineText } from './log-scan.js';
 
 /** Yields to the event loop until `cond()` holds; fails after `maxTurns` turns (no wall-clock waiting). */
 export async function until(cond: () => boolean, maxTurns = 10_000): Promise<void> {
@@ -21,6 +22,7 @@ export function recordingLogger(): Logger & { lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: LogLine['level']) => (obj: Record<string, unknown>, msg: string) => {
     lines.push({ level, obj, msg });
+    collectLogLine(logLineText(level, obj, msg)); // the suite-wide log scan (test/helpers/log-scan.ts)
   };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }

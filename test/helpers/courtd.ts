@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { RegtestChain } from '../../regtest/chain.js';
 import { toHex } from '../../src/util/bytes.js';
+import { collectLogLine, collectSecrets } from './log-scan.js';
 
 const BIN = new URL('../../bin/courtd.mjs', import.meta.url).pathname;
 
@@ -53,6 +54,7 @@ export async function startCourtd(datadir: string, args: readonly string[] = [])
     let buf = '';
     const onLine = (line: string): void => {
       courtdLogLines.push(line);
+      collectLogLine(line);
       if (line.includes('"courtd: API listening"')) {
         const j = JSON.parse(line) as { listen: string };
         resolve(`http://${j.listen}`);
@@ -67,11 +69,20 @@ export async function startCourtd(datadir: string, args: readonly string[] = [])
       }
     });
     child.stderr?.on('data', (c: Buffer) => {
-      for (const l of c.toString('utf8').split('\n')) if (l !== '') courtdLogLines.push(l);
+      for (const l of c.toString('utf8').split('\n')) {
+        if (l === '') continue;
+        courtdLogLines.push(l);
+        collectLogLine(l);
+      }
     });
     void exited.then((code) => reject(new Error(`courtd exited (${code}) before listening: ${courtdLogLines.slice(-5).join('\n')}`)));
   });
   const token = (name: string): string => readFileSync(join(datadir, 'regtest', name), 'utf8').trim();
+  collectSecrets([
+    ['admin token', token('admin.token')],
+    ['readonly token', token('readonly.token')],
+    ['courtd seed', readFileSync(join(datadir, 'regtest', 'seed'), 'utf8').trim()],
+  ]);
   return { child, url, admin: token('admin.token'), readonly: token('readonly.token'), exited };
 }
 

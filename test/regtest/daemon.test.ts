@@ -16,6 +16,7 @@ import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { openDatabase } from '../../src/store/db.js';
 import { sha256, toHex } from '../../src/util/bytes.js';
 import { eventually } from '../helpers/async.js';
+import { collectSecrets } from '../helpers/log-scan.js';
 import { call, courtdLogLines, openEvents, prepareDatadir, startCourtd, type CourtdProcess } from '../helpers/courtd.js';
 import { scanLogs } from '../api/helpers.js';
 import { coopCloseTx, openOnChain, tempDir } from './arbitrator.helpers.js';
@@ -153,6 +154,7 @@ describe('courtd process on regtest: API feed, SSE resume across SIGTERM and SIG
       ['incoming preimage', toHex(pre('incoming'))],
       ['dust preimage', toHex(pre('dust'))],
     ]);
+    collectSecrets(secrets);
     const hits = scanLogs(courtdLogLines, secrets);
     process.stdout.write(`log scan: lines=${courtdLogLines.length} secrets=${secrets.size} hits=${hits.length}\n`);
     assert.deepEqual(hits, []);
