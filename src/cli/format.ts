@@ -77,9 +77,9 @@ function maturity(o: OutputView): string {
   return left === null || left === undefined ? String(o.maturity_height) : `${o.maturity_height} (${left > 0 ? `in ${left}` : 'mature'})`;
 }
 
-/** `court pendingchannels`: one summary table of channels, then each channel's outputs. */
-export function formatPending(channels: readonly ChannelView[], c: Colors): string {
-  if (channels.length === 0) return 'no pending channels';
+/** `court pendingchannels` (and `listchannels`): one summary table of channels, then each channel's outputs. */
+export function formatPending(channels: readonly ChannelView[], c: Colors, none = 'no pending channels'): string {
+  if (channels.length === 0) return none;
   let limbo = 0n;
   for (const ch of channels) limbo += BigInt(ch.limbo_balance);
   const parts: string[] = [];

@@ -104,12 +104,21 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     });
 
   program
-    .command('pendingchannels')
-    .description('channels not yet fully resolved: state, limbo balance, each output and its maturity')
+    .command('listchannels')
+    .description('every channel courtd watches and has not fully resolved: open ones and closing ones')
     .action(async () => {
-      const cl = await client();
-      const { channels } = await cl.get<{ channels: ChannelView[] }>('/v1/channels');
-      const pending = channels.filter((ch) => ch.state !== 'FullyResolved');
+      const { channels } = await (await client()).get<{ channels: ChannelView[] }>('/v1/channels');
+      const live = channels.filter((ch) => ch.state !== 'FullyResolved');
+      if (g().json) json({ channels: live });
+      else out(formatPending(live, colors, 'no channels'));
+    });
+
+  program
+    .command('pendingchannels')
+    .description('closing channels (as lncli: not open any more, not yet fully resolved): state, limbo, each output and its maturity')
+    .action(async () => {
+      const { channels } = await (await client()).get<{ channels: ChannelView[] }>('/v1/channels');
+      const pending = channels.filter(isPending);
       if (g().json) json({ channels: pending });
       else out(formatPending(pending, colors));
     });
@@ -301,6 +310,11 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     });
 
   return program;
+}
+
+/** A closing channel: its commitment went (or is going) on chain and it is not fully resolved. */
+export function isPending(ch: Pick<ChannelView, 'state'>): boolean {
+  return ch.state !== 'Default' && ch.state !== 'FullyResolved';
 }
 
 /** The body of a bump call from its flags; at least one is needed. */

@@ -46,6 +46,7 @@ const ANSWERS: Record<string, unknown> = {
     channels: [
       { chan_point: CP, state: 'WaitingFullResolution', close_type: 'LOCAL_FORCE_CLOSE', capacity_sat: '1000000', commitment_type: 'anchors', close_height: 100, limbo_balance: '500000', recovered_balance: '0', outputs: [] },
       { chan_point: `${'22'.repeat(32)}:0`, state: 'FullyResolved', capacity_sat: '1000000', commitment_type: 'anchors', limbo_balance: '0', recovered_balance: '1', outputs: [] },
+      { chan_point: `${'44'.repeat(32)}:2`, state: 'Default', capacity_sat: '500000', commitment_type: 'anchors', limbo_balance: '0', recovered_balance: '0', outputs: [] },
     ],
   },
   'GET /v1/closed?close_type=BREACH_CLOSE': { channels: [] },
@@ -146,7 +147,7 @@ describe('court against a stand-in API', () => {
     assert.ok(!(await court(['getinfo'])).err.includes(TOKEN), 'the token is never printed');
   });
 
-  it('--json prints the answer unchanged; pendingchannels leaves out fully resolved channels', async () => {
+  it('--json prints the answer unchanged; pendingchannels shows closing channels only, listchannels open ones too', async () => {
     const info = await court(['getinfo', '--json']);
     assert.deepEqual(JSON.parse(info.out), ANSWERS['GET /v1/info']);
     const pending = JSON.parse((await court(['--json', 'pendingchannels'])).out) as { channels: { chan_point: string }[] };
@@ -154,6 +155,12 @@ describe('court against a stand-in API', () => {
       pending.channels.map((c) => c.chan_point),
       [CP],
     );
+    const all = JSON.parse((await court(['listchannels', '--json'])).out) as { channels: { chan_point: string }[] };
+    assert.deepEqual(
+      all.channels.map((c) => c.chan_point),
+      [CP, `${'44'.repeat(32)}:2`],
+    );
+    assert.match((await court(['listchannels'])).out, /44444444…4444:2 │ Default/);
   });
 
   it('closedchannels with one type flag asks the daemon for it; with two filters the full list', async () => {
