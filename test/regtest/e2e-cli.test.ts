@@ -273,12 +273,14 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => Number(json<{ id: number }>(l).id));
+    assert.ok(ids.length > 0);
+    // The adapter follows the same stream: once it has the last id court printed, both saw the same ids in order.
+    await node.waitForEvent((e) => e.id === ids.at(-1));
     assert.deepEqual(
       ids,
       node.events.map((e) => e.id).slice(0, ids.length),
       'court events sees the stream the node adapter saw, in order',
     );
-    assert.ok(ids.length > 0);
     const after = await court.court(['events', '--after', String(ids.at(-1))]);
     assert.equal(after.stdout.trim(), '', 'nothing after the last id');
   });
