@@ -281,8 +281,17 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
       node.events.map((e) => e.id).slice(0, ids.length),
       'court events sees the stream the node adapter saw, in order',
     );
-    const after = await court.court(['events', '--after', String(ids.at(-1))]);
-    assert.equal(after.stdout.trim(), '', 'nothing after the last id');
+    const after = await court.court(['events', '--json', '--after', String(ids.at(-1))]);
+    assert.equal(after.code, 0, after.stderr);
+    const later = after.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => Number(json<{ id: number }>(l).id));
+    assert.ok(
+      later.every((id) => id > (ids.at(-1) as number)),
+      `--after ${ids.at(-1)} resumes after that id: ${later.join(',')}`,
+    );
   });
 
   it("no secret in the daemon's log lines or in court's output: tokens, the seed, the RPC password", async () => {
