@@ -68,13 +68,22 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
    * pendingchannels. Returns the entry when listed.
    */
   async function closedEntry(cp: string, flag: string): Promise<ClosedView | undefined> {
-    const resolved = (await channel(cp)).state === 'FullyResolved';
-    const r = await court.court(['closedchannels', flag, '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const entry = json<{ channels: ClosedView[] }>(r.stdout).channels.find((c) => c.chan_point === cp);
-    const table = await court.court(['closedchannels', flag]);
+    // The resolver runner may finish the channel between two reads: read until its state is the same on both sides.
+    let resolved = false;
+    let entry: ClosedView | undefined;
+    let table = { code: -1, stdout: '', stderr: '' };
+    let pending: ChannelView[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = (await channel(cp)).state;
+      const r = await court.court(['closedchannels', flag, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      entry = json<{ channels: ClosedView[] }>(r.stdout).channels.find((c) => c.chan_point === cp);
+      table = await court.court(['closedchannels', flag]);
+      pending = json<{ channels: ChannelView[] }>((await court.court(['pendingchannels', '--json'])).stdout).channels;
+      resolved = before === 'FullyResolved';
+      if ((await channel(cp)).state === before) break;
+    }
     assert.equal(table.code, 0);
-    const pending = json<{ channels: ChannelView[] }>((await court.court(['pendingchannels', '--json'])).stdout).channels;
     if (resolved) {
       assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${r.stdout}`);
       assert.ok(table.stdout.includes(shortOutpoint(cp)), table.stdout);
