@@ -85,7 +85,7 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     }
     assert.equal(table.code, 0);
     if (resolved) {
-      assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${r.stdout}`);
+      assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${table.stdout}`);
       assert.ok(table.stdout.includes(shortOutpoint(cp)), table.stdout);
       assert.ok(!pending.some((c) => c.chan_point === cp), `${cp} no longer pending`);
     } else {
