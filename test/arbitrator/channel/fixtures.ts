@@ -211,7 +211,7 @@ function breachResolution(tx: string, facts: ChannelFacts): BreachResolution {
           htlc: h,
         })),
     ],
-    secondLevelScript: `63${'ef'.repeat(10)}68`,
+    secondLevelScript: `6321${'02' + 'ab'.repeat(32)}67${'ef'.repeat(10)}68`, // to_local-shaped: OP_IF <revocation pubkey> OP_ELSE ... OP_ENDIF
     theirToSelfDelay: 144,
   };
 }
