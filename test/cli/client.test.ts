@@ -214,6 +214,16 @@ describe('court against a stand-in API', () => {
     assert.equal((await court(['closechannel', '--force', CP], declined)).code, 1);
     assert.equal(seen.filter((s) => s.method === 'POST').length, 1, 'declined: only the dry run');
     seen = [];
+    const confirmed = io(true);
+    confirmed.stdin.end('y\n');
+    assert.equal((await court(['closechannel', '--force', CP], confirmed)).code, 0, confirmed.err());
+    assert.match(confirmed.err(), /Broadcast commitment #4 of 1{64}:1\? \[y\/N\]/);
+    assert.deepEqual(
+      seen.filter((s) => s.method === 'POST').map((s) => s.body),
+      [{ dry_run: true }, { dry_run: false }],
+      'confirmed: the dry run, then the broadcast',
+    );
+    seen = [];
     const yes = await court(['closechannel', '--force', '--yes', '--chan_point', CP]);
     assert.equal(yes.code, 0, yes.err);
     assert.deepEqual(
