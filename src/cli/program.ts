@@ -17,6 +17,7 @@ import {
   parseBlocks,
   parseDeadlineDelta,
   parseEventId,
+  parseHeight,
   parseNetwork,
   parseOutpoint,
   parseRpcServer,
@@ -28,6 +29,7 @@ import {
 import { CourtClient, DaemonError, readToken, UsageError } from './client.js';
 import {
   formatBalance,
+  formatSat,
   formatClosed,
   formatEvent,
   formatHistory,
@@ -204,6 +206,33 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
         else out(`${colors.green('bumped')} ${outpoint}`);
       });
   wallet
+    .command('rescan')
+    .description("read earlier blocks through the fee wallet (funds sent before courtd first ran, a restored seed)")
+    .addOption(new Option('--from_height <height>', 'first block to read').argParser(parseHeight).makeOptionMandatory())
+    .addOption(new Option('--to_height <height>', 'last block to read (default: the last block courtd processed)').argParser(parseHeight))
+    .addOption(new Option('--chunk <blocks>', 'blocks per request (the progress bar moves per request)').argParser(parseBlocks).default(500))
+    .action(async (opts) => {
+      const cl = await client();
+      const to = opts.to_height ?? (await cl.get<InfoView>('/v1/info')).block_height;
+      if (to < opts.from_height) throw new UsageError(`--to_height ${to} is below --from_height ${opts.from_height}`);
+      const bar = progressBar(io.stderr, true);
+      let blocks = 0;
+      let balance = '0';
+      try {
+        for (const [a, b] of rescanChunks(opts.from_height, to, opts.chunk)) {
+          bar.update(a - opts.from_height, to - opts.from_height + 1, 'rescanning');
+          const r = await cl.post<{ blocks: number; confirmed_balance: string }>('/v1/wallet/rescan', { from_height: a, to_height: b });
+          blocks += r.blocks;
+          balance = r.confirmed_balance;
+        }
+        bar.update(to - opts.from_height + 1, to - opts.from_height + 1, 'rescanning');
+      } finally {
+        bar.stop();
+      }
+      if (g().json) json({ blocks, confirmed_balance: balance, from_height: opts.from_height, to_height: to });
+      else out(`rescanned ${blocks} blocks (${opts.from_height}..${to}); confirmed_balance ${formatSat(balance)} sat`);
+    });
+  wallet
     .command('bumpforceclosefee')
     .description('raise the fee of a force close (the commitment, through its anchor)')
     .addOption(new Option('--chan_point <txid:vout>', 'the channel').argParser(parseOutpoint).makeOptionMandatory())
@@ -310,6 +339,13 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     });
 
   return program;
+}
+
+/** The [from, to] ranges of a rescan in requests of `chunk` blocks, in height order. */
+export function rescanChunks(from: number, to: number, chunk: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let a = from; a <= to; a += chunk) out.push([a, Math.min(to, a + chunk - 1)]);
+  return out;
 }
 
 /** A closing channel: its commitment went (or is going) on chain and it is not fully resolved. */

@@ -64,6 +64,7 @@ const ANSWERS: Record<string, unknown> = {
   [`POST /v1/channels/${encodeURIComponent(CP)}/bump`]: { chan_point: CP },
   [`POST /v1/channels/${encodeURIComponent(CP)}/force-close`]: PLAN,
   'POST /v1/tokens/rotate': { scope: 'readonly', path: '/d/regtest/readonly.token' },
+  'POST /v1/wallet/rescan': { blocks: 0, confirmed_balance: '0' },
 };
 
 let server: TestServer;
@@ -182,6 +183,22 @@ describe('court against a stand-in API', () => {
     assert.equal((await court(['wallet', 'bumpforceclosefee', '--chan_point', CP, '--sat_per_vbyte', '12'])).code, 0);
     assert.equal(seen.at(-1)?.url, `/v1/channels/${encodeURIComponent(CP)}/bump`);
     assert.deepEqual(seen.at(-1)?.body, { sat_per_vbyte: 12 });
+  });
+
+  it('wallet rescan: one request per chunk from --from_height to the daemon\'s height, blocks summed', async () => {
+    const r = await court(['wallet', 'rescan', '--from_height', '0', '--chunk', '50', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      seen.filter((x) => x.url === '/v1/wallet/rescan').map((x) => x.body),
+      [
+        { from_height: 0, to_height: 49 },
+        { from_height: 50, to_height: 99 },
+        { from_height: 100, to_height: 110 },
+      ],
+    );
+    assert.deepEqual(JSON.parse(r.out), { blocks: 0, confirmed_balance: '0', from_height: 0, to_height: 110 });
+    assert.equal(r.err, '', 'no progress bar: stderr is not a terminal');
+    assert.equal((await court(['wallet', 'rescan', '--from_height', '200', '--to_height', '100'])).code, 2);
   });
 
   it('rotate-token posts the scope; a scope outside admin|readonly is a usage error', async () => {
