@@ -7,7 +7,8 @@
  * api_snapshot_ratio: the time of one PUT over the time of the 11 signature verifications it needs, measured in
  *   the same run (goal <= 2: the API, the BOLT #3 rebuild and the briefcase add at most as much as the crypto).
  *   Extra fields split the time: check_snapshot_per_s (parse + BOLT #3 rebuild + verify, no I/O) and
- *   arbitrator_update_per_s (ChainArbitrator.updateChannel in process: check, store, transition; no HTTP).
+ *   arbitrator_update_per_s (ChainArbitrator.updateChannel in process: check, store, transition; no HTTP) and
+ *   durable_commit_ms (one synchronous=FULL commit on the same file system; a PUT makes two).
  * sse_events_per_s: node events streamed to one client (GET /v1/events from 0), 20,000 rows.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -141,6 +142,10 @@ export async function runApiBenches(): Promise<void> {
         ourBasepointsFrom(p, (l) => ring.publicKey(l)),
       );
     });
+    // One durable commit (an autocommit insert, synchronous=FULL) on the same file system: a PUT makes two.
+    db.exec('CREATE TABLE IF NOT EXISTS bench_fsync (a INTEGER)');
+    const fsyncIns = db.prepare('INSERT INTO bench_fsync VALUES (1)');
+    const commitPerS = opsPerSecond(() => fsyncIns.run(), { warmMs: 100, roundMs: 200, rounds: 3 });
     emit({ bench: 'api_snapshot_per_s', value: round(putPerS, 1), unit: 'snapshots/s', htlcs: 10, signatures: digests.length });
     emit({
       bench: 'api_snapshot_ratio',
@@ -150,6 +155,7 @@ export async function runApiBenches(): Promise<void> {
       verify_sets_per_s: round(verifyPerS, 1),
       check_snapshot_per_s: round(checkPerS, 1),
       arbitrator_update_per_s: round(directRates[1] as number, 1),
+      durable_commit_ms: round(1000 / commitPerS, 2),
     });
 
     // SSE: 20,000 events to one client.

@@ -34,6 +34,7 @@ export interface ApiParts {
   readonly wallet?: ApiDeps['wallet'];
   readonly rotateToken?: (scope: 'admin' | 'readonly') => string;
   readonly resolverView?: ResolverOutputSource;
+  readonly rescanWallet?: (fromHeight: number, toHeight?: number) => Promise<number>;
   readonly onError?: (status: number) => void;
 }
 
@@ -67,6 +68,7 @@ export function apiDeps(p: ApiParts): ApiDeps {
     ...(p.wallet === undefined ? {} : { wallet: p.wallet }),
     ...(p.rotateToken === undefined ? {} : { rotateToken: p.rotateToken }),
     ...(p.resolverView === undefined ? {} : { resolverView: p.resolverView }),
+    ...(p.rescanWallet === undefined ? {} : { rescanWallet: p.rescanWallet }),
     ...(p.onError === undefined ? {} : { onError: p.onError }),
   };
 }

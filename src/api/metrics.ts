@@ -81,7 +81,7 @@ export class Metrics {
         this.set(src.heights().height);
       },
     });
-    this.rpcErrors = new Counter({ name: 'courtd_rpc_errors_total', help: 'bitcoind RPC calls that failed after their retries', registers: [r] });
+    this.rpcErrors = new Counter({ name: 'courtd_rpc_errors_total', help: 'bitcoind RPC calls that failed after their retries (unreachable, credentials refused, bad reply)', registers: [r] });
     this.apiErrors = new Counter({ name: 'courtd_api_errors_total', help: 'API requests answered with an error, by status class', labelNames: ['status'], registers: [r] });
   }
 

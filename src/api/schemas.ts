@@ -256,12 +256,42 @@ export const BalanceReply = Type.Object(
   closed,
 );
 
+export const AlertsQuery = Type.Object({ after: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,15})$', description: 'alerts after this id' })) }, closed);
+
+export const AlertsReply = Type.Object(
+  {
+    alerts: Type.Array(
+      Type.Object(
+        {
+          id: Type.Integer({ minimum: 1 }),
+          kind: Type.String({ description: 'spentByOther (a spend the wallet never signed) | spentByStaleSweep' }),
+          outpoint: Type.String(),
+          lease_id: Type.Optional(Type.String()),
+          txid: Type.String(),
+          height: Height('block of the spend'),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);
+
 export const HealthReply = Type.Object({ synced: Type.Boolean(), block_height: Height('last block processed') }, closed);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Admin
 
 export const AddressReply = Type.Object({ address: Type.String() }, closed);
+
+export const RescanBody = Type.Object(
+  {
+    from_height: Type.Integer({ minimum: 0, maximum: 0x7fffffff, description: 'first block to read' }),
+    to_height: Type.Optional(Type.Integer({ minimum: 0, maximum: 0x7fffffff, description: 'last block to read (default: the last block courtd processed)' })),
+  },
+  closed,
+);
+export const RescanReply = Type.Object({ blocks: Type.Integer({ minimum: 0 }), confirmed_balance: Sat('confirmed, not leased, after the rescan') }, closed);
 
 export const BumpFields = {
   budget_sat: Type.Optional(Sat('new budget')),

@@ -59,10 +59,13 @@ export interface ApiDeps {
     balance(): WalletBalance;
     reserveStatus(anchorChannels: number): ReserveStatus;
     newAddress(): string;
+    alerts?(afterId?: number): Array<{ id: number; kind: string; outpoint: string; leaseId?: string; txid: string; height: number }>;
   };
   readonly events: EventFeed;
   /** The resolver runner's view of a channel's outputs (absent: read from the arbitrator's rows). */
   readonly resolverView?: ResolverOutputSource;
+  /** Reads blocks from..to (to: the last processed block when absent) through the fee wallet; returns the count. */
+  rescanWallet?(fromHeight: number, toHeight?: number): Promise<number>;
   /** Rewrites a token file; returns its path. */
   rotateToken?(scope: 'admin' | 'readonly'): string;
   /** Called with each error status (metrics). */
@@ -346,6 +349,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.get(
+    '/v1/wallet/alerts',
+    { ...cfg('readonly'), schema: { summary: "Spends of the fee wallet's coins it did not sign (seed used elsewhere, a key leaked, a stale sweep)", tags: ['read'], querystring: S.AlertsQuery, response: { 200: S.AlertsReply, ...errors } } },
+    async (req) => {
+      if (deps.wallet?.alerts === undefined) throw unavailable('the fee wallet');
+      const after = req.query.after === undefined ? 0 : Number(req.query.after);
+      return {
+        alerts: deps.wallet.alerts(after).map((a) => ({ id: a.id, kind: a.kind, outpoint: a.outpoint, ...(a.leaseId === undefined ? {} : { lease_id: a.leaseId }), txid: a.txid, height: a.height })),
+      };
+    },
+  );
+
+  app.get(
     '/v1/events',
     {
       ...cfg('readonly'),
@@ -386,6 +401,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.wallet === undefined) throw unavailable('the fee wallet');
     return { address: deps.wallet.newAddress() };
   });
+
+  app.post(
+    '/v1/wallet/rescan',
+    {
+      ...cfg('admin'),
+      schema: { summary: 'Read earlier blocks through the fee wallet (funds sent before courtd first ran, a restored seed)', tags: ['admin'], body: S.RescanBody, response: { 200: S.RescanReply, ...errors } },
+    },
+    async (req) => {
+      if (deps.wallet === undefined || deps.rescanWallet === undefined) throw unavailable('the fee wallet rescan');
+      const blocks = await deps.rescanWallet(req.body.from_height, req.body.to_height);
+      req.log.info({ fromHeight: req.body.from_height, blocks }, 'api: wallet rescan done');
+      return { blocks, confirmed_balance: deps.wallet.balance().confirmed.toString() };
+    },
+  );
 
   app.post(
     '/v1/sweeps/bump',

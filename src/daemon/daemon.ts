@@ -120,13 +120,16 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
       db,
       logger: log,
     });
-    // Count failed RPC calls (after their retries) for the metrics: one wrapper around the one client.
+    // Count failed RPC calls (after their retries) for the metrics: one wrapper around the one client. Only
+    // failures of the link count (unreachable, credentials refused, a reply that is not JSON-RPC); an RPC error
+    // answer (a transaction not found, a mempool refusal) is the node answering.
     const call = chain.rpc.call.bind(chain.rpc);
+    const LINK_FAILURES = new Set(['COURT_E_CHAIN_UNREACHABLE', 'COURT_E_CHAIN_AUTH', 'COURT_E_CHAIN_BAD_REPLY']);
     chain.rpc.call = async (method: string, params?: readonly unknown[]) => {
       try {
         return await call(method, params);
       } catch (err) {
-        metricsBox.m?.rpcErrors.inc();
+        if (err instanceof CourtError && LINK_FAILURES.has(err.code)) metricsBox.m?.rpcErrors.inc();
         throw err;
       }
     };
@@ -167,6 +170,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
       outputs: chain.source,
       logger: logger.child({ component: 'arbitrator' }),
       resolvers: money.resolvers,
+      // The CPFP offer of every anchor commitment we publish.
       sweeper: money.sweeper,
       ...(depth === undefined ? {} : { closeDepth: { min: depth, max: depth } }),
       onCommit: () => feed.kick(),
@@ -176,7 +180,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
     money.subscribe();
     arbitrator.start(startHeight);
     // Reverse order at stop: the chain layer stops polling first (the block being delivered finishes), then the
-    // arbitrator's queued events finish.
+    // arbitrator's queued events finish, then the resolvers' queued work.
     undo.push(() => money.stop());
     undo.push(() => arbitrator.stop());
     undo.push(() => chain.stop());
@@ -252,6 +256,7 @@ export async function startDaemon(config: Config, logger: PinoLogger, signal?: A
           return path;
         },
         resolverView: money.resolverView,
+        rescanWallet: (from, to) => money.wallet.rescan(chain.source, from, to ?? money.wallet.tip()?.height ?? chainInfo().height),
         onError: (status) => metrics.apiErrors.inc({ status: `${Math.floor(status / 100)}xx` }),
       }),
     );

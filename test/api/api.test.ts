@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
+import { address as btcAddress, networks, Transaction } from 'bitcoinjs-lib';
 import { Metrics } from '../../src/api/metrics.js';
 import { getChannel } from '../../src/api/views.js';
 import { openApiDocument } from '../../src/api/openapi-gen.js';
@@ -164,6 +165,38 @@ describe('HTTP API', () => {
     assert.deepEqual(bal, { confirmed_balance: '0', unconfirmed_balance: '0', locked_balance: '0', total_balance: '0', reserve_required: '10000', reserve_shortfall: '10000' });
     const addr = (await inject('POST', '/v1/wallet/address', rig.admin)).json();
     assert.match(addr.address, /^bcrt1q/);
+    // Funds sent before courtd saw any block: found by a rescan of those blocks.
+    const pay = new Transaction();
+    pay.version = 2;
+    pay.addInput(Buffer.alloc(32, 7), 0);
+    pay.addOutput(btcAddress.toOutputScript(addr.address, networks.regtest), 50_000n);
+    // (the first transaction of a block is its coinbase: a stand-in goes first)
+    const coinbase = (n: number): Transaction => {
+      const cb = new Transaction();
+      cb.addInput(Buffer.alloc(32), 0xffffffff, 0xffffffff, Buffer.from([n]));
+      cb.addOutput(Buffer.from('0014' + '22'.repeat(20), 'hex'), 1n);
+      return cb;
+    };
+    const [blk] = rig.fakeChain.mine(1, [coinbase(1), pay]);
+    const rescan = await inject('POST', '/v1/wallet/rescan', rig.admin, { from_height: 0, to_height: blk?.height });
+    assert.equal(rescan.statusCode, 200, rescan.body);
+    assert.deepEqual(rescan.json(), { blocks: (blk?.height ?? 0) + 1, confirmed_balance: '50000' });
+    assert.deepEqual((await inject('GET', '/v1/wallet/alerts?after=0', rig.readonly)).json(), { alerts: [] }, 'no spend it did not sign');
+    // A spend of that coin the wallet never signed (its seed used elsewhere): an alert.
+    const thief = new Transaction();
+    thief.version = 2;
+    thief.addInput(Buffer.from(pay.getId(), 'hex').reverse(), 0);
+    thief.addOutput(Buffer.from('0014' + '11'.repeat(20), 'hex'), 49_000n);
+    const [blk2] = rig.fakeChain.mine(1, [coinbase(2), thief]);
+    assert.equal((await inject('POST', '/v1/wallet/rescan', rig.admin, { from_height: 0, to_height: blk2?.height })).statusCode, 400, 'not above the last block delivered');
+    if (blk2 !== undefined) rig.wallet.onChainEvent({ type: 'BlockConnected', height: blk2.height, hash: blk2.hash, block: blk2 }); // as the dispatcher delivers it
+    const alerts = (await inject('GET', '/v1/wallet/alerts', rig.readonly)).json().alerts;
+    assert.equal(alerts.length, 1);
+    assert.deepEqual({ kind: alerts[0].kind, outpoint: alerts[0].outpoint, txid: alerts[0].txid }, { kind: 'spentByOther', outpoint: `${pay.getId()}:0`, txid: thief.getId() });
+    assert.deepEqual((await inject('GET', `/v1/wallet/alerts?after=${alerts[0].id}`, rig.readonly)).json(), { alerts: [] });
+    const upside = await inject('POST', '/v1/wallet/rescan', rig.admin, { from_height: 5, to_height: 2 });
+    assert.equal(upside.statusCode, 400);
+    assert.equal(upside.json().code, 'COURT_E_WALLET_INVALID_ARGUMENT');
   });
 
   it('sweeps: listed with budget and deadline; bump by outpoint and by channel; unknown outpoint 404', async () => {

@@ -21,7 +21,7 @@ import { migrate } from '../../src/store/migrate.js';
 import type { Sweeper } from '../../src/sweep/sweeper.js';
 import { Wallet } from '../../src/wallet/wallet.js';
 import { aliceArbitrator } from '../helpers/arbitrator.js';
-import { NO_SPENDS } from '../helpers/fake-chain.js';
+import { FakeChain, NO_SPENDS } from '../helpers/fake-chain.js';
 import { testSweeper } from '../sweep/helpers.js';
 import { collectLogLine, collectSecrets } from '../helpers/log-scan.js';
 
@@ -35,6 +35,8 @@ export interface ApiRig {
   readonly sweeper: Sweeper;
   readonly wallet: Wallet;
   readonly feed: EventFeed;
+  /** The blocks the wallet rescan reads. */
+  readonly fakeChain: FakeChain;
   readonly admin: string;
   readonly readonly: string;
   /** Transactions the arbitrator published (txids). */
@@ -67,6 +69,7 @@ export async function apiRig(dir: string, file: string, sim: ChannelSimulator): 
   const { sweeper } = testSweeper(db, { height: H });
   await sweeper.start();
   const feed = new EventFeed({ db, pollMs: 20 });
+  const fakeChain = new FakeChain();
   const tokens = { admin: randomBytes(32).toString('hex'), readonly: randomBytes(32).toString('hex') };
   collectSecrets([
     ['api test admin token', tokens.admin],
@@ -84,6 +87,7 @@ export async function apiRig(dir: string, file: string, sim: ChannelSimulator): 
       events: feed,
       chainInfo: () => ({ height: arb.height, hash: '00'.repeat(32), nodeHeight: arb.height }),
       publish: async () => true,
+      rescanWallet: (from, to) => wallet.rescan(fakeChain, from, to ?? from),
       sweeper,
       wallet,
       rotateToken: (scope) => {
@@ -100,6 +104,7 @@ export async function apiRig(dir: string, file: string, sim: ChannelSimulator): 
     sweeper,
     wallet,
     feed,
+    fakeChain,
     get admin() {
       return tokens.admin;
     },
@@ -149,8 +154,10 @@ export function routes(cp: string): Array<{ method: 'GET' | 'PUT' | 'POST'; url:
     { method: 'GET', url: '/v1/sweeps', scope: 'readonly' },
     { method: 'GET', url: `/v1/channels/${e}/history`, scope: 'readonly' },
     { method: 'GET', url: '/v1/wallet/balance', scope: 'readonly' },
+    { method: 'GET', url: '/v1/wallet/alerts', scope: 'readonly' },
     { method: 'GET', url: '/v1/events?after=0', scope: 'readonly' },
     { method: 'POST', url: '/v1/wallet/address', scope: 'admin' },
+    { method: 'POST', url: '/v1/wallet/rescan', scope: 'admin', body: { from_height: 0, to_height: 0 } },
     { method: 'POST', url: '/v1/sweeps/bump', scope: 'admin', body: { outpoint: `${'33'.repeat(32)}:0` } },
     { method: 'POST', url: `/v1/channels/${e}/bump`, scope: 'admin', body: {} },
     { method: 'POST', url: '/v1/events/ack', scope: 'admin', body: { id: 0 } },
