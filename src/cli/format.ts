@@ -6,6 +6,7 @@
 import Table from 'cli-table3';
 import type { Colors } from 'picocolors/types.js';
 import type {
+  AlertView,
   BalanceView,
   ChannelView,
   ClosedView,
@@ -196,6 +197,16 @@ export function formatBalance(b: BalanceView, c: Colors): string {
       ['reserve_shortfall', short ? c.red(formatSat(b.reserve_shortfall)) : formatSat(b.reserve_shortfall)],
     ],
     ['left', 'right'],
+  );
+}
+
+/** `court wallet alerts`: spends of the fee wallet's coins it did not sign. */
+export function formatAlerts(alerts: readonly AlertView[], c: Colors): string {
+  if (alerts.length === 0) return 'no wallet alerts';
+  return table(
+    ['id', 'kind', 'outpoint', 'spent by', 'height', 'lease'],
+    alerts.map((a) => [String(a.id), c.red(a.kind), shortOutpoint(a.outpoint), shortOutpoint(a.txid), String(a.height), a.lease_id ?? '-']),
+    ['right', 'left', 'left', 'left', 'right', 'left'],
   );
 }
 

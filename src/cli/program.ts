@@ -28,6 +28,7 @@ import {
 } from './args.js';
 import { CourtClient, DaemonError, readToken, UsageError } from './client.js';
 import {
+  formatAlerts,
   formatBalance,
   formatSat,
   formatClosed,
@@ -40,7 +41,7 @@ import {
   renderTimeline,
 } from './format.js';
 import { progressBar } from './progress.js';
-import type { BalanceView, ChannelView, ClosedView, EventView, ForceCloseView, InfoView, SweepView, TransitionView } from './views.js';
+import type { AlertView, BalanceView, ChannelView, ClosedView, EventView, ForceCloseView, InfoView, SweepView, TransitionView } from './views.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -205,6 +206,15 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
         if (g().json) json(r);
         else out(`${colors.green('bumped')} ${outpoint}`);
       });
+  wallet
+    .command('alerts')
+    .description("spends of the fee wallet's coins it did not sign (its seed used elsewhere, a key leaked, a stale sweep)")
+    .addOption(new Option('--after <id>', 'only alerts after this id').argParser(parseEventId))
+    .action(async (opts) => {
+      const r = await (await client()).get<{ alerts: AlertView[] }>(`/v1/wallet/alerts${opts.after === undefined ? '' : `?after=${opts.after}`}`);
+      if (g().json) json(r);
+      else out(formatAlerts(r.alerts, colors));
+    });
   wallet
     .command('rescan')
     .description("read earlier blocks through the fee wallet (funds sent before courtd first ran, a restored seed)")

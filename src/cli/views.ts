@@ -137,3 +137,13 @@ export interface EventView {
   readonly chan_point?: string;
   readonly [k: string]: unknown;
 }
+
+export interface AlertView {
+  readonly id: number;
+  /** spentByOther | spentByStaleSweep */
+  readonly kind: string;
+  readonly outpoint: string;
+  readonly lease_id?: string;
+  readonly txid: string;
+  readonly height: number;
+}

@@ -65,6 +65,7 @@ const ANSWERS: Record<string, unknown> = {
   [`POST /v1/channels/${encodeURIComponent(CP)}/force-close`]: PLAN,
   'POST /v1/tokens/rotate': { scope: 'readonly', path: '/d/regtest/readonly.token' },
   'POST /v1/wallet/rescan': { blocks: 0, confirmed_balance: '0' },
+  'GET /v1/wallet/alerts?after=2': { alerts: [] },
 };
 
 let server: TestServer;
@@ -137,6 +138,7 @@ describe('court against a stand-in API', () => {
       [['pendingsweeps'], '/v1/sweeps'],
       [['history', CP], `/v1/channels/${encodeURIComponent(CP)}/history`],
       [['wallet', 'balance'], '/v1/wallet/balance'],
+      [['wallet', 'alerts', '--after', '2'], '/v1/wallet/alerts?after=2'],
     ];
     for (const [args, path] of cmds) {
       const r = await court(args);

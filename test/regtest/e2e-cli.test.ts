@@ -140,6 +140,15 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.equal(bal.code, 0, bal.stderr);
     assert.equal(json<{ confirmed_balance: string }>(bal.stdout).confirmed_balance, '250000');
     assert.match((await court.court(['wallet', 'balance'])).stdout, /confirmed_balance\s*│\s*250,000/);
+    // A rescan of blocks the wallet already read changes nothing (the same confirmed balance), in chunks.
+    const tip = await chain.height();
+    const rescan = await court.court(['wallet', 'rescan', '--from_height', String(tip - 4), '--chunk', '2', '--json']);
+    assert.equal(rescan.code, 0, rescan.stderr);
+    assert.deepEqual(json<{ blocks: number; confirmed_balance: string }>(rescan.stdout), { blocks: 5, confirmed_balance: '250000', from_height: tip - 4, to_height: tip });
+    const alerts = await court.court(['wallet', 'alerts', '--json']);
+    assert.equal(alerts.code, 0, alerts.stderr);
+    assert.deepEqual(json<{ alerts: unknown[] }>(alerts.stdout).alerts, []);
+    assert.match((await court.court(['wallet', 'alerts'])).stdout, /no wallet alerts/);
   });
 
   it('our force close through `court closechannel --force --yes`: plan, broadcast, classified LOCAL', async (t) => {
