@@ -10,10 +10,11 @@
  * Each CLI command is checked as a table and as `--json` against the API's answer.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { address as btcAddress, networks } from 'bitcoinjs-lib';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
-import { CourtdProcess } from '../../regtest/courtd-process.js';
+import { COURT, CourtdProcess } from '../../regtest/courtd-process.js';
 import { NodeAdapter } from '../../regtest/node-adapter.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { closeTypeMatches } from '../../src/cli/args.js';
@@ -310,6 +311,24 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
       later.every((id) => id > (ids.at(-1) as number)),
       `--after ${ids.at(-1)} resumes after that id: ${later.join(',')}`,
     );
+  });
+
+  it('events --follow prints the backlog, keeps the stream open, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
+    const child = spawn(process.execPath, [COURT, '--datadir', court.datadir, '--network', 'regtest', '--rpcserver', `127.0.0.1:${court.apiPort}`, 'events', '--follow', '--json'], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const until = Date.now() + 30_000;
+    while (!stdout.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(stdout.includes('\n'), 'the backlog arrives');
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(child.exitCode, null, 'still following after the backlog');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    courtOutputs.push(stdout);
   });
 
   it("no secret in the daemon's log lines or in court's output: tokens, the seed, the RPC password", async () => {
