@@ -33,6 +33,8 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
   let seed: Uint8Array;
   /** Everything every `court` run printed (scanned for secrets at the end). */
   const courtOutputs: string[] = [];
+  /** Tokens rotated away (still secrets). */
+  const rotatedAway: string[] = [];
 
   /** A channel alice (courtd) funded, with one HTLC each way, registered over HTTP. */
   async function open(): Promise<ChannelSimulator> {
@@ -313,6 +315,44 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     );
   });
 
+  it('every command answers as a table and as --json (exit 0, JSON that parses, the table names what the JSON holds)', async () => {
+    const cp = (await node.request<{ channels: ChannelView[] }>('GET', '/v1/channels?all=true')).channels[0]?.chan_point as string;
+    const cases: [string[], (j: any) => string][] = [
+      [['getinfo'], (j) => String(j.block_height)],
+      [['listchannels'], (j) => shortOutpoint(j.channels[0]?.chan_point ?? '-')],
+      [['pendingchannels'], (j) => (j.channels.length === 0 ? 'no pending channels' : shortOutpoint(j.channels[0].chan_point))],
+      [['closedchannels'], (j) => (j.channels.length === 0 ? 'no closed channels' : shortOutpoint(j.channels[0].chan_point))],
+      [['pendingsweeps'], (j) => (j.sweeps.length === 0 ? 'no pending sweeps' : shortOutpoint(j.sweeps[0].outpoint))],
+      [['history', cp], (j) => j.transitions[0].event],
+      [['timeline', cp], (j) => j.chan_point],
+      [['wallet', 'balance'], () => 'confirmed_balance'],
+      [['wallet', 'alerts'], (j) => (j.alerts.length === 0 ? 'no wallet alerts' : j.alerts[0].kind)],
+      [['wallet', 'newaddress'], (j) => j.address.slice(0, 6)],
+    ];
+    for (const [args, expect] of cases) {
+      const j = await court.court([...args, '--json']);
+      assert.equal(j.code, 0, `${args.join(' ')} --json: ${j.stderr}`);
+      const parsed = JSON.parse(j.stdout) as unknown;
+      const t = await court.court(args);
+      assert.equal(t.code, 0, `${args.join(' ')}: ${t.stderr}`);
+      assert.ok(t.stdout.includes(expect(parsed)), `${args.join(' ')}: the table shows ${expect(parsed)}:\n${t.stdout}`);
+    }
+  });
+
+  it('rotatetoken: a new readonly token in its file, the old one refused (401), court reads the new one', async () => {
+    const old = court.token('readonly');
+    const r = await court.court(['rotatetoken', '--scope', 'readonly']);
+    assert.equal(r.code, 0, r.stderr);
+    const fresh = court.token('readonly');
+    assert.notEqual(fresh, old);
+    assert.ok(!r.stdout.includes(fresh) && !r.stdout.includes(old), 'no token printed');
+    const res = await fetch(`${court.baseUrl}/v1/info`, { headers: { authorization: `Bearer ${old}` } });
+    await res.text();
+    assert.equal(res.status, 401);
+    assert.equal((await court.court(['--tokenfile', court.tokenFile('readonly'), 'getinfo'])).code, 0);
+    rotatedAway.push(old);
+  });
+
   it('events --follow prints the backlog, keeps the stream open, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
     const child = spawn(process.execPath, [COURT, '--datadir', court.datadir, '--network', 'regtest', '--rpcserver', `127.0.0.1:${court.apiPort}`, 'events', '--follow', '--json'], {
       env: { ...process.env, NO_COLOR: '1' },
@@ -332,7 +372,7 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
   });
 
   it("no secret in the daemon's log lines or in court's output: tokens, the seed, the RPC password", async () => {
-    const secrets = [court.token('admin'), court.token('readonly'), toHex(seed), chain.endpoint.password];
+    const secrets = [court.token('admin'), court.token('readonly'), toHex(seed), chain.endpoint.password, ...rotatedAway];
     const outputs = [court.log, ...courtOutputs];
     // The suite-wide scan (zz-log-scan.test.ts) gets them too.
     for (const text of outputs) for (const line of text.split('\n')) if (line !== '') collectLogLine(line);
@@ -341,6 +381,7 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
       ['readonly token', court.token('readonly')],
       ['seed', toHex(seed)],
       ['rpc password', chain.endpoint.password],
+      ...rotatedAway.map((t, i): [string, string] => [`rotated token ${i}`, t]),
     ]);
     for (const secret of secrets) for (const text of outputs) assert.ok(!text.includes(secret), 'a secret leaked');
     assert.ok(court.log.split('\n').length > 5, 'the daemon logged');
