@@ -76,7 +76,8 @@ function channelInputs(c: number): SweepInputSpec[] {
       pairedOutput: { valueSat: 50_000n, script: '0020' + '00'.repeat(32) },
       budgetSat: 25_000n,
       pinnable: true,
-      // Pinnable inputs are clustered per channel (one counterparty must not pin another channel's claims).
+      // Pinnable inputs carry their channel: batched across channels until a refusal, a spend by someone else or the
+      // node dropping a version near its deadline splits a set by channel (a split the bench never triggers).
       chanPoint: `${txidOf(`c${c} funding`)}:0`,
       owner: `bench:c${c} htlc ${h}`,
     });

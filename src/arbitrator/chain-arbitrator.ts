@@ -188,6 +188,10 @@ export class ChainArbitrator {
   readonly #pending = new Set<string>();
   readonly #resolvers: ResolverHost;
   #height = 0;
+  /** The chain layer's height at start (the end of every start-up rescan). */
+  #startHeight = 0;
+  /** Start-up reconciliations waiting for the chain layer to deliver the close's height again (see #watch). */
+  readonly #deferredReconcile = new Map<string, { readonly height: number; readonly seen: () => boolean }>();
   /** Hash of the last connected block (undefined until one is seen). */
   #tipHash: string | undefined;
   #started = false;
@@ -235,6 +239,7 @@ export class ChainArbitrator {
     if (this.#started) throw new CourtError('COURT_E_FSM_LIFECYCLE', 'ChainArbitrator started twice');
     this.#started = true;
     this.#height = height;
+    this.#startHeight = height;
     const rows = loadStartRows(this.#o.db);
     const redo: Array<() => void> = [];
     for (const r of rows) {
@@ -461,6 +466,17 @@ export class ChainArbitrator {
     }
     this.#height = event.height;
     this.#tipHash = event.hash;
+    for (const [cp, d] of this.#deferredReconcile) {
+      if (d.height > event.height) continue;
+      this.#deferredReconcile.delete(cp);
+      // The close's height was delivered (its spend, if still there, reached the watch before this event).
+      if (d.seen()) continue;
+      const s = await this.state(cp);
+      const gone = s === undefined ? undefined : spentBy(s);
+      if (s === undefined || gone === undefined || gone.height !== d.height) continue;
+      this.#log.warn({ chanPoint: cp, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
+      await this.#deliverOrRetry(cp, this.#undo(cp, s, gone.height, NO_BLOCK));
+    }
     const retry = [...this.#retry];
     this.#retry.clear();
     for (const [cp, evs] of retry) for (const ev of evs) if (this.#entries.has(cp)) await this.#deliverOrRetry(cp, ev);
@@ -531,6 +547,13 @@ export class ChainArbitrator {
         if (s === undefined) return;
         const gone = spentBy(s);
         if (gone === undefined) return;
+        // A close above the height the chain layer had delivered when we started was recorded from a block whose
+        // delivery a crash cut short (a later subscriber had not taken it, so the block log did not advance): the
+        // rescan could not see it, and that height comes again. Judge it once the chain layer has delivered it.
+        if (gone.height > this.#startHeight) {
+          this.#deferredReconcile.set(chanPoint, { height: gone.height, seen: () => seen });
+          return;
+        }
         this.#log.warn({ chanPoint, closeTxid: gone.txid }, 'arbitrator: the confirmed close is no longer on the chain; rolling back');
         await this.#deliver(chanPoint, this.#undo(chanPoint, s, gone.height, NO_BLOCK));
       },

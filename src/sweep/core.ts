@@ -4,8 +4,11 @@
  * DB: the runner (sweeper.ts) feeds heights, estimates and wallet coins in and executes what comes out.
  *
  * Clustering rules (ARCHITECTURE.md "Sweeper", contractcourt-spec.md section 6, pain points 2, 9, 10):
- *  - inputs the counterparty can also spend (pinnable) never share a transaction with inputs only we can spend,
- *    nor with pinnable inputs of another channel (one counterparty could pin the other channels' claims);
+ *  - inputs the counterparty can also spend (pinnable) never share a transaction with inputs only we can spend;
+ *    pinnable inputs of different channels may share one (second-level HTLC pairs of many channels with one
+ *    locktime), until the sweeper splits them by channel (`channelSplit`, when such a set is refused, loses an
+ *    input to someone else, or is no longer held by the node near its deadline): a split input shares a
+ *    transaction only with split pinnable inputs of its own channel, so one counterparty's pin holds only hers;
  *  - inputs with different absolute locktimes never share a transaction;
  *  - wallet-funded inputs (zero-fee second-level HTLC pairs, anchor CPFP) are kept apart from self-paying ones, and
  *    each CPFP anchor is alone (its package maths is its own);
@@ -42,6 +45,16 @@ export interface CoreInput {
   readonly spec: SweepInputSpec;
   /** Height at which it was (last) offered. */
   readonly offerHeight: number;
+  /** Split by channel (SpecMarks.channelSplit): clustered only with split pinnable inputs of its channel. */
+  readonly channelSplit?: boolean;
+}
+
+/**
+ * The channel an input counts for when sets are split by channel: its chanPoint ('' for inputs offered without
+ * one, which count as one unknown channel: owners that can be pinned give their chanPoint).
+ */
+export function channelOf(s: SweepInputSpec): string {
+  return s.chanPoint ?? '';
 }
 
 /** The height the input must confirm by: its deadline, or a far target (lnd: 1008 blocks after it matures). */
@@ -104,11 +117,12 @@ export interface ClusterOptions {
 }
 
 /** The class an input is clustered in: inputs of different classes never share a transaction. */
-export function classKey(i: Pick<CoreInput, 'spec'>): string {
+export function classKey(i: Pick<CoreInput, 'spec' | 'channelSplit'>): string {
   const s = i.spec;
   const cls = s.parent !== undefined ? `cpfp:${s.outpoint}` : s.alone === true ? `alone:${s.outpoint}` : s.pairedOutput !== undefined ? 'paired' : 'self';
-  // Pinnable inputs are also kept apart per channel: one counterparty must not be able to pin another's claims.
-  return `${s.pinnable ? `p:${s.chanPoint ?? ''}` : 'u'}|${s.locktime ?? 0}|${cls}`;
+  // Pinnable inputs split by channel are kept apart per channel: one counterparty's pin must not hold the others.
+  const pin = !s.pinnable ? 'u' : i.channelSplit === true ? `p:${channelOf(s)}` : 'p';
+  return `${pin}|${s.locktime ?? 0}|${cls}`;
 }
 
 /**

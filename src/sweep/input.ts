@@ -99,9 +99,30 @@ export function checkSpec(s: SweepInputSpec): SweepInputSpec {
   return s;
 }
 
-/** The spec as stored (JSON, v 1). */
-export function specToJson(s: SweepInputSpec): string {
-  return JSON.stringify({ v: 1, ...s }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/**
+ * What the sweeper itself records about an input beside its owner's spec (in the same stored JSON, so no schema
+ * change): never part of the spec, kept when the owner offers the spec again.
+ */
+export interface SpecMarks {
+  /**
+   * Pinnable and split by channel (a set holding pinnable inputs of several channels was refused by the node, lost
+   * an input to someone else, or was no longer held by the node near its deadline): from then on clustered only
+   * with pinnable inputs of its own channel.
+   */
+  readonly channelSplit?: boolean;
+}
+
+/** The spec as stored (JSON, v 1), with the sweeper's marks beside it. */
+export function specToJson(s: SweepInputSpec, marks: SpecMarks = {}): string {
+  const { channelSplit: _c, ...clean } = s as SweepInputSpec & { channelSplit?: unknown };
+  return JSON.stringify({ v: 1, ...clean, ...(marks.channelSplit === true ? { channelSplit: true } : {}) }, (_k, v: unknown) =>
+    typeof v === 'bigint' ? v.toString() : v,
+  );
+}
+
+/** The sweeper's marks of a stored spec. */
+export function marksFromJson(json: string): SpecMarks {
+  return (JSON.parse(json) as { channelSplit?: unknown }).channelSplit === true ? { channelSplit: true } : {};
 }
 
 /** Parses a stored spec; COURT_E_SWEEP_INVALID_INPUT if it does not decode. */
@@ -111,7 +132,7 @@ export function specFromJson(json: string): SweepInputSpec {
   const big = (x: unknown): bigint => BigInt(x as string);
   const po = o.pairedOutput as { valueSat: string; script: string } | undefined;
   const pa = o.parent as { txid: string; weight: number; feeSat: string } | undefined;
-  const { v: _v, ...rest } = o;
+  const { v: _v, channelSplit: _c, ...rest } = o;
   return checkSpec({
     ...(rest as unknown as SweepInputSpec),
     valueSat: big(o.valueSat),

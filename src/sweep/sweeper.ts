@@ -26,7 +26,7 @@ import type { Signer } from '../keys/signer.js';
 import type { Db } from '../store/db.js';
 import { CourtError } from '../util/errors.js';
 import { errFields, silentLogger, type Logger } from '../util/logger.js';
-import { classKey, clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
+import { channelOf, classKey, clusterInputs, deadlineOf, orderInputs, screen, sweepAmounts, unsignedSweep, type CoreInput } from './core.js';
 import {
   acceptsReplacement,
   blocksLeft,
@@ -39,7 +39,7 @@ import {
   packageRateForAtLeast,
   type FeeFunction,
 } from './fee.js';
-import { checkSpec, effectiveBudget, needsWallet, specToJson } from './input.js';
+import { checkSpec, effectiveBudget, marksFromJson, needsWallet, specToJson } from './input.js';
 import { signSweep } from './sign.js';
 import { IN, rowSpec, STATE_NAME, SweepStore, TERMINAL, TX, type InputRow, type SetRow, type TxRow } from './store.js';
 import type {
@@ -86,6 +86,11 @@ export interface SweeperOptions {
   readonly maxInputs?: number;
   /** BIP125 incremental relay fee the node applies, sat/kw (default 250 = 1 sat/vB). */
   readonly incrementalPerKw?: bigint;
+  /**
+   * Blocks before its deadline from which a set holding pinnable inputs of several channels is looked at every
+   * block and split by channel if the node no longer holds its live version (default 3).
+   */
+  readonly channelSplitBlocks?: number;
   readonly logger?: Logger;
   /** Called after each commit with its name (crash tests copy the database here). */
   readonly onCommit?: (point: string) => void;
@@ -97,6 +102,9 @@ export interface SweeperOptions {
  * holds is someone else's conflicting transaction: a pin).
  */
 const REFUSED = /^(node refused the sweep|replacement refused)/;
+
+/** Answers saying the node holds (or has mined) a version: nothing conflicting of someone else's is in its way. */
+const HELD: ReadonlySet<PublishResult['kind']> = new Set(['accepted', 'already-in-mempool', 'already-confirmed']);
 
 /**
  * What a set was clustered and built for from an input: its spec but the budget and the deadline (keys sorted).
@@ -129,6 +137,7 @@ export class Sweeper implements SweeperPort {
   private readonly window: number;
   private readonly maxInputs: number;
   private readonly incremental: bigint;
+  private readonly splitBlocks: number;
   private readonly logger: Logger;
   private readonly onCommit: (point: string) => void;
   private readonly listeners: ((r: SweepResult) => void)[] = [];
@@ -137,6 +146,8 @@ export class Sweeper implements SweeperPort {
   private readonly queue = new SerialQueue();
   private tip: number;
   private lastFloor = FEE_FLOOR_PER_KW;
+  /** Splits by channel so far (the block step clusters again after one). */
+  private splits = 0;
 
   /** The dispatcher subscriber (register after ChainWatches). */
   readonly onChainEvent = (event: ChainEvent): Promise<void> =>
@@ -163,6 +174,7 @@ export class Sweeper implements SweeperPort {
     this.window = opts.window ?? 6;
     this.maxInputs = opts.maxInputs ?? 500;
     this.incremental = opts.incrementalPerKw ?? INCREMENTAL_RELAY_PER_KW;
+    this.splitBlocks = opts.channelSplitBlocks ?? 3;
     this.logger = opts.logger ?? silentLogger;
     this.onCommit = opts.onCommit ?? (() => undefined);
   }
@@ -201,15 +213,16 @@ export class Sweeper implements SweeperPort {
 
   offer(input: SweepInputSpec): void {
     const spec = checkSpec(input);
-    const json = specToJson(spec);
     let isNew = false;
     this.tx('offer', () => {
       const row = this.store.input(spec.outpoint);
       if (row === undefined) {
-        this.store.insertInput(spec, json, this.tip, undefined, this.tip);
+        this.store.insertInput(spec, specToJson(spec), this.tip, undefined, this.tip);
         isNew = true;
         return;
       }
+      // The sweeper's own marks (a split by channel) stay whatever the owner offers.
+      const json = specToJson(spec, marksFromJson(row.spec));
       if (row.owner !== spec.owner) {
         throw new CourtError('COURT_E_SWEEP_OWNER_CONFLICT', 'outpoint already offered by another owner', { outpoint: spec.outpoint });
       }
@@ -263,7 +276,7 @@ export class Sweeper implements SweeperPort {
         ...(req.deadlineDelta !== undefined ? { deadlineHeight: this.tip + req.deadlineDelta } : {}),
       });
       this.store.updateInput(outpoint, {
-        spec: specToJson(spec),
+        spec: specToJson(spec, marksFromJson(row.spec)),
         reason: null,
         ...(req.startFeeRatePerKw !== undefined ? { start_feerate: Number(req.startFeeRatePerKw) } : {}),
       });
@@ -318,6 +331,17 @@ export class Sweeper implements SweeperPort {
         this.tx('set-retry', () => this.store.updateSet(set.id, { next_height: height + 1, reason: `error: ${(err as Error).message}` }));
       }
     }
+    // A split by channel while a new set was published (its first version refused) sends its inputs back at this
+    // height: they are clustered again in this block. Bounded: split inputs form sets of one channel, never split.
+    for (let pass = 0; pass < 3; pass++) {
+      const before = this.splits;
+      await this.clusterDue(height);
+      if (this.splits === before) break;
+    }
+  }
+
+  /** The inputs due at `height`: screened, clustered, and each cluster made a set and stepped (published). */
+  private async clusterDue(height: number): Promise<void> {
     const due = this.store.dueInputs(height);
     if (due.length === 0) return;
     const ready: CoreInput[] = [];
@@ -341,7 +365,7 @@ export class Sweeper implements SweeperPort {
           this.store.updateInput(row.outpoint, { reason: blocked.reason, next_height: blocked.retryAt ?? null });
           continue;
         }
-        ready.push({ spec, offerHeight: row.offer_height });
+        ready.push({ spec, offerHeight: row.offer_height, ...(marksFromJson(row.spec).channelSplit === true ? { channelSplit: true } : {}) });
       }
     });
     if (ready.length === 0) return;
@@ -426,6 +450,20 @@ export class Sweeper implements SweeperPort {
       if (live !== undefined) this.broadcaster.forget(live.txid);
       return;
     }
+    if (live?.status === TX.Live && set.deadline - height <= this.splitBlocks && this.multiChannel(members)) {
+      // Near the deadline a set of several channels' pinnable inputs asks the node whether it still holds our
+      // version. A pin placed after we published (our version replaced by the counterparty's, then weighed down)
+      // shows no refusal until we publish again: if the node no longer takes our version, the set is split by
+      // channel, so the other channels' inputs go out without the pinned one. A version the node holds is kept
+      // (nothing of someone else's conflicts with it, and a smaller per-channel transaction could not replace it).
+      const probe = await this.publishRecorded(live, set);
+      if (!HELD.has(probe.kind)) {
+        let split = false;
+        const why = `unconfirmed ${set.deadline - height} blocks before its deadline and the node no longer takes ${live.txid} (${probe.kind}${probe.kind === 'accepted' ? '' : `: ${probe.reason}`})`;
+        this.tx('split-near-deadline', () => (split = this.splitByChannel(set.id, height, why, false)));
+        if (split) return;
+      }
+    }
     const specs = orderInputs(members.map(rowSpec));
     const rowsByOutpoint = new Map(members.map((m) => [m.outpoint, m]));
     const floor = await this.floor();
@@ -480,7 +518,7 @@ export class Sweeper implements SweeperPort {
       if (needRate > cap0 || a.rate >= a.capRate) {
         this.tx('at-cap', () =>
           this.store.updateSet(set.id, {
-            next_height: null,
+            next_height: this.nearDeadline(set, members, null, height),
             end_feerate: Number(cap0),
             reason: this.capReason(a, BigInt(live.fee_sat), live.feerate),
           }),
@@ -488,7 +526,7 @@ export class Sweeper implements SweeperPort {
         return;
       }
       const next = heightReaching({ ...fn, end: cap0 }, needRate, height);
-      this.tx('wait-step', () => this.store.updateSet(set.id, { next_height: next ?? null, end_feerate: Number(cap0), reason: next === undefined ? this.capReason(a, BigInt(live.fee_sat), live.feerate) : null }));
+      this.tx('wait-step', () => this.store.updateSet(set.id, { next_height: this.nearDeadline(set, members, next, height), end_feerate: Number(cap0), reason: next === undefined ? this.capReason(a, BigInt(live.fee_sat), live.feerate) : null }));
       return;
     }
     // Wallet coins: lease (again, replacing) until the change clears the dust limit with the coins' own weight.
@@ -572,7 +610,7 @@ export class Sweeper implements SweeperPort {
       }
       this.store.updateSet(set.id, {
         end_feerate: Number(a.capRate),
-        next_height: next ?? null,
+        next_height: this.nearDeadline(set, members, next, height),
         reason: next === undefined ? this.capReason(a, a.feeSat, Number(a.rate)) : null,
       });
       recorded = true;
@@ -591,6 +629,10 @@ export class Sweeper implements SweeperPort {
       this.logger.info({ txid, set: set.id, version, feeSat: a.feeSat.toString(), rate: a.rate.toString(), inputs: specs.length }, live ? 'sweep replaced' : 'sweep published');
       return;
     }
+    // A refused replacement of a set of several channels' pinnable inputs is split by channel unless the node still
+    // holds our previous version (then nothing of someone else's conflicts with it: the refusal was about fees, and
+    // smaller per-channel transactions could not replace that version anyway). Asked by sending it again.
+    const pinned = result.kind !== 'already-confirmed' && (live === undefined || !this.multiChannel(members) || !HELD.has((await this.publishRecorded(live, set)).kind));
     if (live !== undefined && result.kind === 'insufficient-fee') {
       // The node kept the old version: make it the live one again, and try the next block.
       this.tx('refused', () => {
@@ -598,6 +640,7 @@ export class Sweeper implements SweeperPort {
         this.store.updateTx(live.txid, { status: TX.Live });
         this.store.updateSet(set.id, { next_height: height + 1, reason: `replacement refused: ${result.reason}` });
         this.splitAlone(set.id, height);
+        if (pinned) this.splitByChannel(set.id, height, `the node refused the replacement: ${result.reason}`, true);
       });
       this.broadcaster.forget(txid);
       return;
@@ -605,6 +648,7 @@ export class Sweeper implements SweeperPort {
     this.tx('publish-refused', () => {
       this.store.updateSet(set.id, { next_height: height + 1, reason: `node refused the sweep (${result.kind}): ${result.reason}` });
       this.splitAlone(set.id, height);
+      if (pinned) this.splitByChannel(set.id, height, `the node refused the sweep (${result.kind}): ${result.reason}`, true);
     });
   }
 
@@ -804,7 +848,10 @@ export class Sweeper implements SweeperPort {
     this.logger.warn({ outpoint, spender, height }, 'sweep input spent by another transaction');
     if (row.set_id !== null) {
       this.store.updateInput(outpoint, { set_id: null });
-      this.dissolve(row.set_id, this.tip, `${outpoint} spent by ${spender}`);
+      // Someone else took an input of a set of several channels' pinnable inputs: the rest is split by channel.
+      if (!this.splitByChannel(row.set_id, this.tip, `${outpoint} spent by ${spender}`, false, [rowSpec(row)])) {
+        this.dissolve(row.set_id, this.tip, `${outpoint} spent by ${spender}`);
+      }
     }
   }
 
@@ -931,7 +978,7 @@ export class Sweeper implements SweeperPort {
     if (set === undefined || set.closed === 1 || this.store.live(set.id)?.status === TX.Confirmed) return false;
     if (!REFUSED.test(set.reason ?? '') || this.store.members(set.id).length < 2) return false;
     this.store.updateInput(spec.outpoint, {
-      spec: specToJson(spec),
+      spec: specToJson(spec, marksFromJson(row.spec)),
       chan_point: spec.chanPoint ?? null,
       state: IN.Pending,
       set_id: null,
@@ -956,6 +1003,50 @@ export class Sweeper implements SweeperPort {
     for (const m of alone.length === members.length ? alone.slice(1) : alone) {
       this.store.updateInput(m.outpoint, { state: IN.Pending, set_id: null, next_height: height, last_feerate: null, reason: 'split from its set: the node refused the combined sweep' });
     }
+  }
+
+  /** True if the rows (and `also`) hold pinnable inputs of more than one channel. */
+  private multiChannel(rows: readonly InputRow[], also: readonly SweepInputSpec[] = []): boolean {
+    const chans = new Set<string>();
+    for (const s of [...rows.map(rowSpec), ...also]) if (s.pinnable) chans.add(channelOf(s));
+    return chans.size > 1;
+  }
+
+  /**
+   * When a set holding several channels' pinnable inputs must be looked at again: at `next`, but every block from
+   * `channelSplitBlocks` before its deadline (the near-deadline check in stepSet).
+   */
+  private nearDeadline(set: SetRow, members: readonly InputRow[], next: number | null | undefined, height: number): number | null {
+    const n = next ?? null;
+    if (!this.multiChannel(members)) return n;
+    const at = Math.max(height + 1, set.deadline - this.splitBlocks);
+    return n === null ? at : Math.min(n, at);
+  }
+
+  /**
+   * Splits an open, unconfirmed set holding pinnable inputs of more than one channel (`also`: an input that just
+   * left it, counted too) by channel: each member is marked `channelSplit` (kept with its stored spec, so a
+   * restart and a re-offer keep it; core.classKey then clusters it only with its own channel's split inputs) and
+   * the set is dissolved (its live version dead and forgotten, its lease released), the members pending at
+   * `height`, clustered again in this block. After a refusal (`refused`) the members' last rate is dropped: it
+   * never reached the node. Returns true if it split.
+   */
+  private splitByChannel(setId: number, height: number, why: string, refused: boolean, also: readonly SweepInputSpec[] = []): boolean {
+    const set = this.store.set(setId);
+    if (set === undefined || set.closed === 1 || this.store.live(setId)?.status === TX.Confirmed) return false;
+    const members = this.store.members(setId);
+    if (members.length === 0 || !this.multiChannel(members, also)) return false;
+    for (const m of members) {
+      this.store.updateInput(m.outpoint, {
+        spec: specToJson(rowSpec(m), { ...marksFromJson(m.spec), channelSplit: true }),
+        ...(refused ? { last_feerate: null } : {}),
+      });
+    }
+    this.dissolve(setId, height, `split by channel: ${why}`);
+    for (const m of members) this.store.updateInput(m.outpoint, { reason: `split by channel: ${why}` });
+    this.splits++;
+    this.logger.warn({ set: setId, inputs: members.length, why }, 'sweep set split by channel');
+    return true;
   }
 
   private known(outpoint: string): InputRow {

@@ -90,7 +90,12 @@ export interface SweepInputSpec {
   readonly parent?: UnconfirmedParent;
   /** Who gets the result: a resolver ("resolver:<id>"), the arbitrator's CPFP ("cpfp:<chanPoint>"), ... */
   readonly owner: string;
-  /** The channel the input belongs to (status views, bump by channel). */
+  /**
+   * The channel the input belongs to (status views, bump by channel). Pinnable inputs of several channels may share
+   * a transaction until the sweeper splits their set by channel (a refusal, a spend by someone else, a version the
+   * node no longer holds near the deadline): a pinnable input should carry it (without one it counts as one
+   * unknown channel with every other such input).
+   */
   readonly chanPoint?: string;
 }
 

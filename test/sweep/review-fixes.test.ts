@@ -548,30 +548,32 @@ describe('review 10: fee shares follow the effective budgets and add up to the f
   });
 });
 
-describe('review 11: pinnable inputs of different channels never share a transaction', () => {
+describe('review 11: pinnable inputs split by channel never share a transaction with another channel (pinsplit: batched until split)', () => {
   const chan = (n: number): string => `${n.toString(16).padStart(2, '0').repeat(32)}:0`;
-  const ci = (spec: SweepInputSpec): CoreInput => ({ spec, offerHeight: 1000 });
+  const ci = (spec: SweepInputSpec, channelSplit = false): CoreInput => ({ spec, offerHeight: 1000, ...(channelSplit ? { channelSplit } : {}) });
   const OPTS = { walletInputWeight: 272, changeScriptLen: 22 };
 
-  it('clusters pinnable inputs per channel, unpinnable ones of all channels together', () => {
+  it('clusters split pinnable inputs per channel, unsplit pinnable ones of all channels together, unpinnable ones apart', () => {
     const inputs = [
-      ci(toLocalInput(1, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 })),
-      ci(toLocalInput(2, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 })),
-      ci(toLocalInput(3, { pinnable: true, chanPoint: chan(2), deadlineHeight: 1100 })),
+      ci(toLocalInput(1, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 }), true),
+      ci(toLocalInput(2, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 }), true),
+      ci(toLocalInput(3, { pinnable: true, chanPoint: chan(2), deadlineHeight: 1100 }), true),
       ci(toLocalInput(4, { pinnable: false, chanPoint: chan(1), deadlineHeight: 1100 })),
       ci(toLocalInput(5, { pinnable: false, chanPoint: chan(2), deadlineHeight: 1100 })),
+      ci(toLocalInput(6, { pinnable: true, chanPoint: chan(3), deadlineHeight: 1100 })),
+      ci(toLocalInput(7, { pinnable: true, chanPoint: chan(4), deadlineHeight: 1100 })),
     ];
     const cs = clusterInputs(inputs, OPTS).map((c) => c.inputs.map((i) => Number(i.spec.owner.split(':')[1])).sort());
-    assert.deepEqual(cs.sort(), [[1, 2], [3], [4, 5]]);
+    assert.deepEqual(cs.sort(), [[1, 2], [3], [4, 5], [6, 7]]);
   });
 
-  it('the sweeper publishes one transaction per channel for pinnable inputs', async () => {
+  it('the sweeper publishes one transaction for unsplit pinnable inputs of two channels', async () => {
     const db = briefcase();
     const { sweeper, broadcaster } = testSweeper(db, { height: 1000 });
     sweeper.offer(toLocalInput(1, { pinnable: true, chanPoint: chan(1), deadlineHeight: 1100 }));
     sweeper.offer(toLocalInput(2, { pinnable: true, chanPoint: chan(2), deadlineHeight: 1100 }));
     await sweeper.kick();
-    assert.deepEqual(broadcaster.published.map((t) => t.ins.length), [1, 1]);
+    assert.deepEqual(broadcaster.published.map((t) => t.ins.length), [2]);
   });
 });
 
