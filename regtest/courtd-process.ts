@@ -18,7 +18,7 @@ import { freePort } from './node-process.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const COURTD = join(PROJECT_ROOT, 'bin', 'courtd.mjs');
-const COURT = join(PROJECT_ROOT, 'bin', 'court.mjs');
+export const COURT = join(PROJECT_ROOT, 'bin', 'court.mjs');
 export const NETWORK = 'regtest';
 
 export interface CourtdOptions {

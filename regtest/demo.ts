@@ -165,7 +165,7 @@ async function main(): Promise<number> {
     }
     await node.preimages(incomingPreimages);
     await court.caughtUp();
-    show('pendingchannels', await court.court(['pendingchannels']));
+    show('listchannels', await court.court(['listchannels']));
 
     step('closing: ours through court, theirs on chain, a revoked state, a cooperative close');
     const [local, remote, breach, coop] = channels as [DemoChannel, DemoChannel, DemoChannel, DemoChannel];

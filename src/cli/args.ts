@@ -57,6 +57,13 @@ export function parseSatPerVbyte(value: string): number {
   return Number(v);
 }
 
+/** A block height: 0 .. 2^31-1. */
+export function parseHeight(value: string): number {
+  const v = value.trim();
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(v) || Number(v) > 0x7fffffff) throw new InvalidArgumentError(`expected a block height, got "${value}"`);
+  return Number(v);
+}
+
 /** An SSE event id to resume after: a non-negative integer. */
 export function parseEventId(value: string): number {
   const v = value.trim();

@@ -6,6 +6,7 @@
 import Table from 'cli-table3';
 import type { Colors } from 'picocolors/types.js';
 import type {
+  AlertView,
   BalanceView,
   ChannelView,
   ClosedView,
@@ -77,9 +78,9 @@ function maturity(o: OutputView): string {
   return left === null || left === undefined ? String(o.maturity_height) : `${o.maturity_height} (${left > 0 ? `in ${left}` : 'mature'})`;
 }
 
-/** `court pendingchannels`: one summary table of channels, then each channel's outputs. */
-export function formatPending(channels: readonly ChannelView[], c: Colors): string {
-  if (channels.length === 0) return 'no pending channels';
+/** `court pendingchannels` (and `listchannels`): one summary table of channels, then each channel's outputs. */
+export function formatPending(channels: readonly ChannelView[], c: Colors, none = 'no pending channels'): string {
+  if (channels.length === 0) return none;
   let limbo = 0n;
   for (const ch of channels) limbo += BigInt(ch.limbo_balance);
   const parts: string[] = [];
@@ -98,6 +99,9 @@ export function formatPending(channels: readonly ChannelView[], c: Colors): stri
       ['left', 'left', 'left', 'right', 'right', 'right', 'right'],
     ),
   );
+  for (const ch of channels) {
+    if (ch.reason) parts.push(`${c.red(ch.state)} ${ch.chan_point}: ${ch.reason}`);
+  }
   for (const ch of channels) {
     if (ch.outputs.length === 0) continue;
     parts.push(`${c.bold(ch.chan_point)} outputs:`);
@@ -132,7 +136,7 @@ export function formatClosed(channels: readonly ClosedView[], c: Colors): string
       rows.push(['', '', `  ${shortOutpoint(r.outpoint)}`, '', formatSat(r.amount_sat), r.resolution_type, outcome, shortOutpoint(r.sweep_txid)]);
     }
   }
-  return table(['chan_point', 'close_type', 'closing_txid / outpoint', 'close_height', 'sat', 'resolution_type', 'outcome', 'sweep_txid'], rows, [
+  return table(['chan_point', 'close_type', 'closing_txid / outpoint', 'close_height', 'settled / amount sat', 'resolution_type', 'outcome', 'sweep_txid'], rows, [
     'left',
     'left',
     'left',
@@ -193,6 +197,16 @@ export function formatBalance(b: BalanceView, c: Colors): string {
       ['reserve_shortfall', short ? c.red(formatSat(b.reserve_shortfall)) : formatSat(b.reserve_shortfall)],
     ],
     ['left', 'right'],
+  );
+}
+
+/** `court wallet alerts`: spends of the fee wallet's coins it did not sign. */
+export function formatAlerts(alerts: readonly AlertView[], c: Colors): string {
+  if (alerts.length === 0) return 'no wallet alerts';
+  return table(
+    ['id', 'kind', 'outpoint', 'spent by', 'height', 'lease'],
+    alerts.map((a) => [String(a.id), c.red(a.kind), shortOutpoint(a.outpoint), shortOutpoint(a.txid), String(a.height), a.lease_id ?? '-']),
+    ['right', 'left', 'left', 'left', 'right', 'left'],
   );
 }
 

@@ -17,6 +17,7 @@ import {
   parseBlocks,
   parseDeadlineDelta,
   parseEventId,
+  parseHeight,
   parseNetwork,
   parseOutpoint,
   parseRpcServer,
@@ -27,7 +28,9 @@ import {
 } from './args.js';
 import { CourtClient, DaemonError, readToken, UsageError } from './client.js';
 import {
+  formatAlerts,
   formatBalance,
+  formatSat,
   formatClosed,
   formatEvent,
   formatHistory,
@@ -38,7 +41,7 @@ import {
   renderTimeline,
 } from './format.js';
 import { progressBar } from './progress.js';
-import type { BalanceView, ChannelView, ClosedView, EventView, ForceCloseView, InfoView, SweepView, TransitionView } from './views.js';
+import type { AlertView, BalanceView, ChannelView, ClosedView, EventView, ForceCloseView, InfoView, SweepView, TransitionView } from './views.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -104,12 +107,21 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     });
 
   program
-    .command('pendingchannels')
-    .description('channels not yet fully resolved: state, limbo balance, each output and its maturity')
+    .command('listchannels')
+    .description('every channel courtd watches and has not fully resolved: open ones and closing ones')
     .action(async () => {
-      const cl = await client();
-      const { channels } = await cl.get<{ channels: ChannelView[] }>('/v1/channels');
-      const pending = channels.filter((ch) => ch.state !== 'FullyResolved');
+      const { channels } = await (await client()).get<{ channels: ChannelView[] }>('/v1/channels');
+      const live = channels.filter((ch) => ch.state !== 'FullyResolved');
+      if (g().json) json({ channels: live });
+      else out(formatPending(live, colors, 'no channels'));
+    });
+
+  program
+    .command('pendingchannels')
+    .description('closing channels (as lncli: not open any more, not yet fully resolved): state, limbo, each output and its maturity')
+    .action(async () => {
+      const { channels } = await (await client()).get<{ channels: ChannelView[] }>('/v1/channels');
+      const pending = channels.filter(isPending);
       if (g().json) json({ channels: pending });
       else out(formatPending(pending, colors));
     });
@@ -194,6 +206,42 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
         if (g().json) json(r);
         else out(`${colors.green('bumped')} ${outpoint}`);
       });
+  wallet
+    .command('alerts')
+    .description("spends of the fee wallet's coins it did not sign (its seed used elsewhere, a key leaked, a stale sweep)")
+    .addOption(new Option('--after <id>', 'only alerts after this id').argParser(parseEventId))
+    .action(async (opts) => {
+      const r = await (await client()).get<{ alerts: AlertView[] }>(`/v1/wallet/alerts${opts.after === undefined ? '' : `?after=${opts.after}`}`);
+      if (g().json) json(r);
+      else out(formatAlerts(r.alerts, colors));
+    });
+  wallet
+    .command('rescan')
+    .description("read earlier blocks through the fee wallet (funds sent before courtd first ran, a restored seed)")
+    .addOption(new Option('--from_height <height>', 'first block to read').argParser(parseHeight).makeOptionMandatory())
+    .addOption(new Option('--to_height <height>', 'last block to read (default: the last block courtd processed)').argParser(parseHeight))
+    .addOption(new Option('--chunk <blocks>', 'blocks per request (the progress bar moves per request)').argParser(parseBlocks).default(500))
+    .action(async (opts) => {
+      const cl = await client();
+      const to = opts.to_height ?? (await cl.get<InfoView>('/v1/info')).block_height;
+      if (to < opts.from_height) throw new UsageError(`--to_height ${to} is below --from_height ${opts.from_height}`);
+      const bar = progressBar(io.stderr, true);
+      let blocks = 0;
+      let balance = '0';
+      try {
+        for (const [a, b] of rescanChunks(opts.from_height, to, opts.chunk)) {
+          bar.update(a - opts.from_height, to - opts.from_height + 1, 'rescanning');
+          const r = await cl.post<{ blocks: number; confirmed_balance: string }>('/v1/wallet/rescan', { from_height: a, to_height: b });
+          blocks += r.blocks;
+          balance = r.confirmed_balance;
+        }
+        bar.update(to - opts.from_height + 1, to - opts.from_height + 1, 'rescanning');
+      } finally {
+        bar.stop();
+      }
+      if (g().json) json({ blocks, confirmed_balance: balance, from_height: opts.from_height, to_height: to });
+      else out(`rescanned ${blocks} blocks (${opts.from_height}..${to}); confirmed_balance ${formatSat(balance)} sat`);
+    });
   wallet
     .command('bumpforceclosefee')
     .description('raise the fee of a force close (the commitment, through its anchor)')
@@ -301,6 +349,18 @@ export function buildProgram(io: CliIo): Command<[], { datadir?: string; network
     });
 
   return program;
+}
+
+/** The [from, to] ranges of a rescan in requests of `chunk` blocks, in height order. */
+export function rescanChunks(from: number, to: number, chunk: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let a = from; a <= to; a += chunk) out.push([a, Math.min(to, a + chunk - 1)]);
+  return out;
+}
+
+/** A closing channel: its commitment went (or is going) on chain and it is not fully resolved. */
+export function isPending(ch: Pick<ChannelView, 'state'>): boolean {
+  return ch.state !== 'Default' && ch.state !== 'FullyResolved';
 }
 
 /** The body of a bump call from its flags; at least one is needed. */

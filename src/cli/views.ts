@@ -38,6 +38,8 @@ export interface ChannelView {
   readonly close_height?: number | null;
   readonly limbo_balance: string;
   readonly recovered_balance: string;
+  /** Error / CloseUnresolved: why. */
+  readonly reason?: string | null;
   readonly outputs: readonly OutputView[];
 }
 
@@ -134,4 +136,14 @@ export interface EventView {
   readonly type: string;
   readonly chan_point?: string;
   readonly [k: string]: unknown;
+}
+
+export interface AlertView {
+  readonly id: number;
+  /** spentByOther | spentByStaleSweep */
+  readonly kind: string;
+  readonly outpoint: string;
+  readonly lease_id?: string;
+  readonly txid: string;
+  readonly height: number;
 }

@@ -24,7 +24,7 @@ import {
   tokenPaths,
   useColor,
 } from '../../src/cli/args.js';
-import { bumpBody, run, type CliIo } from '../../src/cli/program.js';
+import { bumpBody, rescanChunks, run, type CliIo } from '../../src/cli/program.js';
 import { closedPort } from '../helpers/http-server.js';
 
 const TXID = 'ab'.repeat(32);
@@ -116,6 +116,20 @@ describe('court argument parsers', () => {
     assert.equal(useColor({ TERM: 'dumb' }, true), false);
   });
 
+  it('rescanChunks covers from..to exactly, in order, chunk blocks at a time', () => {
+    assert.deepEqual(rescanChunks(100, 100, 500), [[100, 100]]);
+    assert.deepEqual(rescanChunks(0, 1199, 500), [
+      [0, 499],
+      [500, 999],
+      [1000, 1199],
+    ]);
+    assert.deepEqual(rescanChunks(10, 9, 5), []);
+    for (const [from, to, chunk] of [[7, 1000, 33], [0, 0, 1], [5, 64, 60]] as const) {
+      const heights = rescanChunks(from, to, chunk).flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, i) => a + i));
+      assert.deepEqual(heights, Array.from({ length: to - from + 1 }, (_, i) => from + i));
+    }
+  });
+
   it('bumpBody sends only the flags given, and needs one', () => {
     assert.deepEqual(bumpBody({ budget: '5000' }), { budget_sat: '5000' });
     assert.deepEqual(bumpBody({ deadline_delta: 6, sat_per_vbyte: 25 }), { deadline_delta: 6, sat_per_vbyte: 25 });
@@ -159,6 +173,8 @@ describe('court exit codes without a daemon', () => {
     ['bumpfee without a flag', ['wallet', 'bumpfee', `${TXID}:1`], 2],
     ['bumpfee with a bad budget', ['wallet', 'bumpfee', `${TXID}:1`, '--budget', '1.5'], 2],
     ['bumpforceclosefee without --chan_point', ['wallet', 'bumpforceclosefee', '--budget', '100'], 2],
+    ['rescan without --from_height', ['wallet', 'rescan'], 2],
+    ['rescan with a bad height', ['wallet', 'rescan', '--from_height', '-1'], 2],
     ['a bad network', ['--network', 'simnet', 'getinfo'], 2],
     ['no token file', ['--datadir', '/nonexistent-courtd', 'getinfo'], 2],
     ['a token file without a token', ['getinfo', '--tokenfile', 'GARBAGE'], 2],

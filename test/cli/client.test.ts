@@ -46,6 +46,7 @@ const ANSWERS: Record<string, unknown> = {
     channels: [
       { chan_point: CP, state: 'WaitingFullResolution', close_type: 'LOCAL_FORCE_CLOSE', capacity_sat: '1000000', commitment_type: 'anchors', close_height: 100, limbo_balance: '500000', recovered_balance: '0', outputs: [] },
       { chan_point: `${'22'.repeat(32)}:0`, state: 'FullyResolved', capacity_sat: '1000000', commitment_type: 'anchors', limbo_balance: '0', recovered_balance: '1', outputs: [] },
+      { chan_point: `${'44'.repeat(32)}:2`, state: 'Default', capacity_sat: '500000', commitment_type: 'anchors', limbo_balance: '0', recovered_balance: '0', outputs: [] },
     ],
   },
   'GET /v1/closed?close_type=BREACH_CLOSE': { channels: [] },
@@ -63,6 +64,8 @@ const ANSWERS: Record<string, unknown> = {
   [`POST /v1/channels/${encodeURIComponent(CP)}/bump`]: { chan_point: CP },
   [`POST /v1/channels/${encodeURIComponent(CP)}/force-close`]: PLAN,
   'POST /v1/tokens/rotate': { scope: 'readonly', path: '/d/regtest/readonly.token' },
+  'POST /v1/wallet/rescan': { blocks: 0, confirmed_balance: '0' },
+  'GET /v1/wallet/alerts?after=2': { alerts: [] },
 };
 
 let server: TestServer;
@@ -135,6 +138,7 @@ describe('court against a stand-in API', () => {
       [['pendingsweeps'], '/v1/sweeps'],
       [['history', CP], `/v1/channels/${encodeURIComponent(CP)}/history`],
       [['wallet', 'balance'], '/v1/wallet/balance'],
+      [['wallet', 'alerts', '--after', '2'], '/v1/wallet/alerts?after=2'],
     ];
     for (const [args, path] of cmds) {
       const r = await court(args);
@@ -146,7 +150,7 @@ describe('court against a stand-in API', () => {
     assert.ok(!(await court(['getinfo'])).err.includes(TOKEN), 'the token is never printed');
   });
 
-  it('--json prints the answer unchanged; pendingchannels leaves out fully resolved channels', async () => {
+  it('--json prints the answer unchanged; pendingchannels shows closing channels only, listchannels open ones too', async () => {
     const info = await court(['getinfo', '--json']);
     assert.deepEqual(JSON.parse(info.out), ANSWERS['GET /v1/info']);
     const pending = JSON.parse((await court(['--json', 'pendingchannels'])).out) as { channels: { chan_point: string }[] };
@@ -154,6 +158,12 @@ describe('court against a stand-in API', () => {
       pending.channels.map((c) => c.chan_point),
       [CP],
     );
+    const all = JSON.parse((await court(['listchannels', '--json'])).out) as { channels: { chan_point: string }[] };
+    assert.deepEqual(
+      all.channels.map((c) => c.chan_point),
+      [CP, `${'44'.repeat(32)}:2`],
+    );
+    assert.match((await court(['listchannels'])).out, /44444444…4444:2 │ Default/);
   });
 
   it('closedchannels with one type flag asks the daemon for it; with two filters the full list', async () => {
@@ -175,6 +185,22 @@ describe('court against a stand-in API', () => {
     assert.equal((await court(['wallet', 'bumpforceclosefee', '--chan_point', CP, '--sat_per_vbyte', '12'])).code, 0);
     assert.equal(seen.at(-1)?.url, `/v1/channels/${encodeURIComponent(CP)}/bump`);
     assert.deepEqual(seen.at(-1)?.body, { sat_per_vbyte: 12 });
+  });
+
+  it('wallet rescan: one request per chunk from --from_height to the daemon\'s height, blocks summed', async () => {
+    const r = await court(['wallet', 'rescan', '--from_height', '0', '--chunk', '50', '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(
+      seen.filter((x) => x.url === '/v1/wallet/rescan').map((x) => x.body),
+      [
+        { from_height: 0, to_height: 49 },
+        { from_height: 50, to_height: 99 },
+        { from_height: 100, to_height: 110 },
+      ],
+    );
+    assert.deepEqual(JSON.parse(r.out), { blocks: 0, confirmed_balance: '0', from_height: 0, to_height: 110 });
+    assert.equal(r.err, '', 'no progress bar: stderr is not a terminal');
+    assert.equal((await court(['wallet', 'rescan', '--from_height', '200', '--to_height', '100'])).code, 2);
   });
 
   it('rotate-token posts the scope; a scope outside admin|readonly is a usage error', async () => {
@@ -206,6 +232,16 @@ describe('court against a stand-in API', () => {
     declined.stdin.end('n\n');
     assert.equal((await court(['closechannel', '--force', CP], declined)).code, 1);
     assert.equal(seen.filter((s) => s.method === 'POST').length, 1, 'declined: only the dry run');
+    seen = [];
+    const confirmed = io(true);
+    confirmed.stdin.end('y\n');
+    assert.equal((await court(['closechannel', '--force', CP], confirmed)).code, 0, confirmed.err());
+    assert.match(confirmed.err(), /Broadcast commitment #4 of 1{64}:1\? \[y\/N\]/);
+    assert.deepEqual(
+      seen.filter((s) => s.method === 'POST').map((s) => s.body),
+      [{ dry_run: true }, { dry_run: false }],
+      'confirmed: the dry run, then the broadcast',
+    );
     seen = [];
     const yes = await court(['closechannel', '--force', '--yes', '--chan_point', CP]);
     assert.equal(yes.code, 0, yes.err);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pc from 'picocolors';
 import {
+  formatAlerts,
   formatBalance,
   formatClosed,
   formatEvent,
@@ -90,6 +91,8 @@ describe('court formatting', () => {
     assert.match(text, /344 \(in 134\)/);
     assert.match(text, /total limbo_balance: 650,001 sat in 2 channels/);
     assert.equal(formatPending([], plain), 'no pending channels');
+    const stuck = formatPending([{ ...channel, state: 'CloseUnresolved', reason: 'a commitment of theirs matching no state we know' }], plain);
+    assert.match(stuck, /CloseUnresolved 1{64}:0: a commitment of theirs matching no state we know/);
     assert.ok(formatPending([channel], color).includes(ESC), 'colour when enabled');
   });
 
@@ -175,5 +178,8 @@ describe('court formatting', () => {
     const bal = formatBalance({ confirmed_balance: '100000', unconfirmed_balance: '0', locked_balance: '5000', total_balance: '105000', reserve_required: '200000', reserve_shortfall: '95000' }, color);
     assert.ok(bal.includes(`${ESC}31m95,000`), 'a reserve shortfall is red');
     assert.equal(formatEvent({ id: 9, type: 'channel_resolved', chan_point: 'x:0', height: 300 }, plain), '#9 channel_resolved x:0 height=300');
+    assert.equal(formatAlerts([], plain), 'no wallet alerts');
+    const alerts = formatAlerts([{ id: 3, kind: 'spentByOther', outpoint: `${TX}:1`, txid: 'ee'.repeat(32), height: 410 }], plain);
+    for (const x of ['spentByOther', 'c0c0c0c0…c0c0:1', 'eeeeeeee…eeee', '410']) assert.ok(alerts.includes(x), x);
   });
 });

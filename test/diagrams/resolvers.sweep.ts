@@ -12,7 +12,8 @@
  */
 import { definition, RESOLVER_KINDS } from '../../src/resolvers/registry.js';
 import { DEFAULT_BUDGETS, type HtlcResolution, type ResolverBase, type ResolverEnv, type ResolverEvent, type ResolverKind, type SpendSeen } from '../../src/resolvers/types.js';
-import { sha256, toHex } from '../../src/util/bytes.js';
+import { p2wsh, toLocalScript } from '../../src/ln/scripts.js';
+import { fromHex, sha256, toHex } from '../../src/util/bytes.js';
 import { closeResolutions, htlc, htlcResolution, SPEND_TXID } from '../arbitrator/channel/fixtures.js';
 import type { SweepDescription, SweepOutcome } from './sweep.js';
 
@@ -36,6 +37,9 @@ interface Res {
   readonly first?: SpendSeen;
   readonly second?: { readonly outpoint: string; readonly valueSat: string };
   readonly secondSpend?: SpendSeen;
+  /** breach: the output it takes back now (the origin, or the cheater's second-level output). */
+  readonly target?: { readonly outpoint: string };
+  readonly secondLevelScript?: string;
 }
 
 /** A resolver value as the runner would hold it, and the name of the sample. */
@@ -80,8 +84,17 @@ function samples(): Sample[] {
   // the output with the facts of the breach (as the arbitrator writes it).
   if (RESOLVER_KINDS.breach !== undefined) {
     const b = closeResolutions('breach').breach;
+    // Real to_local-shaped scripts (the justice code reads the revocation key out of them); any valid key will do.
+    const G = fromHex('0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798');
+    const toLocal = toHex(toLocalScript(G, b?.theirToSelfDelay ?? 144, G));
     for (const o of b?.outputs ?? []) {
-      const rec = { ...o, commitmentNumber: b?.commitmentNumber, secondLevelScript: b?.secondLevelScript, theirToSelfDelay: b?.theirToSelfDelay };
+      const rec = {
+        ...o,
+        ...(o.kind === 'to_local' ? { witnessScript: toLocal } : {}),
+        commitmentNumber: b?.commitmentNumber,
+        secondLevelScript: toLocal,
+        theirToSelfDelay: b?.theirToSelfDelay,
+      };
       out.push({ name: `breach ${o.kind}`, state: init('breach', 'breach', 'anchors', rec) });
     }
   }
@@ -95,7 +108,10 @@ interface AbstractEvent {
 }
 
 /** The outpoint a claim of `r` spends next: the second-level output once there is one, else its own. */
-const target = (r: Res): string => (r.stage === 'secondLevel' && r.second !== undefined ? r.second.outpoint : (r.res?.outpoint ?? r.outpoint));
+function target(r: Res): string {
+  if (r.target !== undefined) return r.target.outpoint;
+  return r.stage === 'secondLevel' && r.second !== undefined ? r.second.outpoint : (r.res?.outpoint ?? r.outpoint);
+}
 
 /** The height at which something is due: an HTLC's CLTV, else the close plus the CSV (anchors: 16, anyone-can-spend). */
 function due(r: Res): number {
@@ -113,7 +129,13 @@ function spend(r: Res, ours: boolean): { event: ResolverEvent; height: number } 
   const height = second ? lastSpendHeight(r) + 2 : SPEND_HEIGHT;
   const sl = r.res?.secondLevel;
   const witness = ours ? (r.kind === 'htlcSuccess' ? [PREIMAGE] : []) : r.kind === 'htlcTimeout' || r.kind === 'htlcOutgoingContest' ? [PREIMAGE] : [];
-  const outputs = ours && !second && sl !== undefined ? [{ valueSat: sl.outputSat, script: '0020' + 'ab'.repeat(32) }] : [{ valueSat: '1000', script: '0014' + 'cd'.repeat(20) }];
+  // Our second-level transaction carries its paired output; the cheater's (breach) pays the revocable second-level script.
+  const outputs =
+    ours && !second && sl !== undefined
+      ? [{ valueSat: sl.outputSat, script: '0020' + 'ab'.repeat(32) }]
+      : !ours && r.secondLevelScript !== undefined && r.stage === 'offered'
+        ? [{ valueSat: '30000', script: toHex(p2wsh(fromHex(r.secondLevelScript))) }]
+        : [{ valueSat: '1000', script: '0014' + 'cd'.repeat(20) }];
   return {
     event: { kind: 'Spend', outpoint, txid: ours ? (second ? 'a3'.repeat(32) : OUR_TXID) : THEIR_TXID, height, inputIndex: 0, witness, outputs, ours },
     height,
@@ -162,9 +184,11 @@ const STAGES: Readonly<Record<string, readonly string[]>> = {
   htlcIncomingContest: ['contest', 'done'],
   htlcTimeout: ['offered', 'firstConfirming', 'secondLevel', 'secondConfirming', 'done'],
   htlcSuccess: ['offered', 'firstConfirming', 'secondLevel', 'secondConfirming', 'done'],
+  breach: ['offered', 'secondLevel', 'confirming', 'done'],
 };
 
 const KINDS = Object.keys(RESOLVER_KINDS);
+// (STAGES names a kind's stages in their order; a kind missing from it still gets its rows, after the others.)
 const all = samples();
 
 export const sweep: SweepDescription<ResolverBase, AbstractEvent> = {

@@ -10,16 +10,18 @@
  * Each CLI command is checked as a table and as `--json` against the API's answer.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { address as btcAddress, networks } from 'bitcoinjs-lib';
 import { startChain, type RegtestChain } from '../../regtest/chain.js';
-import { CourtdProcess } from '../../regtest/courtd-process.js';
+import { COURT, CourtdProcess } from '../../regtest/courtd-process.js';
 import { NodeAdapter } from '../../regtest/node-adapter.js';
 import type { ChannelSimulator } from '../../regtest/simulator.js';
 import { closeTypeMatches } from '../../src/cli/args.js';
 import { toHex } from '../../src/util/bytes.js';
 import { shortOutpoint } from '../../src/cli/format.js';
 import type { ChannelView, ClosedView, ForceCloseView, InfoView, SweepView } from '../../src/cli/views.js';
+import { collectLogLine, collectSecrets } from '../helpers/log-scan.js';
 import { coopCloseTx, openOnChain } from './arbitrator.helpers.js';
 
 const json = <T>(text: string): T => JSON.parse(text) as T;
@@ -31,6 +33,8 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
   let seed: Uint8Array;
   /** Everything every `court` run printed (scanned for secrets at the end). */
   const courtOutputs: string[] = [];
+  /** Tokens rotated away (still secrets). */
+  const rotatedAway: string[] = [];
 
   /** A channel alice (courtd) funded, with one HTLC each way, registered over HTTP. */
   async function open(): Promise<ChannelSimulator> {
@@ -67,15 +71,24 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
    * pendingchannels. Returns the entry when listed.
    */
   async function closedEntry(cp: string, flag: string): Promise<ClosedView | undefined> {
-    const resolved = (await channel(cp)).state === 'FullyResolved';
-    const r = await court.court(['closedchannels', flag, '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const entry = json<{ channels: ClosedView[] }>(r.stdout).channels.find((c) => c.chan_point === cp);
-    const table = await court.court(['closedchannels', flag]);
+    // The resolver runner may finish the channel between two reads: read until its state is the same on both sides.
+    let resolved = false;
+    let entry: ClosedView | undefined;
+    let table = { code: -1, stdout: '', stderr: '' };
+    let pending: ChannelView[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = (await channel(cp)).state;
+      const r = await court.court(['closedchannels', flag, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      entry = json<{ channels: ClosedView[] }>(r.stdout).channels.find((c) => c.chan_point === cp);
+      table = await court.court(['closedchannels', flag]);
+      pending = json<{ channels: ChannelView[] }>((await court.court(['pendingchannels', '--json'])).stdout).channels;
+      resolved = before === 'FullyResolved';
+      if ((await channel(cp)).state === before) break;
+    }
     assert.equal(table.code, 0);
-    const pending = json<{ channels: ChannelView[] }>((await court.court(['pendingchannels', '--json'])).stdout).channels;
     if (resolved) {
-      assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${r.stdout}`);
+      assert.ok(entry !== undefined, `${cp} in closedchannels ${flag}: ${table.stdout}`);
       assert.ok(table.stdout.includes(shortOutpoint(cp)), table.stdout);
       assert.ok(!pending.some((c) => c.chan_point === cp), `${cp} no longer pending`);
     } else {
@@ -130,6 +143,15 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     assert.equal(bal.code, 0, bal.stderr);
     assert.equal(json<{ confirmed_balance: string }>(bal.stdout).confirmed_balance, '250000');
     assert.match((await court.court(['wallet', 'balance'])).stdout, /confirmed_balance\s*│\s*250,000/);
+    // A rescan of blocks the wallet already read changes nothing (the same confirmed balance), in chunks.
+    const tip = await chain.height();
+    const rescan = await court.court(['wallet', 'rescan', '--from_height', String(tip - 4), '--chunk', '2', '--json']);
+    assert.equal(rescan.code, 0, rescan.stderr);
+    assert.deepEqual(json<{ blocks: number; confirmed_balance: string }>(rescan.stdout), { blocks: 5, confirmed_balance: '250000', from_height: tip - 4, to_height: tip });
+    const alerts = await court.court(['wallet', 'alerts', '--json']);
+    assert.equal(alerts.code, 0, alerts.stderr);
+    assert.deepEqual(json<{ alerts: unknown[] }>(alerts.stdout).alerts, []);
+    assert.match((await court.court(['wallet', 'alerts'])).stdout, /no wallet alerts/);
   });
 
   it('our force close through `court closechannel --force --yes`: plan, broadcast, classified LOCAL', async (t) => {
@@ -253,6 +275,9 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
     const list = json<{ sweeps: unknown[] }>(sweeps.stdout).sweeps;
     assert.ok(Array.isArray(list));
     assert.equal((await court.court(['pendingsweeps'])).code, 0);
+    const usage = await court.court(['closechannel', '--force', 'not-a-chan-point']);
+    assert.equal(usage.code, 2, 'a usage error exits 2 from the real process');
+    assert.match(usage.stderr, /txid:vout/);
     const unknown = await court.court(['wallet', 'bumpfee', `${'77'.repeat(32)}:3`, '--budget', '1000']);
     assert.equal(unknown.code, 1, 'a bump of an input the sweeper does not hold is refused by the daemon');
     assert.match(unknown.stderr, /\[COURT_E_SWEEP_UNKNOWN_INPUT\]/);
@@ -269,19 +294,95 @@ describe('courtd process + API + court CLI on regtest, one scenario per close ki
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => Number(json<{ id: number }>(l).id));
+    assert.ok(ids.length > 0);
+    // The adapter follows the same stream: once it has the last id court printed, both saw the same ids in order.
+    await node.waitForEvent((e) => e.id === ids.at(-1));
     assert.deepEqual(
       ids,
       node.events.map((e) => e.id).slice(0, ids.length),
       'court events sees the stream the node adapter saw, in order',
     );
-    assert.ok(ids.length > 0);
-    const after = await court.court(['events', '--after', String(ids.at(-1))]);
-    assert.equal(after.stdout.trim(), '', 'nothing after the last id');
+    const after = await court.court(['events', '--json', '--after', String(ids.at(-1))]);
+    assert.equal(after.code, 0, after.stderr);
+    const later = after.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => Number(json<{ id: number }>(l).id));
+    assert.ok(
+      later.every((id) => id > (ids.at(-1) as number)),
+      `--after ${ids.at(-1)} resumes after that id: ${later.join(',')}`,
+    );
+  });
+
+  it('every command answers as a table and as --json (exit 0, JSON that parses, the table names what the JSON holds)', async () => {
+    const cp = (await node.request<{ channels: ChannelView[] }>('GET', '/v1/channels?all=true')).channels[0]?.chan_point as string;
+    const cases: [string[], (j: any) => string][] = [
+      [['getinfo'], (j) => String(j.block_height)],
+      [['listchannels'], (j) => shortOutpoint(j.channels[0]?.chan_point ?? '-')],
+      [['pendingchannels'], (j) => (j.channels.length === 0 ? 'no pending channels' : shortOutpoint(j.channels[0].chan_point))],
+      [['closedchannels'], (j) => (j.channels.length === 0 ? 'no closed channels' : shortOutpoint(j.channels[0].chan_point))],
+      [['pendingsweeps'], (j) => (j.sweeps.length === 0 ? 'no pending sweeps' : shortOutpoint(j.sweeps[0].outpoint))],
+      [['history', cp], (j) => j.transitions[0].event],
+      [['timeline', cp], (j) => j.chan_point],
+      [['wallet', 'balance'], () => 'confirmed_balance'],
+      [['wallet', 'alerts'], (j) => (j.alerts.length === 0 ? 'no wallet alerts' : j.alerts[0].kind)],
+      [['wallet', 'newaddress'], (j) => j.address.slice(0, 6)],
+    ];
+    for (const [args, expect] of cases) {
+      const j = await court.court([...args, '--json']);
+      assert.equal(j.code, 0, `${args.join(' ')} --json: ${j.stderr}`);
+      const parsed = JSON.parse(j.stdout) as unknown;
+      const t = await court.court(args);
+      assert.equal(t.code, 0, `${args.join(' ')}: ${t.stderr}`);
+      assert.ok(t.stdout.includes(expect(parsed)), `${args.join(' ')}: the table shows ${expect(parsed)}:\n${t.stdout}`);
+    }
+  });
+
+  it('rotatetoken: a new readonly token in its file, the old one refused (401), court reads the new one', async () => {
+    const old = court.token('readonly');
+    const r = await court.court(['rotatetoken', '--scope', 'readonly']);
+    assert.equal(r.code, 0, r.stderr);
+    const fresh = court.token('readonly');
+    assert.notEqual(fresh, old);
+    assert.ok(!r.stdout.includes(fresh) && !r.stdout.includes(old), 'no token printed');
+    const res = await fetch(`${court.baseUrl}/v1/info`, { headers: { authorization: `Bearer ${old}` } });
+    await res.text();
+    assert.equal(res.status, 401);
+    assert.equal((await court.court(['--tokenfile', court.tokenFile('readonly'), 'getinfo'])).code, 0);
+    rotatedAway.push(old);
+  });
+
+  it('events --follow prints the backlog, keeps the stream open, and Ctrl-C (SIGINT) ends it with exit 0', async () => {
+    const child = spawn(process.execPath, [COURT, '--datadir', court.datadir, '--network', 'regtest', '--rpcserver', `127.0.0.1:${court.apiPort}`, 'events', '--follow', '--json'], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const until = Date.now() + 30_000;
+    while (!stdout.includes('\n') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(stdout.includes('\n'), 'the backlog arrives');
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(child.exitCode, null, 'still following after the backlog');
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    courtOutputs.push(stdout);
   });
 
   it("no secret in the daemon's log lines or in court's output: tokens, the seed, the RPC password", async () => {
-    const secrets = [court.token('admin'), court.token('readonly'), toHex(seed), chain.endpoint.password];
+    const secrets = [court.token('admin'), court.token('readonly'), toHex(seed), chain.endpoint.password, ...rotatedAway];
     const outputs = [court.log, ...courtOutputs];
+    // The suite-wide scan (zz-log-scan.test.ts) gets them too.
+    for (const text of outputs) for (const line of text.split('\n')) if (line !== '') collectLogLine(line);
+    collectSecrets([
+      ['admin token', court.token('admin')],
+      ['readonly token', court.token('readonly')],
+      ['seed', toHex(seed)],
+      ['rpc password', chain.endpoint.password],
+      ...rotatedAway.map((t, i): [string, string] => [`rotated token ${i}`, t]),
+    ]);
     for (const secret of secrets) for (const text of outputs) assert.ok(!text.includes(secret), 'a secret leaked');
     assert.ok(court.log.split('\n').length > 5, 'the daemon logged');
   });
