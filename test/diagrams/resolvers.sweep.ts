@@ -107,15 +107,22 @@ interface AbstractEvent {
   make(r: Res): { readonly event: ResolverEvent; readonly height: number };
 }
 
+/** The HTLC resolution an HTLC resolver carries (format 3: `output`; format 2: `res`), if it is one. */
+function hres(r: Res): HtlcResolution | undefined {
+  const o = (r.res ?? r.output) as Partial<HtlcResolution> | undefined;
+  return o !== undefined && o.htlc !== undefined ? (o as HtlcResolution) : undefined;
+}
+
 /** The outpoint a claim of `r` spends next: the second-level output once there is one, else its own. */
 function target(r: Res): string {
   if (r.target !== undefined) return r.target.outpoint;
-  return r.stage === 'secondLevel' && r.second !== undefined ? r.second.outpoint : (r.res?.outpoint ?? r.outpoint);
+  return r.stage === 'secondLevel' && r.second !== undefined ? r.second.outpoint : (hres(r)?.outpoint ?? r.outpoint);
 }
 
 /** The height at which something is due: an HTLC's CLTV, else the close plus the CSV (anchors: 16, anyone-can-spend). */
 function due(r: Res): number {
-  if (r.res !== undefined) return r.res.htlc.cltvExpiry;
+  const h = hres(r);
+  if (h !== undefined) return h.htlc.cltvExpiry;
   return r.closeHeight + Math.max(16, r.output?.csvDelay ?? 0);
 }
 
@@ -127,7 +134,7 @@ function spend(r: Res, ours: boolean): { event: ResolverEvent; height: number } 
   const outpoint = target(r);
   const second = r.stage === 'secondLevel';
   const height = second ? lastSpendHeight(r) + 2 : SPEND_HEIGHT;
-  const sl = r.res?.secondLevel;
+  const sl = hres(r)?.secondLevel;
   const witness = ours ? (r.kind === 'htlcSuccess' ? [PREIMAGE] : []) : r.kind === 'htlcTimeout' || r.kind === 'htlcOutgoingContest' ? [PREIMAGE] : [];
   // Our second-level transaction carries its paired output; the cheater's (breach) pays the revocable second-level script.
   const outputs =
@@ -154,11 +161,11 @@ const EVENTS: readonly AbstractEvent[] = [
     name: 'SpendUndone',
     make: (r) => {
       const s = r.secondSpend ?? r.first ?? r.spend;
-      const outpoint = r.secondSpend !== undefined && r.second !== undefined ? r.second.outpoint : (r.res?.outpoint ?? r.outpoint);
+      const outpoint = r.secondSpend !== undefined && r.second !== undefined ? r.second.outpoint : (hres(r)?.outpoint ?? r.outpoint);
       return { event: { kind: 'SpendUndone', outpoint, txid: s?.txid ?? OUR_TXID, height: s?.height ?? SPEND_HEIGHT }, height: (s?.height ?? SPEND_HEIGHT) + 1 };
     },
   },
-  { name: 'MempoolSpend', make: (r) => ({ event: { kind: 'MempoolSpend', outpoint: r.res?.outpoint ?? r.outpoint, txid: THEIR_TXID, witness: [PREIMAGE] }, height: r.closeHeight + 2 }) },
+  { name: 'MempoolSpend', make: (r) => ({ event: { kind: 'MempoolSpend', outpoint: hres(r)?.outpoint ?? r.outpoint, txid: THEIR_TXID, witness: [PREIMAGE] }, height: r.closeHeight + 2 }) },
   { name: 'Preimage', make: (r) => ({ event: { kind: 'Preimage', paymentHash: PAYMENT_HASH, preimage: PREIMAGE }, height: r.closeHeight + 2 }) },
   { name: 'SweepSwept', make: (r) => ({ event: { kind: 'SweepResult', outpoint: target(r), result: 'swept', txid: OUR_TXID, feeSat: '500' }, height: r.closeHeight + 3 }) },
 ];
