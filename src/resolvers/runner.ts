@@ -412,7 +412,9 @@ export class ResolverRunner implements ResolverHost {
       if (def === undefined) throw new CourtError('COURT_E_FSM_DECODE', `no definition for successor kind ${cur.kind}`);
       const r2 = def.step(cur, this.#launchEvent(cur), env);
       effects.push(...r2.effects);
-      finished = r2.finished === true;
+      // A successor created finished (the spend it follows was already final when first seen) is stored resolved:
+      // its Launch step changes nothing, and an unresolved 'done' row would never be reported again after a restart.
+      finished = r2.finished === true || (r2.successor === undefined && r2.next.stage === 'done');
       if (r2.successor !== undefined) {
         successors.push({ value: r2.next, resolved: true });
         cur = r2.successor;

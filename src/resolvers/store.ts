@@ -160,6 +160,7 @@ class Statements {
   readonly insert;
   readonly report;
   readonly hasKey;
+  readonly hasPreimage;
   readonly nodeEvent;
   readonly key;
   readonly preimage;
@@ -180,6 +181,7 @@ class Statements {
          fee_sat = COALESCE(excluded.fee_sat, resolution_report.fee_sat)`,
     );
     this.hasKey = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM resolver_node_key WHERE key = ?');
+    this.hasPreimage = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM preimage WHERE payment_hash = ?');
     this.nodeEvent = db.prepare<[string, number, string, number]>('INSERT INTO node_event (chan_point, kind, payload, created_height) VALUES (?, ?, ?, ?)');
     this.key = db.prepare<[string, number]>('INSERT INTO resolver_node_key (key, node_event_id) VALUES (?, ?)');
     this.preimage = db.prepare<[string, string, number, number]>(
@@ -235,6 +237,13 @@ export function commitStep(db: Db, w: StepWrite): number[] {
           );
         } else if (e.kind === 'NotifyNode') {
           if (s.hasKey.get(e.key) !== undefined) continue;
+          // Never tell the node to fail an HTLC it was told (or told us) is settled: a preimage the peer showed in the
+          // mempool (its claim then evicted, our timeout confirmed), or one the node sent. Settled wins.
+          if (e.event === 'htlcFailedOnChain' && e.key.startsWith('failed:')) {
+            const settledKey = `settled:${e.key.slice('failed:'.length)}`;
+            const hash = (e.payload as { readonly paymentHash?: unknown }).paymentHash;
+            if (s.hasKey.get(settledKey) !== undefined || (typeof hash === 'string' && s.hasPreimage.get(hash) !== undefined)) continue;
+          }
           const id = Number(s.nodeEvent.run(w.chanPoint, NODE_CODE[e.event], JSON.stringify(e.payload), w.height).lastInsertRowid);
           s.key.run(e.key, id);
         } else if (e.kind === 'LearnedPreimage') {
