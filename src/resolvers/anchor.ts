@@ -12,9 +12,9 @@
  */
 import { ANCHOR_ANYONE_CSV, WITNESS_WEIGHT } from '../ln/weights.js';
 import { INPUT_BASE_WEIGHT } from '../sweep/input.js';
-import { finalAt, finish } from './common.js';
+import { baseOf, finalAt, finish } from './common.js';
 import { singleAmounts, singleStep, type SingleHooks, type SingleOutput } from './single.js';
-import { RESOLVER_FORMAT, type InitRecord, type OutputResolution, type ResolverEnv, type ResolverKindDef, type SweepOffer } from './types.js';
+import { type InitRecord, type OutputResolution, type ResolverEnv, type ResolverKindDef, type SweepOffer } from './types.js';
 
 export interface Anchor extends SingleOutput {
   readonly kind: 'anchor';
@@ -85,14 +85,7 @@ export const anchor: ResolverKindDef<Anchor> = {
   init(rec: InitRecord): Anchor {
     const output = rec.output as unknown as Anchor['output'];
     return {
-      v: RESOLVER_FORMAT,
-      kind: 'anchor',
-      chanPoint: rec.chanPoint,
-      outpoint: rec.outpoint,
-      format: rec.format,
-      closeType: rec.closeType,
-      closeTxid: rec.closeTxid,
-      closeHeight: rec.closeHeight,
+      ...baseOf('anchor', rec),
       stage: 'waiting',
       valueSat: output.amountSat,
       output,

@@ -20,7 +20,7 @@
  * the secret from the revocation store when it hands the input to the sweeper.
  */
 import type { KeyFact } from '../arbitrator/types.js';
-import { finalAt, same, seen } from './common.js';
+import { baseOf, finalAt, same, seen } from './common.js';
 import {
   checkJusticeConfig,
   DEFAULT_JUSTICE_CONFIG,
@@ -32,7 +32,6 @@ import {
   type JusticeTarget,
 } from './justice.js';
 import {
-  RESOLVER_FORMAT,
   type InitRecord,
   type ReportRow,
   type ResolverBase,
@@ -238,14 +237,7 @@ export const breach: ResolverKindDef<Breach> = {
     const o = rec.output as unknown as BreachRecordOutput;
     const origin = justiceTarget(o, rec.closeHeight);
     return {
-      v: RESOLVER_FORMAT,
-      kind: 'breach',
-      chanPoint: rec.chanPoint,
-      outpoint: rec.outpoint,
-      format: rec.format,
-      closeType: rec.closeType,
-      closeTxid: rec.closeTxid,
-      closeHeight: rec.closeHeight,
+      ...baseOf('breach', rec),
       stage: 'offered',
       commitmentNumber: o.commitmentNumber,
       secondLevelScript: o.secondLevelScript,

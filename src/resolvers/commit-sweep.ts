@@ -5,9 +5,9 @@
  * (remote, remote pending, breach, a newer state than courtd knows). Offered to the sweeper with no deadline
  * (a far one) and a budget that is a share of its value; done once the sweep has 6 confirmations.
  */
-import { farDeadline, finalAt, share } from './common.js';
+import { baseOf, farDeadline, finalAt, share } from './common.js';
 import { singleAmounts, singleStep, type SingleHooks, type SingleOutput } from './single.js';
-import { RESOLVER_FORMAT, type Budgets, type InitRecord, type OutputResolution, type ResolverKindDef, type SweepOffer } from './types.js';
+import { type Budgets, type InitRecord, type OutputResolution, type ResolverKindDef, type SweepOffer } from './types.js';
 
 export interface CommitSweep extends SingleOutput {
   readonly kind: 'commitSweep';
@@ -62,14 +62,7 @@ export const commitSweep: ResolverKindDef<CommitSweep> = {
   init(rec: InitRecord): CommitSweep {
     const output = rec.output as unknown as CommitSweep['output'];
     return {
-      v: RESOLVER_FORMAT,
-      kind: 'commitSweep',
-      chanPoint: rec.chanPoint,
-      outpoint: rec.outpoint,
-      format: rec.format,
-      closeType: rec.closeType,
-      closeTxid: rec.closeTxid,
-      closeHeight: rec.closeHeight,
+      ...baseOf('commitSweep', rec),
       stage: 'waiting',
       valueSat: output.amountSat,
       output,

@@ -3,7 +3,7 @@
  * spend bookkeeping of one watched output (spent, undone, final).
  */
 import { fromHex, sha256, toHex } from '../util/bytes.js';
-import { FINAL_DEPTH, type Budgets, type ReportRow, type ResolverBase, type ResolverEffect, type ResolverEvent, type SpendSeen, type StepResult } from './types.js';
+import { FINAL_DEPTH, RESOLVER_FORMAT, type Budgets, type InitRecord, type ReportRow, type ResolverBase, type ResolverEffect, type ResolverEvent, type SpendSeen, type StepResult } from './types.js';
 
 /** `bps` basis points of `valueSat` (decimal strings), rounded down. */
 export function share(valueSat: string, bps: number): string {
@@ -47,4 +47,21 @@ export function finish(reports: readonly ReportRow[], unwatch: readonly string[]
 /** "txid:vout" of output `vout` of `txid`. */
 export function outpointOf(txid: string, vout: number): string {
   return `${txid}:${vout}`;
+}
+
+/**
+ * The fields every resolver value starts with, taken from the arbitrator's record (in the order the persisted JSON
+ * has always had them: format version, kind, then the record's close facts).
+ */
+export function baseOf<K extends ResolverBase['kind']>(kind: K, rec: InitRecord): Omit<ResolverBase, 'kind' | 'stage'> & { readonly kind: K } {
+  return {
+    v: RESOLVER_FORMAT,
+    kind,
+    chanPoint: rec.chanPoint,
+    outpoint: rec.outpoint,
+    format: rec.format,
+    closeType: rec.closeType,
+    closeTxid: rec.closeTxid,
+    closeHeight: rec.closeHeight,
+  };
 }

@@ -4,10 +4,10 @@
  * each by payment hash) and then becomes htlcSuccess, which claims it at once. At the HTLC's expiry without a
  * preimage the peer may time it out: reported as timeout and done (we never sweep it; nothing goes upstream).
  */
-import { same } from './common.js';
+import { baseOf, same } from './common.js';
 import { recordOf, type HtlcContest } from './htlc-contest.js';
 import { successFrom } from './htlc-success.js';
-import { RESOLVER_FORMAT, type InitRecord, type ReportRow, type ResolverKindDef, type StepResult } from './types.js';
+import { type InitRecord, type ReportRow, type ResolverKindDef, type StepResult } from './types.js';
 
 export type HtlcIncomingContest = HtlcContest & { readonly kind: 'htlcIncomingContest' };
 
@@ -36,14 +36,7 @@ export const htlcIncomingContest: ResolverKindDef<HtlcIncomingContest> = {
   kind: 'htlcIncomingContest',
   init(rec: InitRecord): HtlcIncomingContest {
     return {
-      v: RESOLVER_FORMAT,
-      kind: 'htlcIncomingContest',
-      chanPoint: rec.chanPoint,
-      outpoint: rec.outpoint,
-      format: rec.format,
-      closeType: rec.closeType,
-      closeTxid: rec.closeTxid,
-      closeHeight: rec.closeHeight,
+      ...baseOf('htlcIncomingContest', rec),
       stage: 'contest',
       output: rec.output as unknown as HtlcIncomingContest['output'],
       deadline: rec.deadline,

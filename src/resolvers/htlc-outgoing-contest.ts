@@ -5,11 +5,11 @@
  * htlcTimeout successor (stage firstConfirming, the peer's). At height cltvExpiry - 1 it becomes htlcTimeout,
  * which offers its spend for the first valid block.
  */
-import { findPreimage, same } from './common.js';
+import { baseOf, findPreimage, same } from './common.js';
 import { recordOf, type HtlcContest } from './htlc-contest.js';
 import { claimStep, preimageEffects } from './htlc-claim.js';
 import { timeoutFrom } from './htlc-timeout.js';
-import { RESOLVER_FORMAT, type InitRecord, type ResolverEffect, type ResolverKindDef, type StepResult } from './types.js';
+import { type InitRecord, type ResolverEffect, type ResolverKindDef, type StepResult } from './types.js';
 
 export type HtlcOutgoingContest = HtlcContest & { readonly kind: 'htlcOutgoingContest' };
 
@@ -23,14 +23,7 @@ export const htlcOutgoingContest: ResolverKindDef<HtlcOutgoingContest> = {
   kind: 'htlcOutgoingContest',
   init(rec: InitRecord): HtlcOutgoingContest {
     return {
-      v: RESOLVER_FORMAT,
-      kind: 'htlcOutgoingContest',
-      chanPoint: rec.chanPoint,
-      outpoint: rec.outpoint,
-      format: rec.format,
-      closeType: rec.closeType,
-      closeTxid: rec.closeTxid,
-      closeHeight: rec.closeHeight,
+      ...baseOf('htlcOutgoingContest', rec),
       stage: 'contest',
       output: rec.output as unknown as HtlcOutgoingContest['output'],
       deadline: rec.deadline,

@@ -5,21 +5,15 @@
  * channels, its own fee on static_remotekey), then its CSV output. A spend without our preimage is the peer's
  * timeout. The stage machine is htlc-claim.ts; created by htlcIncomingContest with the preimage.
  */
+import { baseOf } from './common.js';
 import { claimStep, claimView, claimWake, type HtlcClaim } from './htlc-claim.js';
-import { RESOLVER_FORMAT, type InitRecord, type ResolverKindDef } from './types.js';
+import type { InitRecord, ResolverKindDef } from './types.js';
 
 export type HtlcSuccess = HtlcClaim & { readonly kind: 'htlcSuccess'; readonly preimage: string };
 
 export function successFrom(rec: InitRecord, preimage: string): HtlcSuccess {
   return {
-    v: RESOLVER_FORMAT,
-    kind: 'htlcSuccess',
-    chanPoint: rec.chanPoint,
-    outpoint: rec.outpoint,
-    format: rec.format,
-    closeType: rec.closeType,
-    closeTxid: rec.closeTxid,
-    closeHeight: rec.closeHeight,
+    ...baseOf('htlcSuccess', rec),
     stage: 'offered',
     output: rec.output as unknown as HtlcSuccess['output'],
     deadline: rec.deadline,

@@ -7,21 +7,15 @@
  * preimage claim by the peer instead settles it (htlcSettledOnChain) and the preimage is learned.
  * The stage machine is htlc-claim.ts.
  */
+import { baseOf } from './common.js';
 import { claimStep, claimView, claimWake, type HtlcClaim } from './htlc-claim.js';
-import { RESOLVER_FORMAT, type InitRecord, type ResolverKindDef } from './types.js';
+import type { InitRecord, ResolverKindDef } from './types.js';
 
 export type HtlcTimeout = HtlcClaim & { readonly kind: 'htlcTimeout' };
 
 export function timeoutFrom(rec: InitRecord): HtlcTimeout {
   return {
-    v: RESOLVER_FORMAT,
-    kind: 'htlcTimeout',
-    chanPoint: rec.chanPoint,
-    outpoint: rec.outpoint,
-    format: rec.format,
-    closeType: rec.closeType,
-    closeTxid: rec.closeTxid,
-    closeHeight: rec.closeHeight,
+    ...baseOf('htlcTimeout', rec),
     stage: 'offered',
     output: rec.output as unknown as HtlcTimeout['output'],
     deadline: rec.deadline,
