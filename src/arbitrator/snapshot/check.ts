@@ -51,68 +51,52 @@ function build(spec: CommitmentSpec, path: string): Commitment {
   }
 }
 
-/** Our commitment: we hold it; the remote's revocation basepoint and our point make its revocation key. */
-function buildLocal(p: ChannelParams): Commitment {
-  const { s, ours } = p;
-  const c = s.localCommitment;
-  const pt = c.perCommitmentPoint;
-  const keys: CommitmentKeys = {
-    localFundingPubkey: ours.funding,
-    remoteFundingPubkey: s.remote.fundingPubkey,
-    revocationPubkey: deriveRevocationPubkey(s.remote.revocationBasepoint, pt),
-    localDelayedPubkey: derivePubkey(ours.delayBase, pt),
-    localHtlcPubkey: derivePubkey(ours.htlcBase, pt),
-    remoteHtlcPubkey: derivePubkey(s.remote.htlcBasepoint, pt),
-    remotePaymentPubkey: s.remote.paymentBasepoint,
+/** Their base public keys, named as ours are. */
+function theirBasepoints(s: ChannelSnapshot): OurBasepoints {
+  return {
+    funding: s.remote.fundingPubkey,
+    revocationBase: s.remote.revocationBasepoint,
+    htlcBase: s.remote.htlcBasepoint,
+    paymentBase: s.remote.paymentBasepoint,
+    delayBase: s.remote.delayedPaymentBasepoint,
   };
-  const htlcs: CommitmentHtlc[] = c.htlcs.map((h) => ({
-    direction: h.direction === 'outgoing' ? 'offered' : 'received',
-    amountMsat: h.amountMsat,
-    paymentHash: h.paymentHash,
-    cltvExpiry: h.cltvExpiry,
-  }));
-  return build(
-    {
-      ...commonSpec(p, c),
-      holderIsFunder: s.initiator === 'local',
-      toLocalMsat: c.toLocalMsat,
-      toRemoteMsat: c.toRemoteMsat,
-      dustLimitSat: s.local.dustLimitSat,
-      toSelfDelay: s.local.toSelfDelay,
-      keys,
-      htlcs,
-    },
-    'localCommitment',
-  );
 }
 
-/** Their commitment: roles swap (they hold it; our revocation basepoint and THEIR point make its revocation key). */
-function buildRemote(p: ChannelParams, c: SnapshotCommitment, path: string): Commitment {
+/**
+ * One commitment as its holder sees it: `holder` 'local' is ours (we hold it; the remote's revocation basepoint
+ * and our point make its revocation key), 'remote' is theirs (roles swap: our revocation basepoint and THEIR point
+ * make its revocation key). The holder's outgoing HTLCs are the offered ones.
+ */
+function buildFor(p: ChannelParams, holder: 'local' | 'remote', c: SnapshotCommitment, path: string): Commitment {
   const { s, ours } = p;
+  const theirs = theirBasepoints(s);
+  const [h, o] = holder === 'local' ? [ours, theirs] : [theirs, ours];
   const pt = c.perCommitmentPoint;
   const keys: CommitmentKeys = {
-    localFundingPubkey: s.remote.fundingPubkey,
-    remoteFundingPubkey: ours.funding,
-    revocationPubkey: deriveRevocationPubkey(ours.revocationBase, pt),
-    localDelayedPubkey: derivePubkey(s.remote.delayedPaymentBasepoint, pt),
-    localHtlcPubkey: derivePubkey(s.remote.htlcBasepoint, pt),
-    remoteHtlcPubkey: derivePubkey(ours.htlcBase, pt),
-    remotePaymentPubkey: ours.paymentBase,
+    localFundingPubkey: h.funding,
+    remoteFundingPubkey: o.funding,
+    revocationPubkey: deriveRevocationPubkey(o.revocationBase, pt),
+    localDelayedPubkey: derivePubkey(h.delayBase, pt),
+    localHtlcPubkey: derivePubkey(h.htlcBase, pt),
+    remoteHtlcPubkey: derivePubkey(o.htlcBase, pt),
+    remotePaymentPubkey: o.paymentBase,
   };
-  const htlcs: CommitmentHtlc[] = c.htlcs.map((h) => ({
-    direction: h.direction === 'incoming' ? 'offered' : 'received',
-    amountMsat: h.amountMsat,
-    paymentHash: h.paymentHash,
-    cltvExpiry: h.cltvExpiry,
+  const offered = holder === 'local' ? 'outgoing' : 'incoming';
+  const htlcs: CommitmentHtlc[] = c.htlcs.map((x) => ({
+    direction: x.direction === offered ? 'offered' : 'received',
+    amountMsat: x.amountMsat,
+    paymentHash: x.paymentHash,
+    cltvExpiry: x.cltvExpiry,
   }));
+  const mine = holder === 'local';
   return build(
     {
       ...commonSpec(p, c),
-      holderIsFunder: s.initiator === 'remote',
-      toLocalMsat: c.toRemoteMsat,
-      toRemoteMsat: c.toLocalMsat,
-      dustLimitSat: s.remote.dustLimitSat,
-      toSelfDelay: s.remote.toSelfDelay,
+      holderIsFunder: s.initiator === holder,
+      toLocalMsat: mine ? c.toLocalMsat : c.toRemoteMsat,
+      toRemoteMsat: mine ? c.toRemoteMsat : c.toLocalMsat,
+      dustLimitSat: s[holder].dustLimitSat,
+      toSelfDelay: s[holder].toSelfDelay,
       keys,
       htlcs,
     },
@@ -156,7 +140,7 @@ export function checkSnapshot(s: ChannelSnapshot, ours: OurBasepoints): CheckedS
   const [opener, accepter] = s.initiator === 'local' ? [ours.paymentBase, s.remote.paymentBasepoint] : [s.remote.paymentBasepoint, ours.paymentBase];
   const p: ChannelParams = { s, ours, fundingTxid, fundingVout, obscuringFactor: obscuringFactor(opener, accepter) };
 
-  const local = buildLocal(p);
+  const local = buildFor(p, 'local', s.localCommitment, 'localCommitment');
   const lc = s.localCommitment;
   if (!secp().verify(commitmentSighash(local), s.remote.fundingPubkey, lc.remoteSignature)) {
     badSignature('localCommitment.remoteSignature');
@@ -178,9 +162,9 @@ export function checkSnapshot(s: ChannelSnapshot, ours: OurBasepoints): CheckedS
     return { htlcTx: h, remoteSignature: sig };
   });
 
-  const remoteCurrent = buildRemote(p, s.remoteCommitments.current, 'remoteCommitments.current');
+  const remoteCurrent = buildFor(p, 'remote', s.remoteCommitments.current, 'remoteCommitments.current');
   const pending = s.remoteCommitments.pending;
-  const remotePending = pending === undefined ? undefined : buildRemote(p, pending, 'remoteCommitments.pending');
+  const remotePending = pending === undefined ? undefined : buildFor(p, 'remote', pending, 'remoteCommitments.pending');
   return {
     snapshot: s,
     fundingTxid,
