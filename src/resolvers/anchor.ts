@@ -12,8 +12,8 @@
  */
 import { ANCHOR_ANYONE_CSV, WITNESS_WEIGHT } from '../ln/weights.js';
 import { INPUT_BASE_WEIGHT } from '../sweep/input.js';
-import { baseOf, finalAt, finish } from './common.js';
-import { singleAmounts, singleStep, type SingleHooks, type SingleOutput } from './single.js';
+import { finalAt, finish } from './common.js';
+import { singleInit, singleStep, singleView, spendReport, watch, type SingleHooks, type SingleOutput } from './single.js';
 import { type InitRecord, type OutputResolution, type ResolverEnv, type ResolverKindDef, type SweepOffer } from './types.js';
 
 export interface Anchor extends SingleOutput {
@@ -52,22 +52,13 @@ function anyoneAt(r: Anchor): number {
 }
 
 function waiting(r: Anchor, env: ResolverEnv) {
-  const watch = { kind: 'WatchSpend' as const, outpoint: r.outpoint, heightHint: r.closeHeight, mempool: false };
-  if (paysForItself(BigInt(r.valueSat), env.feeRatePerKw)) return [{ kind: 'OfferSweep' as const, input: anchorOffer(r) }, watch];
-  return [{ kind: 'CancelSweep' as const, outpoint: r.outpoint }, watch];
+  if (paysForItself(BigInt(r.valueSat), env.feeRatePerKw)) return [{ kind: 'OfferSweep' as const, input: anchorOffer(r) }, watch(r)];
+  return [{ kind: 'CancelSweep' as const, outpoint: r.outpoint }, watch(r)];
 }
 
 const hooks: SingleHooks<Anchor> = {
   waiting,
-  report: (r, spend) => ({
-    outpoint: r.outpoint,
-    stage: 1,
-    type: 'anchor',
-    outcome: spend.ours ? 'claimed' : 'unclaimed',
-    amountSat: r.valueSat,
-    txid: spend.txid,
-    height: spend.height,
-  }),
+  report: spendReport('anchor'),
   blockWhileWaiting(r, env) {
     const pays = paysForItself(BigInt(r.valueSat), env.feeRatePerKw);
     if (!pays && env.height >= anyoneAt(r)) {
@@ -82,32 +73,13 @@ const hooks: SingleHooks<Anchor> = {
 
 export const anchor: ResolverKindDef<Anchor> = {
   kind: 'anchor',
-  init(rec: InitRecord): Anchor {
-    const output = rec.output as unknown as Anchor['output'];
-    return {
-      ...baseOf('anchor', rec),
-      stage: 'waiting',
-      valueSat: output.amountSat,
-      output,
-    };
-  },
+  init: (rec: InitRecord): Anchor => singleInit('anchor', rec),
   step: (r, e, env) => {
     const res = singleStep(r, e, env, hooks);
     if (e.kind === 'Launch' && r.stage === 'waiting') return { ...res, next: { ...r, offered: paysForItself(BigInt(r.valueSat), env.feeRatePerKw) } };
     return res;
   },
   wake: (r) => (r.stage === 'confirming' && r.spend !== undefined ? finalAt(r.spend) : r.stage === 'waiting' && r.offered !== true ? anyoneAt(r) : undefined),
-  view(r, height) {
-    const m = anyoneAt(r);
-    return {
-      type: 'anchor',
-      stage: r.stage,
-      htlcStage: 1,
-      amountSat: BigInt(r.valueSat),
-      ...singleAmounts(r),
-      maturityHeight: r.closeHeight,
-      blocksTilMaturity: r.closeHeight - height,
-      ...(r.note === undefined ? (r.stage === 'waiting' && r.offered !== true ? { reason: `not offered; anyone may take it from ${m}` } : {}) : { reason: r.note }),
-    };
-  },
+  view: (r, height) =>
+    singleView(r, 'anchor', r.closeHeight, height, r.note ?? (r.stage === 'waiting' && r.offered !== true ? `not offered; anyone may take it from ${anyoneAt(r)}` : undefined)),
 };

@@ -5,8 +5,8 @@
  * (remote, remote pending, breach, a newer state than courtd knows). Offered to the sweeper with no deadline
  * (a far one) and a budget that is a share of its value; done once the sweep has 6 confirmations.
  */
-import { baseOf, farDeadline, finalAt, share } from './common.js';
-import { singleAmounts, singleStep, type SingleHooks, type SingleOutput } from './single.js';
+import { farDeadline, finalAt, share } from './common.js';
+import { singleInit, singleStep, singleView, spendReport, watch, type SingleHooks, type SingleOutput } from './single.js';
 import { type Budgets, type InitRecord, type OutputResolution, type ResolverKindDef, type SweepOffer } from './types.js';
 
 export interface CommitSweep extends SingleOutput {
@@ -42,45 +42,14 @@ export function commitOffer(r: CommitSweep, budgets: Budgets): SweepOffer {
 }
 
 const hooks: SingleHooks<CommitSweep> = {
-  waiting: (r, env) => [
-    { kind: 'OfferSweep', input: commitOffer(r, env.budgets) },
-    { kind: 'WatchSpend', outpoint: r.outpoint, heightHint: r.closeHeight, mempool: false },
-  ],
-  report: (r, spend) => ({
-    outpoint: r.outpoint,
-    stage: 1,
-    type: 'commit',
-    outcome: spend.ours ? 'claimed' : 'unclaimed',
-    amountSat: r.valueSat,
-    txid: spend.txid,
-    height: spend.height,
-  }),
+  waiting: (r, env) => [{ kind: 'OfferSweep', input: commitOffer(r, env.budgets) }, watch(r)],
+  report: spendReport('commit'),
 };
 
 export const commitSweep: ResolverKindDef<CommitSweep> = {
   kind: 'commitSweep',
-  init(rec: InitRecord): CommitSweep {
-    const output = rec.output as unknown as CommitSweep['output'];
-    return {
-      ...baseOf('commitSweep', rec),
-      stage: 'waiting',
-      valueSat: output.amountSat,
-      output,
-    };
-  },
+  init: (rec: InitRecord): CommitSweep => singleInit('commitSweep', rec),
   step: (r, e, env) => singleStep(r, e, env, hooks),
   wake: (r) => (r.stage === 'confirming' && r.spend !== undefined ? finalAt(r.spend) : undefined),
-  view(r, height) {
-    const m = maturity(r);
-    return {
-      type: 'commit',
-      stage: r.stage,
-      htlcStage: 1,
-      amountSat: BigInt(r.valueSat),
-      ...singleAmounts(r),
-      maturityHeight: m,
-      blocksTilMaturity: m - height,
-      ...(r.note === undefined ? {} : { reason: r.note }),
-    };
-  },
+  view: (r, height) => singleView(r, 'commit', maturity(r), height, r.note),
 };

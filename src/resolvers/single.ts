@@ -7,8 +7,8 @@
  *
  * `waiting` re-offers the input at every launch (an upsert). Who spent it (`ours`) decides the outcome.
  */
-import { finalAt, finish, same, seen } from './common.js';
-import type { ReportRow, ResolverBase, ResolverEffect, ResolverEnv, ResolverEvent, SpendSeen, StepResult } from './types.js';
+import { baseOf, finalAt, finish, same, seen } from './common.js';
+import type { InitRecord, OutputResolution, OutputView, ReportRow, ResolverBase, ResolverEffect, ResolverEnv, ResolverEvent, SpendSeen, StepResult } from './types.js';
 
 /** The fields of a single-output resolver. */
 export interface SingleOutput extends ResolverBase {
@@ -31,7 +31,14 @@ export interface SingleHooks<R extends SingleOutput> {
   blockWhileWaiting?(r: R, env: ResolverEnv): StepResult | undefined;
 }
 
-function watch(r: SingleOutput): ResolverEffect {
+/** The first value of a single-output resolver from the arbitrator's record: waiting, valued at its output. */
+export function singleInit<K extends ResolverBase['kind']>(kind: K, rec: InitRecord) {
+  const output = rec.output as unknown as OutputResolution;
+  return { ...baseOf(kind, rec), stage: 'waiting' as const, valueSat: output.amountSat, output };
+}
+
+/** The watch on the output (blocks only: nobody reveals anything in the mempool here). */
+export function watch(r: SingleOutput): ResolverEffect {
   return { kind: 'WatchSpend', outpoint: r.outpoint, heightHint: r.closeHeight, mempool: false };
 }
 
@@ -76,4 +83,31 @@ export function singleAmounts(r: SingleOutput): { limboSat: bigint; recoveredSat
   const v = BigInt(r.valueSat);
   if (r.stage !== 'done') return { limboSat: v, recoveredSat: 0n };
   return { limboSat: 0n, recoveredSat: r.spend?.ours === true ? v : 0n };
+}
+
+/** The report hook of a kind: once the spend is final, claimed if it was our sweep, unclaimed otherwise. */
+export function spendReport<R extends SingleOutput>(type: ReportRow['type']): SingleHooks<R>['report'] {
+  return (r, spend) => ({
+    outpoint: r.outpoint,
+    stage: 1,
+    type,
+    outcome: spend.ours ? 'claimed' : 'unclaimed',
+    amountSat: r.valueSat,
+    txid: spend.txid,
+    height: spend.height,
+  });
+}
+
+/** The live view of a single output maturing at `maturityHeight`, with `reason` when it has one. */
+export function singleView(r: SingleOutput, type: ReportRow['type'], maturityHeight: number, height: number, reason: string | undefined): Omit<OutputView, 'chanPoint' | 'outpoint' | 'kind'> {
+  return {
+    type,
+    stage: r.stage,
+    htlcStage: 1,
+    amountSat: BigInt(r.valueSat),
+    ...singleAmounts(r),
+    maturityHeight,
+    blocksTilMaturity: maturityHeight - height,
+    ...(reason === undefined ? {} : { reason }),
+  };
 }
