@@ -3,7 +3,7 @@
  * spend bookkeeping of one watched output (spent, undone, final).
  */
 import { fromHex, sha256, toHex } from '../util/bytes.js';
-import { FINAL_DEPTH, RESOLVER_FORMAT, type Budgets, type InitRecord, type ReportRow, type ResolverBase, type ResolverEffect, type ResolverEvent, type SpendSeen, type StepResult } from './types.js';
+import { FINAL_DEPTH, RESOLVER_FORMAT, type Budgets, type HtlcResolution, type InitRecord, type ReportRow, type ResolverBase, type ResolverEffect, type ResolverEvent, type SpendSeen, type StepResult } from './types.js';
 
 /** `bps` basis points of `valueSat` (decimal strings), rounded down. */
 export function share(valueSat: string, bps: number): string {
@@ -64,4 +64,9 @@ export function baseOf<K extends ResolverBase['kind']>(kind: K, rec: InitRecord)
     closeTxid: rec.closeTxid,
     closeHeight: rec.closeHeight,
   };
+}
+
+/** The first value of an HTLC resolver (contest or claim) from the arbitrator's record: the HTLC and its deadline. */
+export function htlcInit<K extends ResolverBase['kind'], S extends string>(kind: K, stage: S, rec: InitRecord) {
+  return { ...baseOf(kind, rec), stage, output: rec.output as unknown as HtlcResolution, deadline: rec.deadline };
 }

@@ -4,7 +4,7 @@
  * each by payment hash) and then becomes htlcSuccess, which claims it at once. At the HTLC's expiry without a
  * preimage the peer may time it out: reported as timeout and done (we never sweep it; nothing goes upstream).
  */
-import { baseOf, same } from './common.js';
+import { htlcInit, same } from './common.js';
 import { recordOf, type HtlcContest } from './htlc-contest.js';
 import { successFrom } from './htlc-success.js';
 import { type InitRecord, type ReportRow, type ResolverKindDef, type StepResult } from './types.js';
@@ -34,14 +34,7 @@ function expired(r: HtlcIncomingContest, txid?: string, height?: number): StepRe
 
 export const htlcIncomingContest: ResolverKindDef<HtlcIncomingContest> = {
   kind: 'htlcIncomingContest',
-  init(rec: InitRecord): HtlcIncomingContest {
-    return {
-      ...baseOf('htlcIncomingContest', rec),
-      stage: 'contest',
-      output: rec.output as unknown as HtlcIncomingContest['output'],
-      deadline: rec.deadline,
-    };
-  },
+  init: (rec: InitRecord): HtlcIncomingContest => htlcInit('htlcIncomingContest', 'contest', rec),
   step(r, e, env) {
     if (r.stage === 'done') return same(r);
     const expiry = r.output.htlc.cltvExpiry;

@@ -5,7 +5,7 @@
  * htlcTimeout successor (stage firstConfirming, the peer's). At height cltvExpiry - 1 it becomes htlcTimeout,
  * which offers its spend for the first valid block.
  */
-import { baseOf, findPreimage, same } from './common.js';
+import { htlcInit, findPreimage, same } from './common.js';
 import { recordOf, type HtlcContest } from './htlc-contest.js';
 import { claimStep, preimageEffects } from './htlc-claim.js';
 import { timeoutFrom } from './htlc-timeout.js';
@@ -21,14 +21,7 @@ function toTimeout(r: HtlcOutgoingContest, effects: ResolverEffect[] = []): Step
 
 export const htlcOutgoingContest: ResolverKindDef<HtlcOutgoingContest> = {
   kind: 'htlcOutgoingContest',
-  init(rec: InitRecord): HtlcOutgoingContest {
-    return {
-      ...baseOf('htlcOutgoingContest', rec),
-      stage: 'contest',
-      output: rec.output as unknown as HtlcOutgoingContest['output'],
-      deadline: rec.deadline,
-    };
-  },
+  init: (rec: InitRecord): HtlcOutgoingContest => htlcInit('htlcOutgoingContest', 'contest', rec),
   step(r, e, env) {
     if (r.stage === 'done') return same(r);
     switch (e.kind) {

@@ -5,20 +5,14 @@
  * channels, its own fee on static_remotekey), then its CSV output. A spend without our preimage is the peer's
  * timeout. The stage machine is htlc-claim.ts; created by htlcIncomingContest with the preimage.
  */
-import { baseOf } from './common.js';
+import { htlcInit } from './common.js';
 import { claimStep, claimView, claimWake, type HtlcClaim } from './htlc-claim.js';
 import type { InitRecord, ResolverKindDef } from './types.js';
 
 export type HtlcSuccess = HtlcClaim & { readonly kind: 'htlcSuccess'; readonly preimage: string };
 
 export function successFrom(rec: InitRecord, preimage: string): HtlcSuccess {
-  return {
-    ...baseOf('htlcSuccess', rec),
-    stage: 'offered',
-    output: rec.output as unknown as HtlcSuccess['output'],
-    deadline: rec.deadline,
-    preimage,
-  };
+  return { ...htlcInit('htlcSuccess', 'offered', rec), preimage };
 }
 
 export const htlcSuccess: ResolverKindDef<HtlcSuccess> = {

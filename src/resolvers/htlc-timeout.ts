@@ -7,19 +7,14 @@
  * preimage claim by the peer instead settles it (htlcSettledOnChain) and the preimage is learned.
  * The stage machine is htlc-claim.ts.
  */
-import { baseOf } from './common.js';
+import { htlcInit } from './common.js';
 import { claimStep, claimView, claimWake, type HtlcClaim } from './htlc-claim.js';
 import type { InitRecord, ResolverKindDef } from './types.js';
 
 export type HtlcTimeout = HtlcClaim & { readonly kind: 'htlcTimeout' };
 
 export function timeoutFrom(rec: InitRecord): HtlcTimeout {
-  return {
-    ...baseOf('htlcTimeout', rec),
-    stage: 'offered',
-    output: rec.output as unknown as HtlcTimeout['output'],
-    deadline: rec.deadline,
-  };
+  return htlcInit('htlcTimeout', 'offered', rec);
 }
 
 export const htlcTimeout: ResolverKindDef<HtlcTimeout> = {
