@@ -9,6 +9,7 @@
 import type { CloseResolutions, OutputResolution } from '../arbitrator/types.js';
 import { ARBITRATOR_EVENT, ARBITRATOR_STATE, CLOSE_TYPE, REPORT_OUTCOME, REPORT_TYPE, RESOLVER_KIND } from '../store/codes.js';
 import type { Db } from '../store/db.js';
+import type { OutputState } from '../resolvers/types.js';
 import type { ChannelViewT, ClosedChannelT, CloseTypeNameT, OutputViewT } from './schemas.js';
 
 const nameOf = (table: Readonly<Record<string, number>>): ReadonlyMap<number, string> => new Map(Object.entries(table).map(([k, v]) => [v, k]));
@@ -119,20 +120,10 @@ function resolutionOutputs(res: CloseResolutions, closeHeight: number): Array<{ 
 }
 
 /**
- * One output as the resolver runner reports it (src/resolvers OutputView fits this shape). When the daemon
- * passes a source of these, channelOutputs shows them instead of its own reading of the arbitrator's rows.
+ * One output as the resolver runner reports it (src/resolvers' OutputView extends it). When the daemon passes a
+ * source of these, channelOutputs shows them instead of its own reading of the arbitrator's rows.
  */
-export interface ResolverOutputView {
-  readonly outpoint: string;
-  readonly kind: string;
-  readonly stage: string;
-  readonly amountSat: bigint;
-  readonly limboSat: bigint;
-  readonly recoveredSat: bigint;
-  readonly maturityHeight?: number;
-  readonly blocksTilMaturity?: number;
-  readonly reason?: string;
-}
+export type ResolverOutputView = OutputState;
 
 /** The resolver runner's live view of a channel's outputs. */
 export type ResolverOutputSource = (chanPoint: string) => readonly ResolverOutputView[];

@@ -181,15 +181,11 @@ export interface StepResult<R extends ResolverBase = ResolverBase> {
   readonly finished?: boolean;
 }
 
-/** One output as the live view shows it (lnd's ContractReport). */
-export interface OutputView {
-  readonly chanPoint: string;
+/** One output's stage, money and maturity: what the API's channel view reads (src/api/views.ts ResolverOutputView). */
+export interface OutputState {
   readonly outpoint: string;
-  readonly kind: ResolverKind;
-  readonly type: ReportRow['type'];
+  readonly kind: string;
   readonly stage: string;
-  /** 1 before, 2 after a second-level transaction confirmed (HTLCs on our commitment). */
-  readonly htlcStage: 1 | 2;
   readonly amountSat: bigint;
   readonly limboSat: bigint;
   readonly recoveredSat: bigint;
@@ -197,6 +193,15 @@ export interface OutputView {
   readonly blocksTilMaturity?: number;
   /** Why it waits, or its last effect's failure (and the next retry). */
   readonly reason?: string;
+}
+
+/** One output as the live view shows it (lnd's ContractReport). */
+export interface OutputView extends OutputState {
+  readonly chanPoint: string;
+  readonly kind: ResolverKind;
+  readonly type: ReportRow['type'];
+  /** 1 before, 2 after a second-level transaction confirmed (HTLCs on our commitment). */
+  readonly htlcStage: 1 | 2;
 }
 
 /** The definition of one resolver kind. */
