@@ -46,10 +46,8 @@ export interface SpendSeen {
   readonly ours: boolean;
 }
 
-/** Fields every resolver value has. */
-export interface ResolverBase {
-  readonly v: typeof RESOLVER_FORMAT;
-  readonly kind: ResolverKind;
+/** The channel and close an output belongs to: in the arbitrator's record and in every resolver value. */
+export interface CloseFacts {
   readonly chanPoint: string;
   /** The output it resolves (the commitment output; a successor keeps its predecessor's outpoint). */
   readonly outpoint: string;
@@ -57,6 +55,12 @@ export interface ResolverBase {
   readonly closeType: string;
   readonly closeTxid: string;
   readonly closeHeight: number;
+}
+
+/** Fields every resolver value has. */
+export interface ResolverBase extends CloseFacts {
+  readonly v: typeof RESOLVER_FORMAT;
+  readonly kind: ResolverKind;
   /** Kind-specific stage name (shown to operators). */
   readonly stage: string;
 }
@@ -218,13 +222,7 @@ export interface ResolverKindDef<R extends ResolverBase = ResolverBase> {
 }
 
 /** The arbitrator's resolver record (src/arbitrator/channel/records.ts) as the runner hands it to `init`. */
-export interface InitRecord {
-  readonly chanPoint: string;
-  readonly outpoint: string;
-  readonly format: Format;
-  readonly closeType: string;
-  readonly closeTxid: string;
-  readonly closeHeight: number;
+export interface InitRecord extends CloseFacts {
   /** OutputResolution, HtlcResolution or BreachResolution as JSON. */
   readonly output: object;
   readonly deadline: number | null;
