@@ -11,6 +11,7 @@
  * other spend unclaimed.
  */
 import { ANCHOR_ANYONE_CSV, WITNESS_WEIGHT } from '../ln/weights.js';
+import { feeAtRate } from '../sweep/fee.js';
 import { INPUT_BASE_WEIGHT } from '../sweep/input.js';
 import { finalAt, finish } from './common.js';
 import { singleInit, singleStep, singleView, spendReport, watch, type SingleHooks, type SingleOutput } from './single.js';
@@ -28,7 +29,7 @@ const OWN_WEIGHT = INPUT_BASE_WEIGHT + WITNESS_WEIGHT.anchorByKey() + 4 * (10 + 
 
 /** True if sweeping the anchor alone at `feeRatePerKw` leaves more than half its value. */
 export function paysForItself(valueSat: bigint, feeRatePerKw: bigint): boolean {
-  const cost = (feeRatePerKw * BigInt(OWN_WEIGHT) + 999n) / 1000n;
+  const cost = feeAtRate(feeRatePerKw, OWN_WEIGHT);
   return cost * 2n < valueSat;
 }
 

@@ -27,6 +27,7 @@
  */
 import type { BreachResolution, HtlcFact, KeyFact } from '../arbitrator/types.js';
 import { p2wsh } from '../ln/scripts.js';
+import { dustLimit } from '../sweep/input.js';
 import type { KeySpec, SweepInputSpec, WitnessSpec } from '../sweep/types.js';
 import { fromHex, toHex } from '../util/bytes.js';
 import { CourtError } from '../util/errors.js';
@@ -171,7 +172,7 @@ export function spendInfoOf(
 }
 
 /** What a sweep must leave of a justice input: the dust limit of its P2WPKH output (the sweep pays courtd's wallet). */
-export const JUSTICE_MIN_LEFT_SAT = 294n;
+export const JUSTICE_MIN_LEFT_SAT = dustLimit(22);
 
 /**
  * The budget of a target: budgetBps of its value, never so much that the sweep's output would be dust (a budget of
