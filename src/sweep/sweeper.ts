@@ -681,13 +681,14 @@ export class Sweeper implements SweeperPort {
     const inputs = JSON.parse(tx.inputs) as string[];
     const height = tx.confirm_height as number;
     const groups = new Set<string>();
+    const shares = this.sharesOf(tx);
     for (const op of inputs) {
       const row = this.store.input(op);
       if (row === undefined) continue;
       const spec = rowSpec(row);
       if (spec.exclusiveGroup !== undefined) groups.add(spec.exclusiveGroup);
       this.store.updateInput(op, { state: IN.Swept, next_height: null, reason: null, spend_txid: tx.txid, spend_height: height });
-      this.result({ type: 'swept', outpoint: op, owner: row.owner, txid: tx.txid, height, feeSat: this.shareOf(tx, op) });
+      this.result({ type: 'swept', outpoint: op, owner: row.owner, txid: tx.txid, height, feeSat: shares.get(op) ?? 0n });
     }
     for (const g of groups) {
       for (const sib of this.store.groupMembers(g)) {
@@ -704,12 +705,12 @@ export class Sweeper implements SweeperPort {
   }
 
   /**
-   * An input's share of a version's fee, by effective budget (the budget capped at the value for an input that pays
+   * Each input's share of a version's fee (computed once per version), by effective budget (the budget capped at the value for an input that pays
    * for itself, as the fee cap is): fee * budget_i / sum, rounded down, the sats left over by the rounding going one
    * each to the largest remainders (ties by transaction order), so the shares add up to the fee. The fee never
    * exceeds the sum of the effective budgets, so no share exceeds its input's.
    */
-  private shareOf(tx: TxRow, outpoint: string): bigint {
+  private sharesOf(tx: TxRow): Map<string, bigint> {
     const ops = JSON.parse(tx.inputs) as string[];
     const budgets: { op: string; b: bigint }[] = [];
     let total = 0n;
@@ -720,7 +721,7 @@ export class Sweeper implements SweeperPort {
       budgets.push({ op, b });
       total += b;
     }
-    if (total === 0n) return 0n;
+    if (total === 0n) return new Map();
     const fee = BigInt(tx.fee_sat);
     const shares = budgets.map(({ op, b }, i) => ({ op, i, share: (fee * b) / total, rem: (fee * b) % total }));
     let left = fee - shares.reduce((a, x) => a + x.share, 0n);
@@ -729,7 +730,7 @@ export class Sweeper implements SweeperPort {
       x.share += 1n;
       left -= 1n;
     }
-    return shares.find((x) => x.op === outpoint)?.share ?? 0n;
+    return new Map(shares.map((x) => [x.op, x.share]));
   }
 
   /**
