@@ -126,10 +126,11 @@ export class ChannelEffects {
   async #broadcast(chanPoint: string, e: Extract<ArbEffect, { kind: 'BroadcastTx' }>): Promise<ArbEvent | void> {
     const state = this.#d.stateOf(chanPoint);
     if (state === undefined || (state.kind !== 'BroadcastCommit' && state.kind !== 'CommitmentBroadcasted')) return; // closed since: nothing to publish
-    const tx = await this.signedLocalCommitment(chanPoint, e.snapshotSeq, e.commitmentNumber);
+    const c = this.checked(chanPoint, e.snapshotSeq);
+    const tx = await this.#signLocal(c, e.snapshotSeq, e.commitmentNumber);
     const res = await this.#d.broadcaster.publish(tx, `commitment ${chanPoint}`);
     if (res.kind === 'accepted' || res.kind === 'already-in-mempool' || res.kind === 'already-confirmed') {
-      if (res.kind !== 'already-confirmed') this.#offerCpfp(chanPoint, e.snapshotSeq, tx);
+      if (res.kind !== 'already-confirmed') this.#offerCpfp(chanPoint, c, tx);
       return { kind: 'CommitmentPublished', txid: res.txid };
     }
     throw new CourtError('COURT_E_CHAIN_RPC', `our commitment ${res.txid} was refused: ${res.kind} (${res.reason})`, { rpcCode: res.rpcCode });
@@ -140,10 +141,9 @@ export class ChannelEffects {
    * the value of the HTLCs the commitment protects (spec 3.2 / 1.8), or 1% of our balance when it carries none;
    * deadline: half-way to the earliest HTLC expiry, or 144 blocks. Re-offering is an upsert.
    */
-  #offerCpfp(chanPoint: string, snapshotSeq: number, tx: Transaction): void {
+  #offerCpfp(chanPoint: string, c: CheckedSnapshot, tx: Transaction): void {
     const sweeper = this.#d.sweeper;
     if (sweeper === undefined) return;
-    const c = this.checked(chanPoint, snapshotSeq);
     if (c.format !== 'anchors') return;
     const anchor = c.local.outputs.find((o) => o.kind === 'local_anchor');
     if (anchor === undefined || anchor.witnessScript === undefined) return;
@@ -176,7 +176,11 @@ export class ChannelEffects {
 
   /** Our latest commitment with both funding signatures: what BroadcastTx publishes. */
   async signedLocalCommitment(chanPoint: string, snapshotSeq: number, commitmentNumber: number): Promise<Transaction> {
-    const c = this.checked(chanPoint, snapshotSeq);
+    return this.#signLocal(this.checked(chanPoint, snapshotSeq), snapshotSeq, commitmentNumber);
+  }
+
+  /** Signs our commitment of the checked snapshot `snapshotSeq` (one snapshot check per broadcast, shared with the CPFP offer). */
+  async #signLocal(c: CheckedSnapshot, snapshotSeq: number, commitmentNumber: number): Promise<Transaction> {
     if (c.snapshot.localCommitment.number !== commitmentNumber) {
       throw new CourtError('COURT_E_SNAPSHOT_CONFLICT', `snapshot ${snapshotSeq} holds commitment ${c.snapshot.localCommitment.number}, not ${commitmentNumber}`);
     }
