@@ -238,8 +238,11 @@ function channelView(db: Db, r: ArbRow, height: number, resolverView?: ResolverO
 /** Every channel (not FullyResolved unless `all`), in channel-point order. */
 export function listChannels(db: Db, height: number, all = false, resolverView?: ResolverOutputSource): ChannelViewT[] {
   return db.transaction(() => {
-    const rows = db.prepare<[], ArbRow>(`${ARB_SELECT} ORDER BY a.chan_point`).all();
-    return rows.filter((r) => all || r.state !== ARBITRATOR_STATE.FullyResolved).map((r) => channelView(db, r, height, resolverView));
+    // Unresolved ones through the partial index arbitrator_state_unresolved (state <> 4, a literal so SQLite uses it):
+    // resolved channels pile up forever and are not read unless asked for.
+    const where = all ? '' : ` WHERE a.state <> ${ARBITRATOR_STATE.FullyResolved}`;
+    const rows = db.prepare<[], ArbRow>(`${ARB_SELECT}${where} ORDER BY a.chan_point`).all();
+    return rows.map((r) => channelView(db, r, height, resolverView));
   })();
 }
 
