@@ -194,20 +194,8 @@ export class RpcClient {
   }
 
   /** Calls `method` with positional `params`, retrying transient failures per the policy. */
-  async call(method: string, params: readonly unknown[] = []): Promise<unknown> {
-    const signal = this.closing.signal;
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) throw stoppedError(method);
-      try {
-        return await this.once(method, params, signal);
-      } catch (err) {
-        const e = classifyRpcFailure(err, method);
-        if (e.code === 'COURT_E_CHAIN_STOPPED' || !isTransient(e) || attempt >= this.retry.attempts) throw e;
-        const delay = backoffDelay(attempt, this.retry);
-        this.logger.debug({ method, attempt, delayMs: delay, err: errFields(e) }, 'bitcoind call failed, retrying');
-        await this.sleep(delay, signal);
-      }
-    }
+  call(method: string, params: readonly unknown[] = []): Promise<unknown> {
+    return this.retrying(method, () => this.client.command(method, ...params));
   }
 
   /**
@@ -217,17 +205,26 @@ export class RpcClient {
   async batch(calls: readonly { readonly method: string; readonly params: readonly unknown[] }[]): Promise<Array<unknown>> {
     if (calls.length === 0) return [];
     const label = `batch of ${calls.length} ${calls[0]?.method ?? ''}`;
+    return this.retrying(label, async () => {
+      const out = await this.client.command(calls.map((c) => ({ method: c.method, parameters: [...c.params] })) as never);
+      if (!Array.isArray(out) || out.length !== calls.length) throw new CourtError('COURT_E_CHAIN_RPC', `${label}: malformed batch answer`);
+      return out.map((r, i) => (r instanceof Error ? classifyRpcFailure(r, calls[i]?.method ?? label) : r));
+    });
+  }
+
+  /** Runs `request` (a call or a batch), racing close(), and retries transient failures per the policy. */
+  private async retrying<T>(label: string, request: () => Promise<T>): Promise<T> {
     const signal = this.closing.signal;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) throw stoppedError(label);
       try {
-        const out = await this.client.command(calls.map((c) => ({ method: c.method, parameters: [...c.params] })) as never);
-        if (!Array.isArray(out) || out.length !== calls.length) throw new CourtError('COURT_E_CHAIN_RPC', `${label}: malformed batch answer`);
-        return out.map((r, i) => (r instanceof Error ? classifyRpcFailure(r, calls[i]?.method ?? label) : r));
+        return await this.once(label, request(), signal);
       } catch (err) {
-        const e = err instanceof CourtError ? err : classifyRpcFailure(err, label);
+        const e = classifyRpcFailure(err, label);
         if (e.code === 'COURT_E_CHAIN_STOPPED' || !isTransient(e) || attempt >= this.retry.attempts) throw e;
-        await this.sleep(backoffDelay(attempt, this.retry), signal);
+        const delay = backoffDelay(attempt, this.retry);
+        this.logger.debug({ method: label, attempt, delayMs: delay, err: errFields(e) }, 'bitcoind call failed, retrying');
+        await this.sleep(delay, signal);
       }
     }
   }
@@ -242,11 +239,10 @@ export class RpcClient {
     return this.closing.signal.aborted;
   }
 
-  private once(method: string, params: readonly unknown[], signal: AbortSignal): Promise<unknown> {
-    const request = this.client.command(method, ...params);
+  private once<T>(method: string, request: Promise<T>, signal: AbortSignal): Promise<T> {
     // If close() wins the race the request still settles later: keep its rejection handled.
     request.catch(() => undefined);
-    return new Promise<unknown>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => reject(stoppedError(method));
       signal.addEventListener('abort', onAbort, { once: true });
       request.then(
