@@ -17,6 +17,7 @@
  * are not wired into the daemon yet: the summary still says how many resolved). COURT_DEMO_MAX_BLOCKS (default 300)
  * bounds the mining; COURT_DEMO_KEEP=1 keeps the datadir and prints its path.
  */
+import { coopCloseTx } from './spends.js';
 import { address as btcAddress, networks, Transaction } from 'bitcoinjs-lib';
 import { rmSync } from 'node:fs';
 import { startChain, type RegtestChain } from './chain.js';
@@ -24,10 +25,6 @@ import { CourtdProcess, type CourtResult } from './courtd-process.js';
 import { NodeAdapter } from './node-adapter.js';
 import { PartyKeys, walletKey } from './sim-keys.js';
 import { ChannelSimulator } from './simulator.js';
-import { segwitV0Sighash, SIGHASH_ALL } from '../src/keys/sighash.js';
-import { encodeSig } from '../src/keys/signature.js';
-import { secp } from '../src/keys/secp.js';
-import { fundingWitness } from '../src/ln/witness.js';
 
 const CAPACITY_SAT = 1_000_000n;
 const PUSH_MSAT = 400_000_000n;
@@ -61,20 +58,6 @@ type Role = 'local force close' | 'remote force close' | 'breach' | 'cooperative
 interface DemoChannel {
   readonly role: Role;
   readonly sim: ChannelSimulator;
-}
-
-/** A mutual close paying each side its balance, alice paying the fee, signed by both. */
-function coopCloseTx(sim: ChannelSimulator, feeSat = 1_000n): Transaction {
-  const state = sim.state(sim.latestNumber);
-  const tx = new Transaction();
-  tx.version = 2;
-  tx.addInput(Buffer.from(sim.fundingTxid, 'hex').reverse(), sim.fundingVout, 0xffffffff);
-  tx.addOutput(walletKey('demo coop alice').scriptPubKey, state.balanceMsat.alice / 1000n - feeSat);
-  tx.addOutput(walletKey('demo coop bob').scriptPubKey, state.balanceMsat.bob / 1000n);
-  const digest = segwitV0Sighash(tx, 0, sim.fundingScript, sim.capacitySat, SIGHASH_ALL);
-  const sign = (p: 'alice' | 'bob'): Uint8Array => encodeSig(secp().sign(digest, sim.parties[p].ring.privateKey(sim.parties[p].locators.funding)), SIGHASH_ALL);
-  tx.setWitness(0, fundingWitness(sim.fundingScript, sim.parties.alice.fundingPubkey, sign('alice'), sim.parties.bob.fundingPubkey, sign('bob')));
-  return tx;
 }
 
 /** The fee of a confirmed or mempool transaction, from the node (inputs' values minus outputs'). */
@@ -174,7 +157,7 @@ async function main(): Promise<number> {
     say(`peer published its commitment #${remote.sim.latestNumber} of ${remote.sim.chanPoint}`);
     await chain.send(breach.sim.signedCommitment('bob', 1).toHex());
     say(`cheater published REVOKED commitment #1 of ${breach.sim.chanPoint}`);
-    const coopTx = coopCloseTx(coop.sim);
+    const coopTx = coopCloseTx(coop.sim, { label: 'demo coop' });
     await node.coopClose(coop.sim.chanPoint, coopTx.toHex());
     const sent = await chain.trySend(coopTx.toHex());
     say(`cooperative close ${coopTx.getId()} ${'txid' in sent ? 'broadcast' : 'already in the mempool'}`);

@@ -26,7 +26,7 @@ import * as W from '../src/ln/witness.js';
 import { checkSat, type Sat } from '../src/util/amount.js';
 import { equal, hash160 } from '../src/util/bytes.js';
 import { CourtError } from '../src/util/errors.js';
-import { WRONG_KEY, WRONG_PREIMAGE, type PartyName } from './sim-keys.js';
+import { walletKey, WRONG_KEY, WRONG_PREIMAGE, type PartyName } from './sim-keys.js';
 import type { ChannelSimulator, SimCommitment } from './simulator.js';
 import { addUtxoInput, outputSum, RBF_SEQUENCE, signUtxoInput, txHash, utxoPrevout, type Prevout, type Utxo } from './sim-tx.js';
 
@@ -501,4 +501,26 @@ export function spendPaths(format: CommitmentFormat): SpendPath[] {
     };
     return Object.freeze({ ...rest, format, needsPreimage: needsPreimage ?? false, build });
   });
+}
+
+/**
+ * A mutual close of `sim` paying each side its balance (minus a fee from alice) to wallet keys named
+ * `${label} alice` / `${label} bob`, signed by both; `shiftSat` moves that much of alice's balance to bob (a close
+ * that shortchanges alice).
+ */
+export function coopCloseTx(sim: ChannelSimulator, o: { readonly feeSat?: bigint; readonly shiftSat?: bigint; readonly label?: string } = {}): Transaction {
+  const feeSat = o.feeSat ?? 1_000n;
+  const shiftSat = o.shiftSat ?? 0n;
+  const label = o.label ?? 'coop';
+  const state = sim.state(sim.latestNumber);
+  const tx = new Transaction();
+  tx.version = 2;
+  tx.addInput(Buffer.from(sim.fundingTxid, 'hex').reverse(), sim.fundingVout, 0xffffffff);
+  tx.addOutput(walletKey(`${label} alice`).scriptPubKey, state.balanceMsat.alice / 1000n - feeSat - shiftSat);
+  tx.addOutput(walletKey(`${label} bob`).scriptPubKey, state.balanceMsat.bob / 1000n + shiftSat);
+  const script = sim.fundingScript;
+  const digest = segwitV0Sighash(tx, 0, script, sim.capacitySat, SIGHASH_ALL);
+  const sign = (p: PartyName): Uint8Array => encodeSig(secp().sign(digest, sim.parties[p].ring.privateKey(sim.parties[p].locators.funding)), SIGHASH_ALL);
+  tx.setWitness(0, W.fundingWitness(script, sim.parties.alice.fundingPubkey, sign('alice'), sim.parties.bob.fundingPubkey, sign('bob')));
+  return tx;
 }

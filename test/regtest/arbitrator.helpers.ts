@@ -3,6 +3,7 @@
  * briefcase file with alice's seed, and helpers to open simulator channels funded on chain. Shared by the
  * arbitrator scenarios.
  */
+import { coopCloseTx as mutualClose } from '../../regtest/spends.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +15,7 @@ import type { CommitmentFormat } from '../../src/ln/commitment.js';
 import { ChainArbitrator } from '../../src/arbitrator/chain-arbitrator.js';
 import { createChain, type Chain } from '../../src/chain/index.js';
 import { KeyRing } from '../../src/keys/keyring.js';
-import { segwitV0Sighash, SIGHASH_ALL } from '../../src/keys/sighash.js';
-import { encodeSig } from '../../src/keys/signature.js';
 import { LocalSigner } from '../../src/keys/signer.js';
-import { secp } from '../../src/keys/secp.js';
-import { fundingWitness } from '../../src/ln/witness.js';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 import { SIM_COIN_TYPE } from '../../regtest/sim-keys.js';
@@ -110,17 +107,7 @@ export async function openOnChain(
  * that much of alice's balance to bob (a close that shortchanges alice).
  */
 export function coopCloseTx(sim: ChannelSimulator, feeSat = 1_000n, shiftSat = 0n): Transaction {
-  const state = sim.state(sim.latestNumber);
-  const tx = new Transaction();
-  tx.version = 2;
-  tx.addInput(Buffer.from(sim.fundingTxid, 'hex').reverse(), sim.fundingVout, 0xffffffff);
-  tx.addOutput(walletKey('coop alice').scriptPubKey, state.balanceMsat.alice / 1000n - feeSat - shiftSat);
-  tx.addOutput(walletKey('coop bob').scriptPubKey, state.balanceMsat.bob / 1000n + shiftSat);
-  const script = sim.fundingScript;
-  const digest = segwitV0Sighash(tx, 0, script, sim.capacitySat, SIGHASH_ALL);
-  const sign = (p: 'alice' | 'bob') => encodeSig(secp().sign(digest, sim.parties[p].ring.privateKey(sim.parties[p].locators.funding)), SIGHASH_ALL);
-  tx.setWitness(0, fundingWitness(script, sim.parties.alice.fundingPubkey, sign('alice'), sim.parties.bob.fundingPubkey, sign('bob')));
-  return tx;
+  return mutualClose(sim, { feeSat, shiftSat });
 }
 
 /** Waits until the arbitrator of `chanPoint` is in `kind`. */
